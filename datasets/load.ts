@@ -1,0 +1,35 @@
+/**
+ * Picks the dataset adapter for a path: a MedMNIST `.npz` file → `medmnist-npz`; a folder (holding
+ * `manifest.csv`) or a `.csv` manifest → `folder-csv`. Everything else is a DatasetError that says what
+ * is accepted.
+ */
+import { statSync } from 'node:fs';
+import { extname } from 'node:path';
+import type { ImageDataset } from './dataset.js';
+import { DatasetError } from '../src/core/errors.js';
+import { checkLoadOptions, fsErrorReason, loadFolderCsv, type LoadOptions } from './folder-csv/index.js';
+import { loadMedmnistNpz } from './medmnist/npz.js';
+
+export { checkLoadOptions, limitIndices, type LoadOptions } from './folder-csv/index.js';
+
+const ACCEPTED = 'pass a folder with a manifest.csv, a manifest .csv file, or a MedMNIST .npz file';
+
+/** Loads the dataset at `opts.path` with the adapter its type calls for. */
+export function loadDataset(opts: LoadOptions): ImageDataset {
+  checkLoadOptions(opts);
+  let isDir: boolean;
+  try {
+    isDir = statSync(opts.path).isDirectory();
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || code === 'ENOTDIR') {
+      throw new DatasetError(`${opts.path}: no such file or folder; ${ACCEPTED}`);
+    }
+    throw new DatasetError(`${opts.path}: cannot read it (${fsErrorReason(err)}); check the path and its permissions`);
+  }
+  if (isDir) return loadFolderCsv(opts);
+  const ext = extname(opts.path).toLowerCase();
+  if (ext === '.npz') return loadMedmnistNpz(opts);
+  if (ext === '.csv') return loadFolderCsv(opts);
+  throw new DatasetError(`${opts.path}: not a dataset medsynth can read; ${ACCEPTED}`);
+}

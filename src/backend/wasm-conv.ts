@@ -1,0 +1,181 @@
+/**
+ * Fast convolution gradients for the wasm backend.
+ *
+ * Why kernels, not custom-gradient ops: tfjs 4.22's wasm backend has no `Conv2DBackpropFilter` kernel,
+ * and its `Conv2DBackpropInput` (the gradient of conv2d w.r.t. its input, and the forward pass of
+ * conv2dTranspose) is a scalar loop. Registering both kernels for `wasm` fixes every caller at once:
+ * `tf.grad`, `tf.layers`, optimizers, and our own models, with no model code that has to remember to call
+ * a special op. Both kernels are written as compositions of the backend's own XNNPACK-backed forward
+ * `Conv2D` plus cheap data movement (Transpose, PadV2, Slice, DepthToSpace), so they inherit XNNPACK's
+ * SIMD GEMM speed. Only NHWC (`channelsLast`) is supported, as everywhere in medsynth.
+ *
+ * Notation: x [N, H, W, Ci], filter w [KH, KW, Ci, Co], stride s, output dy [N, OH, OW, Co],
+ * padding (top, left) as tfjs computes it (`computeConv2DInfo`), and
+ *   y[n, oh, ow, co] = sum_{kh, kw, ci} x[n, oh*s + kh - top, ow*s + kw - left, ci] * w[kh, kw, ci, co].
+ *
+ * Filter gradient (Conv2DBackpropFilter):
+ *   dw[kh, kw, ci, co] = sum_{n, oh, ow} x[n, oh*s + kh - top, ow*s + kw - left, ci] * dy[n, oh, ow, co]
+ * which is a forward conv with the roles swapped: input x' = x^T [Ci, H, W, N] (batch ↔ channels),
+ * filter dy' [OH, OW, N, Co], dilation s, stride 1, padding (top, left): output [Ci, KH, KW, Co] → dw.
+ *
+ * Input gradient (Conv2DBackpropInput), by sub-pixel decomposition (Shi et al., "Real-time single image
+ * and video super-resolution using an efficient sub-pixel CNN", CVPR 2016, Sec. 2.2): write
+ * u = h + top = q*s + r with phase r in [0, s). Only taps kh = r + j*s reach phase r, at oh = q - j:
+ *   dx[n, q*s + r - top, ...] = sum_j sum_co dy[n, q - j, ..., co] * w[r + j*s, ..., ci, co].
+ * With J = ceil(K / s), each phase is a stride-1 correlation of dy (padded J-1 before) with the
+ * sub-kernel wr[t] = w[r + (J-1-t)*s] (zero where that tap is past K). All s*s phases are stacked as
+ * output channels of ONE forward conv (Co → s*s*Ci) and interleaved back by DepthToSpace, then cropped.
+ * This does exactly the useful multiply-adds, where zero-dilating dy would waste (s^2-1)/s^2 of them.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { backend_util, type KernelConfig, type KernelFunc, type NamedAttrMap, type TensorInfo } from '@tensorflow/tfjs';
+
+
+
+interface WasmBackendLike {
+  disposeData(dataId: object): boolean;
+  makeOutput(shape: number[], dtype: 'float32', memoryOffset?: number, values?: Float32Array): TensorInfo;
+  typedArrayFromHeap(info: TensorInfo): Float32Array;
+}
+
+function call(name: string, backend: WasmBackendLike, inputs: Record<string, TensorInfo>, attrs: NamedAttrMap): TensorInfo {
+  const k = tf.getKernel(name, 'wasm');
+  if (!k) throw new Error(`internal error: wasm kernel ${name} is missing`);
+  return k.kernelFunc({ inputs, attrs, backend: backend as never }) as TensorInfo;
+}
+
+/** Disposes intermediate results (never the kernel's own inputs). */
+function free(backend: WasmBackendLike, ...infos: TensorInfo[]): void {
+  for (const t of infos) backend.disposeData(t.dataId);
+}
+
+function asPair(v: number | number[]): [number, number] {
+  return typeof v === 'number' ? [v, v] : [v[0]!, v[1]!];
+}
+
+const conv2dBackpropFilter: KernelFunc = ({ inputs, backend, attrs }) => {
+  const b = backend as unknown as WasmBackendLike;
+  const { x, dy } = inputs as { x: TensorInfo; dy: TensorInfo };
+  const { strides, pad, dataFormat, dimRoundingMode, filterShape } = attrs as unknown as {
+    strides: number | [number, number];
+    pad: 'same' | 'valid' | number | backend_util.ExplicitPadding;
+    dataFormat: 'NHWC' | 'NCHW';
+    dimRoundingMode?: 'floor' | 'round' | 'ceil';
+    filterShape: [number, number, number, number];
+  };
+  if (dataFormat === 'NCHW') throw new Error('medsynth wasm Conv2DBackpropFilter supports NHWC only');
+  const info = backend_util.computeConv2DInfo(
+    x.shape as [number, number, number, number], filterShape, strides, 1, pad, dimRoundingMode,
+  );
+  const { strideHeight: sh, strideWidth: sw, filterHeight: kh, filterWidth: kw, outHeight: oh, outWidth: ow } = info;
+  const { top, left } = info.padInfo;
+  const [, hIn, wIn] = x.shape as number[];
+  // Padding after so that the dilated correlation yields exactly kh x kw outputs; a negative value means
+  // rows/cols the forward conv never read ('valid' leftovers): crop the output instead.
+  const bottom = kh + (oh - 1) * sh - hIn! - top;
+  const right = kw + (ow - 1) * sw - wIn! - left;
+  const xT = call('Transpose', b, { x }, { perm: [3, 1, 2, 0] }); // [Ci, H, W, N]
+  const dyT = call('Transpose', b, { x: dy }, { perm: [1, 2, 0, 3] }); // [OH, OW, N, Co]
+  const conv = call('Conv2D', b, { x: xT, filter: dyT }, {
+    strides: [1, 1],
+    pad: [[0, 0], [top, Math.max(0, bottom)], [left, Math.max(0, right)], [0, 0]],
+    dataFormat: 'NHWC',
+    dilations: [sh, sw],
+    dimRoundingMode: 'floor',
+  } as unknown as NamedAttrMap); // [Ci, KH', KW', Co] with KH' >= KH
+  let cropped = conv;
+  if (bottom < 0 || right < 0) {
+    const [ci, , , co] = conv.shape as number[];
+    cropped = call('Slice', b, { x: conv }, { begin: [0, 0, 0, 0], size: [ci!, kh, kw, co!] });
+  }
+  const dw = call('Transpose', b, { x: cropped }, { perm: [1, 2, 0, 3] }); // [KH, KW, Ci, Co]
+  free(b, xT, dyT, conv);
+  if (cropped !== conv) free(b, cropped);
+  return dw;
+};
+
+const conv2dBackpropInput: KernelFunc = ({ inputs, backend, attrs }) => {
+  const b = backend as unknown as WasmBackendLike;
+  const { dy, filter } = inputs as { dy: TensorInfo; filter: TensorInfo };
+  const { strides, pad, dataFormat, dimRoundingMode, inputShape } = attrs as unknown as {
+    strides: number | [number, number];
+    pad: 'same' | 'valid' | number | backend_util.ExplicitPadding;
+    dataFormat: 'NHWC' | 'NCHW';
+    dimRoundingMode?: 'floor' | 'round' | 'ceil';
+    inputShape: [number, number, number, number];
+  };
+  if (dataFormat === 'NCHW') throw new Error('medsynth wasm Conv2DBackpropInput supports NHWC only');
+  const [kh, kw, ci, co] = filter.shape as [number, number, number, number];
+  const info = backend_util.computeConv2DInfo(inputShape, [kh, kw, ci, co], strides, 1, pad, dimRoundingMode);
+  const [sh, sw] = asPair(strides);
+  const { top, left } = info.padInfo;
+  const [n, hIn, wIn] = inputShape;
+  const [, oh, ow] = dy.shape as number[];
+  const jh = Math.ceil(kh / sh);
+  const jw = Math.ceil(kw / sw);
+  // Phases q cover u = h + top in [0, qh*sh): enough rows for h in [0, H).
+  const qh = Math.ceil((hIn + top) / sh);
+  const qw = Math.ceil((wIn + left) / sw);
+
+  // Combined phase kernel wc[th, tw, co, (rh, rw, ci)] = w[rh + (jh-1-th)*sh, rw + (jw-1-tw)*sw, ci, co].
+  // The filter is small (K*K*Ci*Co), so it is rearranged in JS on the wasm heap view.
+  const w = b.typedArrayFromHeap(filter);
+  const outC = sh * sw * ci;
+  const wc = new Float32Array(jh * jw * co * outC);
+  for (let th = 0; th < jh; th++) {
+    for (let tw = 0; tw < jw; tw++) {
+      for (let rh = 0; rh < sh; rh++) {
+        const khh = rh + (jh - 1 - th) * sh;
+        if (khh >= kh) continue;
+        for (let rw = 0; rw < sw; rw++) {
+          const kww = rw + (jw - 1 - tw) * sw;
+          if (kww >= kw) continue;
+          const src = (khh * kw + kww) * ci * co;
+          const dstBase = (th * jw + tw) * co * outC + (rh * sw + rw) * ci;
+          for (let c = 0; c < ci; c++) {
+            for (let o = 0; o < co; o++) wc[dstBase + o * outC + c] = w[src + c * co + o]!;
+          }
+        }
+      }
+    }
+  }
+  const wcInfo = b.makeOutput([jh, jw, co, outC], 'float32', undefined, wc);
+  // dy padded by J-1 before and up to qh after (negative: the forward conv's leftover rows; crop).
+  const conv = call('Conv2D', b, { x: dy, filter: wcInfo }, {
+    strides: [1, 1],
+    pad: [[0, 0], [jh - 1, Math.max(0, qh - oh!)], [jw - 1, Math.max(0, qw - ow!)], [0, 0]],
+    dataFormat: 'NHWC',
+    dilations: [1, 1],
+    dimRoundingMode: 'floor',
+  } as unknown as NamedAttrMap); // [N, >= qh, >= qw, s*s*Ci]
+  const phases = call('Slice', b, { x: conv }, { begin: [0, 0, 0, 0], size: [n, qh, qw, outC] });
+  let spatial: TensorInfo;
+  if (sh === sw) {
+    spatial = call('DepthToSpace', b, { x: phases }, { blockSize: sh, dataFormat: 'NHWC' }); // [N, qh*s, qw*s, Ci]
+  } else {
+    const r = call('Reshape', b, { x: phases }, { shape: [n, qh, qw, sh, sw, ci] });
+    const t = call('Transpose', b, { x: r }, { perm: [0, 1, 3, 2, 4, 5] });
+    spatial = call('Reshape', b, { x: t }, { shape: [n, qh * sh, qw * sw, ci] });
+    free(b, r, t);
+  }
+  const dx = call('Slice', b, { x: spatial }, { begin: [0, top, left, 0], size: [n, hIn, wIn, ci] });
+  free(b, wcInfo, conv, phases, spatial);
+  return dx;
+};
+
+export const wasmConvKernels: KernelConfig[] = [
+  { kernelName: 'Conv2DBackpropFilter', backendName: 'wasm', kernelFunc: conv2dBackpropFilter },
+  { kernelName: 'Conv2DBackpropInput', backendName: 'wasm', kernelFunc: conv2dBackpropInput },
+];
+
+let registered = false;
+
+/** Registers (or replaces) the wasm conv-gradient kernels. Idempotent. */
+export function registerWasmConvKernels(): void {
+  if (registered) return;
+  for (const k of wasmConvKernels) {
+    if (tf.getKernel(k.kernelName, k.backendName)) tf.unregisterKernel(k.kernelName, k.backendName);
+    tf.registerKernel(k);
+  }
+  registered = true;
+}

@@ -1,0 +1,59 @@
+/** What every command shares: the backend flag, JSON mode, and where human messages go. */
+import { readFileSync } from 'node:fs';
+import { Option, type Command } from 'commander';
+import { BACKEND_CHOICES, initBackend, resolveBackendChoice, type BackendInfo } from '../backend/index.js';
+
+let cachedVersion: string | null = null;
+
+/** medsynth's own version, from package.json. */
+export function packageVersion(): string {
+  if (cachedVersion === null) {
+    // dist/src/cli/context.js and src/cli/context.ts are both three levels below the package root.
+    const url = new URL('../../../package.json', import.meta.url);
+    let path = url;
+    try {
+      readFileSync(path);
+    } catch {
+      path = new URL('../../package.json', import.meta.url);
+    }
+    cachedVersion = (JSON.parse(readFileSync(path, 'utf8')) as { version: string }).version;
+  }
+  return cachedVersion;
+}
+
+/** Adds `--backend` and `--json` to a command. */
+export function withCommonOptions(cmd: Command): Command {
+  return cmd
+    .addOption(
+      new Option('--backend <name>', 'compute backend (default: $MEDSYNTH_BACKEND or auto)').choices([
+        ...BACKEND_CHOICES,
+      ]),
+    )
+    .option('--json', 'print machine-readable JSON on stdout', false);
+}
+
+export interface CommonOptions {
+  backend?: string;
+  json: boolean;
+}
+
+/** Starts the backend and says which one runs (on stderr, so stdout stays clean for --json). */
+export async function startBackend(opts: CommonOptions): Promise<BackendInfo> {
+  const info = await initBackend(resolveBackendChoice(opts.backend));
+  if (!opts.json) info_(`backend: ${describeBackend(info)}`);
+  return info;
+}
+
+export function describeBackend(b: BackendInfo): string {
+  return `${b.name} (${b.package} ${b.version}${b.threads ? `, ${b.threads} thread${b.threads > 1 ? 's' : ''}` : ''})`;
+}
+
+/** A human message on stderr. */
+export function info_(message: string): void {
+  process.stderr.write(`${message}\n`);
+}
+
+/** Prints a JSON document on stdout. */
+export function printJson(value: unknown): void {
+  process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
+}

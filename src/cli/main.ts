@@ -1,0 +1,45 @@
+/**
+ * The `medsynth` command line: a thin layer over the library. Each command parses its options into a
+ * typed object and calls one library function.
+ */
+import { Command, CommanderError } from 'commander';
+import { UserError, oneLine } from '../core/errors.js';
+import { registerDataCommands } from './commands/data.js';
+import { registerDemoCommand } from './commands/demo.js';
+import { packageVersion } from './context.js';
+
+export function buildProgram(): Command {
+  const program = new Command('medsynth')
+    .description('Privacy-preserving synthetic medical images: train, sample, evaluate, audit.')
+    .version(packageVersion(), '-V, --version')
+    .configureOutput({ outputError: (str, write) => write(str) })
+    .exitOverride(); // set before subcommands are added, so they inherit it
+  registerDataCommands(program);
+  registerDemoCommand(program);
+  return program;
+}
+
+export async function main(argv: string[]): Promise<void> {
+  const program = buildProgram();
+  try {
+    await program.parseAsync(argv);
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      // --help and --version exit 0; usage errors exit 2 (commander already printed the message).
+      process.exitCode = err.exitCode === 0 ? 0 : 2;
+      return;
+    }
+    throw err;
+  }
+}
+
+/** Prints user errors on one line without a stack (exit 2); anything else is a bug (stack, exit 1). */
+export function handleError(err: unknown): void {
+  if (err instanceof UserError) {
+    process.stderr.write(`medsynth: error: ${oneLine(err.message)}\n`);
+    process.exitCode = err.exitCode;
+    return;
+  }
+  process.stderr.write(`medsynth: internal error (please report): ${(err as Error)?.stack ?? String(err)}\n`);
+  process.exitCode = 1;
+}
