@@ -6,7 +6,7 @@
  * conv2dTranspose) is a scalar loop. Registering both kernels for `wasm` fixes every caller at once:
  * `tf.grad`, `tf.layers`, optimizers, and our own models, with no model code that has to remember to call
  * a special op. Both kernels are written as compositions of the backend's own XNNPACK-backed forward
- * `Conv2D` plus cheap data movement (Transpose, PadV2, Slice, DepthToSpace), so they inherit XNNPACK's
+ * `Conv2D` plus cheap data movement (Transpose, Reshape, Slice), so they inherit XNNPACK's
  * SIMD GEMM speed. Only NHWC (`channelsLast`) is supported, as everywhere in medsynth.
  *
  * Notation: x [N, H, W, Ci], filter w [KH, KW, Ci, Co], stride s, output dy [N, OH, OW, Co],
@@ -24,7 +24,7 @@
  *   dx[n, q*s + r - top, ...] = sum_j sum_co dy[n, q - j, ..., co] * w[r + j*s, ..., ci, co].
  * With J = ceil(K / s), each phase is a stride-1 correlation of dy (padded J-1 before) with the
  * sub-kernel wr[t] = w[r + (J-1-t)*s] (zero where that tap is past K). All s*s phases are stacked as
- * output channels of ONE forward conv (Co → s*s*Ci) and interleaved back by DepthToSpace, then cropped.
+ * output channels of ONE forward conv (Co → s*s*Ci), interleaved back by a transpose, then cropped.
  * This does exactly the useful multiply-adds, where zero-dilating dy would waste (s^2-1)/s^2 of them.
  */
 import * as tf from '@tensorflow/tfjs';
@@ -149,19 +149,42 @@ const conv2dBackpropInput: KernelFunc = ({ inputs, backend, attrs }) => {
     dimRoundingMode: 'floor',
   } as unknown as NamedAttrMap); // [N, >= qh, >= qw, s*s*Ci]
   const phases = call('Slice', b, { x: conv }, { begin: [0, 0, 0, 0], size: [n, qh, qw, outC] });
-  let spatial: TensorInfo;
-  if (sh === sw) {
-    spatial = call('DepthToSpace', b, { x: phases }, { blockSize: sh, dataFormat: 'NHWC' }); // [N, qh*s, qw*s, Ci]
-  } else {
-    const r = call('Reshape', b, { x: phases }, { shape: [n, qh, qw, sh, sw, ci] });
-    const t = call('Transpose', b, { x: r }, { perm: [0, 1, 3, 2, 4, 5] });
-    spatial = call('Reshape', b, { x: t }, { shape: [n, qh * sh, qw * sw, ci] });
-    free(b, r, t);
-  }
+  // Interleave the phases: [N, qh, qw, (rh, rw, ci)] → [N, qh, rh, qw, (rw, ci)] → [N, qh*sh, qw*sw, ci].
+  // A 4-D Transpose on the wasm backend is a fast copy; its DepthToSpace kernel is a scalar loop.
+  const r = call('Reshape', b, { x: phases }, { shape: [n * qh, qw, sh, sw * ci] });
+  const t = call('Transpose', b, { x: r }, { perm: [0, 2, 1, 3] });
+  const spatial = call('Reshape', b, { x: t }, { shape: [n, qh * sh, qw * sw, ci] });
+  free(b, r, t);
   const dx = call('Slice', b, { x: spatial }, { begin: [0, top, left, 0], size: [n, hIn, wIn, ci] });
   free(b, wcInfo, conv, phases, spatial);
   return dx;
 };
+
+/**
+ * BatchMatMul with transposed operands. The wasm kernel is fast (XNNPACK) only for plain a · b; with
+ * transposeA/transposeB — which every matMul gradient uses — it was ~12× slower here (64×3136 · 3136×32:
+ * 0.5 ms plain, 6.4 ms with a transpose). Transposing the operand first is a cheap copy.
+ */
+function makeMatMul(original: KernelFunc): KernelFunc {
+  return ({ inputs, backend, attrs }) => {
+    const b = backend as unknown as WasmBackendLike;
+    const { a, b: bb } = inputs as { a: TensorInfo; b: TensorInfo };
+    const { transposeA, transposeB } = attrs as unknown as { transposeA: boolean; transposeB: boolean };
+    if (!transposeA && !transposeB) return original({ inputs, backend, attrs });
+    const swapLast = (t: TensorInfo) => {
+      const perm = t.shape.map((_, i) => i);
+      const r = perm.length;
+      [perm[r - 2], perm[r - 1]] = [perm[r - 1]!, perm[r - 2]!];
+      return call('Transpose', b, { x: t }, { perm });
+    };
+    const aa = transposeA ? swapLast(a) : a;
+    const b2 = transposeB ? swapLast(bb) : bb;
+    const out = original({ inputs: { a: aa, b: b2 }, backend, attrs: { ...attrs, transposeA: false, transposeB: false } }) as TensorInfo;
+    if (aa !== a) free(b, aa);
+    if (b2 !== bb) free(b, b2);
+    return out;
+  };
+}
 
 export const wasmConvKernels: KernelConfig[] = [
   { kernelName: 'Conv2DBackpropFilter', backendName: 'wasm', kernelFunc: conv2dBackpropFilter },
@@ -170,10 +193,16 @@ export const wasmConvKernels: KernelConfig[] = [
 
 let registered = false;
 
-/** Registers (or replaces) the wasm conv-gradient kernels. Idempotent. */
+/** Registers (or replaces) the wasm conv-gradient and matmul kernels. Idempotent. */
 export function registerWasmConvKernels(): void {
   if (registered) return;
-  for (const k of wasmConvKernels) {
+  const matMul = tf.getKernel('BatchMatMul', 'wasm');
+  const kernels = [...wasmConvKernels];
+  if (matMul) {
+    // Keep the original's setupFunc: it binds the wasm function the original kernelFunc calls.
+    kernels.push({ kernelName: 'BatchMatMul', backendName: 'wasm', kernelFunc: makeMatMul(matMul.kernelFunc), setupFunc: matMul.setupFunc });
+  }
+  for (const k of kernels) {
     if (tf.getKernel(k.kernelName, k.backendName)) tf.unregisterKernel(k.kernelName, k.backendName);
     tf.registerKernel(k);
   }

@@ -1,0 +1,195 @@
+/**
+ * The three architectures of the throughput benchmark (issue #3), built from src/nn layers, mirroring
+ * eval/bench/throughput_torch.py layer for layer. Batch 64; every conv kernel 4, stride 2, 'same'
+ * padding (= PyTorch padding 1 here); condition c = one-hot(class, 2) ++ one-hot(group, 2), also
+ * broadcast as 4 constant image channels ("cond maps").
+ *
+ *   cvae28: enc [x ++ maps] 5×28×28 → Conv32 14 → ReLU → Conv64 7 → ReLU → Dense(32) = (μ 16, logσ² 16);
+ *           z = μ + exp(logσ²/2)·ε; dec [z ++ c] → Dense(3136) → ReLU → 64×7×7 → ConvT32 14 → ReLU →
+ *           ConvT1 28 (logits). Loss = BCE-with-logits summed over pixels / B + KL / B. Adam 1e-3.
+ *   cvae64: Conv32 32 → Conv64 16 → Conv128 8 → Dense(32); Dense(8192) → 128×8×8 → ConvT64 → ConvT32 → ConvT1.
+ *   gan28:  D [x ++ maps] → Conv64 → LeakyReLU 0.2 → Conv128 → GroupNorm(32) → LeakyReLU → Dense(1);
+ *           G [z(100) ++ c] → Dense(6272) → BatchNorm → ReLU → 128×7×7 → ConvT64 → BatchNorm → ReLU →
+ *           ConvT1 → tanh. A step = one D step on 64 real + 64 fake, then one G step; Adam 2e-4 (0.5, 0.999).
+ */
+import * as tf from '@tensorflow/tfjs';
+import { Rng } from '../../src/core/rng.js';
+import { BatchNorm, Conv2d, ConvTranspose2d, Dense, GroupNorm, disposeLayers, paramsOf, type Layer } from '../../src/nn/layers.js';
+
+export const ARCH_NAMES = ['cvae28', 'cvae64', 'gan28'] as const;
+export type ArchName = (typeof ARCH_NAMES)[number];
+export const DEFAULT_BATCH = 64;
+
+/** A benchmark workload: `step()` runs one training step and returns nothing; `dispose()` frees it. */
+export interface Workload {
+  name: ArchName;
+  /** Images per step (the batch). */
+  images: number;
+  step(): void;
+  /** Loss of the last step (reads back one scalar: a sync point). */
+  lastLoss(): number;
+  /** All trainable variables, in a fixed order. */
+  params(): tf.Variable[];
+  /** The step's loss(es) and their gradients w.r.t. params(), without updating anything. */
+  gradients(): { loss: number; grads: Float32Array[] };
+  dispose(): void;
+}
+
+/** [B, 4] condition rows and their [B, S, S, 4] constant maps. */
+function conditions(rng: Rng, b: number, size: number): { c: tf.Tensor2D; maps: tf.Tensor4D } {
+  const rows = new Float32Array(b * 4);
+  for (let i = 0; i < b; i++) {
+    rows[i * 4 + rng.int(2)] = 1;
+    rows[i * 4 + 2 + rng.int(2)] = 1;
+  }
+  const c = tf.tensor2d(rows, [b, 4]);
+  const maps = tf.tidy(() => tf.tile(tf.reshape(c, [b, 1, 1, 4]), [1, size, size, 1]) as tf.Tensor4D);
+  return { c, maps };
+}
+
+function randomImages(rng: Rng, b: number, size: number, lo: number, hi: number): tf.Tensor4D {
+  return tf.tensor4d(Float32Array.from({ length: b * size * size }, () => rng.range(lo, hi)), [b, size, size, 1]);
+}
+
+export function makeCvae(size: 28 | 64, seed = 0, batch = DEFAULT_BATCH): Workload {
+  const rng = new Rng(seed);
+  const chans = size === 28 ? [32, 64] : [32, 64, 128];
+  const side = size / 2 ** chans.length;
+  const flat = chans[chans.length - 1]! * side * side;
+  const enc: Layer[] = [];
+  let cin = 5;
+  chans.forEach((co, i) => {
+    enc.push(new Conv2d(`enc/conv${i}`, cin, co, 4, 2, 'same', rng));
+    cin = co;
+  });
+  const head = new Dense('enc/head', flat, 32, rng);
+  const decIn = new Dense('dec/in', 16 + 4, flat, rng);
+  const rev = [...chans].reverse();
+  const dec = rev.map((ci, i) => new ConvTranspose2d(`dec/convt${i}`, ci, i + 1 < rev.length ? rev[i + 1]! : 1, 4, 2, 'same', rng));
+  const layers: Layer[] = [...enc, head, decIn, ...dec];
+  const optimizer = tf.train.adam(1e-3);
+  const x = randomImages(rng, batch, size, 0, 1);
+  const { c, maps } = conditions(rng, batch, size);
+  const noiseSeed = rng.derive('eps');
+  let loss: tf.Scalar | null = null;
+
+  const lossFn = (): tf.Scalar => {
+    let h: tf.Tensor = tf.concat([x, maps], 3);
+    for (const l of enc) h = tf.relu(l.apply(h));
+    const stats = head.apply(tf.reshape(h, [batch, flat])) as tf.Tensor2D;
+    const mu = tf.slice(stats, [0, 0], [batch, 16]);
+    const logvar = tf.slice(stats, [0, 16], [batch, 16]);
+    const eps = tf.randomNormal([batch, 16], 0, 1, 'float32', noiseSeed.nextUint32());
+    const z = tf.add(mu, tf.mul(tf.exp(tf.mul(logvar, 0.5)), eps));
+    let d: tf.Tensor = tf.reshape(tf.relu(decIn.apply(tf.concat([z, c], 1))), [batch, side, side, rev[0]!]);
+    dec.forEach((l, i) => {
+      d = l.apply(d);
+      if (i + 1 < dec.length) d = tf.relu(d);
+    });
+    const rec = tf.div(tf.sum(tf.losses.sigmoidCrossEntropy(x, d, undefined, undefined, tf.Reduction.NONE)), batch);
+    const kl = tf.div(tf.mul(-0.5, tf.sum(tf.sub(tf.add(1, logvar), tf.add(tf.square(mu), tf.exp(logvar))))), batch);
+    return tf.add(rec, kl) as tf.Scalar;
+  };
+  return {
+    name: size === 28 ? 'cvae28' : 'cvae64',
+    images: batch,
+    step() {
+      const next = optimizer.minimize(lossFn, true, paramsOf(layers)) as tf.Scalar;
+      loss?.dispose();
+      loss = next;
+    },
+    lastLoss: () => (loss ? loss.dataSync()[0]! : NaN),
+    params: () => paramsOf(layers),
+    gradients() {
+      const { value, grads } = tf.variableGrads(lossFn, paramsOf(layers));
+      const out = { loss: value.dataSync()[0]!, grads: paramsOf(layers).map((p) => grads[p.name]!.dataSync() as Float32Array) };
+      tf.dispose([value, ...Object.values(grads)]);
+      return out;
+    },
+    dispose() {
+      loss?.dispose();
+      optimizer.dispose();
+      disposeLayers(layers);
+      tf.dispose([x, c, maps]);
+    },
+  };
+}
+
+export function makeGan(seed = 0, batch = DEFAULT_BATCH): Workload {
+  const rng = new Rng(seed);
+  const dConv1 = new Conv2d('d/conv0', 5, 64, 4, 2, 'same', rng);
+  const dConv2 = new Conv2d('d/conv1', 64, 128, 4, 2, 'same', rng);
+  const dNorm = new GroupNorm('d/gn', 128, 32);
+  const dOut = new Dense('d/out', 128 * 7 * 7, 1, rng);
+  const gIn = new Dense('g/in', 104, 6272, rng);
+  const gBn0 = new BatchNorm('g/bn0', 6272);
+  const gT1 = new ConvTranspose2d('g/convt0', 128, 64, 4, 2, 'same', rng);
+  const gBn1 = new BatchNorm('g/bn1', 64);
+  const gT2 = new ConvTranspose2d('g/convt1', 64, 1, 4, 2, 'same', rng);
+  const dLayers: Layer[] = [dConv1, dConv2, dNorm, dOut];
+  const gLayers: Layer[] = [gIn, gBn0, gT1, gBn1, gT2];
+  const optD = tf.train.adam(2e-4, 0.5, 0.999);
+  const optG = tf.train.adam(2e-4, 0.5, 0.999);
+  const real = randomImages(rng, batch, 28, -1, 1);
+  const { c, maps } = conditions(rng, batch, 28);
+  const ones = tf.ones([batch, 1]);
+  const zeros = tf.zeros([batch, 1]);
+  const zSeed = rng.derive('z');
+  let loss: tf.Scalar | null = null;
+
+  const disc = (img: tf.Tensor): tf.Tensor => {
+    let h = tf.leakyRelu(dConv1.apply(tf.concat([img, maps], 3)), 0.2);
+    h = tf.leakyRelu(dNorm.apply(dConv2.apply(h)), 0.2);
+    return dOut.apply(tf.reshape(h, [batch, 128 * 7 * 7]));
+  };
+  const gen = (z: tf.Tensor): tf.Tensor => {
+    let h = tf.relu(gBn0.apply(gIn.apply(tf.concat([z, c], 1)), { training: true }));
+    h = tf.reshape(h, [batch, 7, 7, 128]);
+    h = tf.relu(gBn1.apply(gT1.apply(h), { training: true }));
+    return tf.tanh(gT2.apply(h));
+  };
+  const bce = (labels: tf.Tensor, logits: tf.Tensor) => tf.losses.sigmoidCrossEntropy(labels, logits);
+  return {
+    name: 'gan28',
+    images: batch,
+    step() {
+      const z = tf.randomNormal([batch, 100], 0, 1, 'float32', zSeed.nextUint32());
+      // The fake batch is computed once and held fixed (detached) for the D step, as in the peer.
+      const fake = tf.tidy(() => gen(z));
+      const dLoss = optD.minimize(() => tf.add(bce(ones, disc(real)), bce(zeros, disc(fake))) as tf.Scalar, true, paramsOf(dLayers));
+      const gLoss = optG.minimize(() => bce(ones, disc(gen(z))) as tf.Scalar, true, paramsOf(gLayers)) as tf.Scalar;
+      tf.dispose([z, fake, dLoss!]);
+      loss?.dispose();
+      loss = gLoss;
+    },
+    lastLoss: () => (loss ? loss.dataSync()[0]! : NaN),
+    params: () => paramsOf([...dLayers, ...gLayers]),
+    gradients() {
+      // D's gradients from the D loss, then G's from the G loss, in params() order.
+      const z = tf.randomNormal([batch, 100], 0, 1, 'float32', zSeed.nextUint32());
+      const fake = tf.tidy(() => gen(z));
+      const d = tf.variableGrads(() => tf.add(bce(ones, disc(real)), bce(zeros, disc(fake))) as tf.Scalar, paramsOf(dLayers));
+      const g = tf.variableGrads(() => bce(ones, disc(gen(z))) as tf.Scalar, paramsOf(gLayers));
+      const out = {
+        loss: d.value.dataSync()[0]! + g.value.dataSync()[0]!,
+        grads: [
+          ...paramsOf(dLayers).map((p) => d.grads[p.name]!.dataSync() as Float32Array),
+          ...paramsOf(gLayers).map((p) => g.grads[p.name]!.dataSync() as Float32Array),
+        ],
+      };
+      tf.dispose([z, fake, d.value, g.value, ...Object.values(d.grads), ...Object.values(g.grads)]);
+      return out;
+    },
+    dispose() {
+      loss?.dispose();
+      optD.dispose();
+      optG.dispose();
+      disposeLayers([...dLayers, ...gLayers]);
+      tf.dispose([real, c, maps, ones, zeros]);
+    },
+  };
+}
+
+export function makeWorkload(name: ArchName, seed = 0, batch = DEFAULT_BATCH): Workload {
+  return name === 'gan28' ? makeGan(seed, batch) : makeCvae(name === 'cvae28' ? 28 : 64, seed, batch);
+}

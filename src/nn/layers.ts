@@ -1,0 +1,209 @@
+/**
+ * A small layer library for medsynth's generators, written on tfjs ops rather than `tf.layers`.
+ *
+ * Why not `tf.layers`: DP-SGD (src/privacy) needs, per trainable layer, the layer's input activations and
+ * the gradient of the loss at the layer's output, to get per-example gradient norms without a loop over
+ * examples. Owning the forward pass lets a `Tape` record both; `tf.layers` hides them. Weights are plain
+ * `tf.Variable`s with stable names, saved in the tfjs weights format.
+ *
+ * Layout: NHWC activations; conv filters [KH, KW, Cin, Cout]; transposed-conv filters [KH, KW, Cout, Cin]
+ * (tfjs's conv2dTranspose layout); dense kernels [in, out].
+ * Memory: `apply` is synchronous tensor code meant to run inside `tf.tidy` (or `tf.grads`/`minimize`);
+ * the returned tensor is owned by the caller's scope.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { Rng } from '../core/rng.js';
+
+export type Padding = 'same' | 'valid';
+
+/** Records what a layer saw, for per-example gradient computations (see src/privacy). */
+export interface Tape {
+  /**
+   * Called by every parameterised layer with its input and pre-activation output. Returns the output to
+   * use downstream (a tape may add a zero "probe" so that d loss / d output can be read back).
+   */
+  record(layer: Layer, input: tf.Tensor, output: tf.Tensor): tf.Tensor;
+}
+
+export interface Layer {
+  readonly name: string;
+  /** Trainable variables, in a fixed order. */
+  readonly params: tf.Variable[];
+  /** Non-trainable state (BatchNorm running statistics), saved with the weights. */
+  readonly state: tf.Variable[];
+  apply(x: tf.Tensor, opts?: { training?: boolean; tape?: Tape }): tf.Tensor;
+}
+
+/** Glorot-uniform values (Glorot & Bengio, AISTATS 2010, Eq. 16): U(-a, a), a = sqrt(6 / (fanIn + fanOut)). */
+export function glorotUniform(rng: Rng, shape: number[], fanIn: number, fanOut: number): Float32Array {
+  const a = Math.sqrt(6 / (fanIn + fanOut));
+  const n = shape.reduce((p, q) => p * q, 1);
+  const out = new Float32Array(n);
+  for (let i = 0; i < n; i++) out[i] = rng.range(-a, a);
+  return out;
+}
+
+function variable(values: Float32Array | number, shape: number[], name: string, trainable = true): tf.Variable {
+  return tf.tidy(() =>
+    tf.variable(typeof values === 'number' ? tf.fill(shape, values) : tf.tensor(values, shape), trainable, uniqueName(name)),
+  );
+}
+
+let counter = 0;
+/** tfjs variable names must be unique per process; the stable name is kept in `Layer.name`. */
+function uniqueName(name: string): string {
+  return `${name}__${counter++}`;
+}
+
+export class Dense implements Layer {
+  readonly kernel: tf.Variable;
+  readonly bias: tf.Variable;
+  readonly state: tf.Variable[] = [];
+  constructor(readonly name: string, readonly inUnits: number, readonly outUnits: number, rng: Rng) {
+    this.kernel = variable(glorotUniform(rng, [inUnits, outUnits], inUnits, outUnits), [inUnits, outUnits], `${name}/kernel`);
+    this.bias = variable(0, [outUnits], `${name}/bias`);
+  }
+  get params(): tf.Variable[] {
+    return [this.kernel, this.bias];
+  }
+  apply(x: tf.Tensor, opts: { tape?: Tape } = {}): tf.Tensor {
+    const y = tf.add(tf.matMul(x as tf.Tensor2D, this.kernel as tf.Tensor2D), this.bias);
+    return opts.tape ? opts.tape.record(this, x, y) : y;
+  }
+}
+
+export class Conv2d implements Layer {
+  readonly kernel: tf.Variable;
+  readonly bias: tf.Variable;
+  readonly state: tf.Variable[] = [];
+  constructor(
+    readonly name: string,
+    readonly inChannels: number,
+    readonly outChannels: number,
+    readonly kernelSize: number,
+    readonly stride: number,
+    readonly padding: Padding,
+    rng: Rng,
+  ) {
+    const k = kernelSize;
+    const shape = [k, k, inChannels, outChannels];
+    this.kernel = variable(glorotUniform(rng, shape, k * k * inChannels, k * k * outChannels), shape, `${name}/kernel`);
+    this.bias = variable(0, [outChannels], `${name}/bias`);
+  }
+  get params(): tf.Variable[] {
+    return [this.kernel, this.bias];
+  }
+  apply(x: tf.Tensor, opts: { tape?: Tape } = {}): tf.Tensor {
+    const y = tf.add(tf.conv2d(x as tf.Tensor4D, this.kernel as tf.Tensor4D, this.stride, this.padding), this.bias);
+    return opts.tape ? opts.tape.record(this, x, y) : y;
+  }
+}
+
+/** Transposed convolution: out = in · stride for 'same'; out = (in − 1) · stride + k for 'valid'. */
+export class ConvTranspose2d implements Layer {
+  readonly kernel: tf.Variable;
+  readonly bias: tf.Variable;
+  readonly state: tf.Variable[] = [];
+  constructor(
+    readonly name: string,
+    readonly inChannels: number,
+    readonly outChannels: number,
+    readonly kernelSize: number,
+    readonly stride: number,
+    readonly padding: Padding,
+    rng: Rng,
+  ) {
+    const k = kernelSize;
+    const shape = [k, k, outChannels, inChannels];
+    this.kernel = variable(glorotUniform(rng, shape, k * k * inChannels, k * k * outChannels), shape, `${name}/kernel`);
+    this.bias = variable(0, [outChannels], `${name}/bias`);
+  }
+  get params(): tf.Variable[] {
+    return [this.kernel, this.bias];
+  }
+  outputSize(inSize: number): number {
+    return this.padding === 'same' ? inSize * this.stride : (inSize - 1) * this.stride + this.kernelSize;
+  }
+  apply(x: tf.Tensor, opts: { tape?: Tape } = {}): tf.Tensor {
+    const [n, h, w] = x.shape as [number, number, number, number];
+    const outShape: [number, number, number, number] = [n, this.outputSize(h), this.outputSize(w), this.outChannels];
+    const y = tf.add(
+      tf.conv2dTranspose(x as tf.Tensor4D, this.kernel as tf.Tensor4D, outShape, this.stride, this.padding),
+      this.bias,
+    );
+    return opts.tape ? opts.tape.record(this, x, y) : y;
+  }
+}
+
+/**
+ * Group normalisation (Wu & He, "Group Normalization", ECCV 2018, Eq. 1–3), NHWC:
+ *   y = gamma · (x − mean_g) / sqrt(var_g + eps) + beta, statistics per example and per channel group.
+ * Per-example statistics keep examples independent, so it is safe under DP-SGD (unlike BatchNorm).
+ */
+export class GroupNorm implements Layer {
+  readonly gamma: tf.Variable;
+  readonly beta: tf.Variable;
+  readonly state: tf.Variable[] = [];
+  constructor(readonly name: string, readonly channels: number, readonly groups: number, readonly eps = 1e-5) {
+    if (channels % groups !== 0) throw new Error(`internal error: ${name}: ${channels} channels not divisible by ${groups} groups`);
+    this.gamma = variable(1, [channels], `${name}/gamma`);
+    this.beta = variable(0, [channels], `${name}/beta`);
+  }
+  get params(): tf.Variable[] {
+    return [this.gamma, this.beta];
+  }
+  apply(x: tf.Tensor, opts: { tape?: Tape } = {}): tf.Tensor {
+    const [n, h, w, c] = x.shape as [number, number, number, number];
+    const g = this.groups;
+    const xg = tf.reshape(x, [n, h * w, g, c / g]); // [N, HW, G, C/G]
+    const { mean, variance } = tf.moments(xg, [1, 3], true);
+    const norm = tf.reshape(tf.div(tf.sub(xg, mean), tf.sqrt(tf.add(variance, this.eps))), [n, h, w, c]);
+    const y = tf.add(tf.mul(norm, this.gamma), this.beta);
+    return opts.tape ? opts.tape.record(this, norm, y) : y;
+  }
+}
+
+/**
+ * Batch normalisation (Ioffe & Szegedy, ICML 2015, Alg. 1) over all axes but the last. Mixes examples,
+ * so src/privacy refuses it in any module that sees private data; fine in a GAN generator.
+ */
+export class BatchNorm implements Layer {
+  readonly gamma: tf.Variable;
+  readonly beta: tf.Variable;
+  readonly movingMean: tf.Variable;
+  readonly movingVar: tf.Variable;
+  constructor(readonly name: string, readonly channels: number, readonly momentum = 0.9, readonly eps = 1e-5) {
+    this.gamma = variable(1, [channels], `${name}/gamma`);
+    this.beta = variable(0, [channels], `${name}/beta`);
+    this.movingMean = variable(0, [channels], `${name}/moving_mean`, false);
+    this.movingVar = variable(1, [channels], `${name}/moving_variance`, false);
+  }
+  get params(): tf.Variable[] {
+    return [this.gamma, this.beta];
+  }
+  get state(): tf.Variable[] {
+    return [this.movingMean, this.movingVar];
+  }
+  apply(x: tf.Tensor, opts: { training?: boolean } = {}): tf.Tensor {
+    const axes = x.shape.map((_, i) => i).slice(0, -1);
+    if (!opts.training) {
+      return tf.add(tf.mul(tf.div(tf.sub(x, this.movingMean), tf.sqrt(tf.add(this.movingVar, this.eps))), this.gamma), this.beta);
+    }
+    const { mean, variance } = tf.moments(x, axes);
+    // Running statistics are updated outside the gradient (they are not trained).
+    const m = this.momentum;
+    this.movingMean.assign(tf.tidy(() => tf.add(tf.mul(this.movingMean, m), tf.mul(mean, 1 - m))));
+    this.movingVar.assign(tf.tidy(() => tf.add(tf.mul(this.movingVar, m), tf.mul(variance, 1 - m))));
+    return tf.add(tf.mul(tf.div(tf.sub(x, mean), tf.sqrt(tf.add(variance, this.eps))), this.gamma), this.beta);
+  }
+}
+
+/** All trainable variables of some layers, in order. */
+export function paramsOf(layers: Layer[]): tf.Variable[] {
+  return layers.flatMap((l) => l.params);
+}
+
+/** Disposes every variable of some layers. */
+export function disposeLayers(layers: Layer[]): void {
+  for (const l of layers) tf.dispose([...l.params, ...l.state]);
+}
