@@ -11,7 +11,8 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { BackendError } from '../core/errors.js';
-import { registerWasmConvKernels } from './wasm-conv.js';
+import { registerNativeKernels, type NativeInfo } from './native.js';
+import { registerWasmKernels } from './wasm-kernels.js';
 
 export const BACKEND_CHOICES = ['auto', 'tensorflow', 'wasm', 'cpu'] as const;
 export type BackendChoice = (typeof BACKEND_CHOICES)[number];
@@ -27,6 +28,8 @@ export interface BackendInfo {
   version: string;
   /** Threads the backend uses (wasm: 1 unless the threaded build runs). */
   threads: number | null;
+  /** Native oneDNN kernels serving conv and matmul on wasm, when built (src/backend/native.ts). */
+  native: NativeInfo | null;
 }
 
 const NODE_PACKAGES = ['@tensorflow/tfjs-node-gpu', '@tensorflow/tfjs-node'] as const;
@@ -58,15 +61,16 @@ export async function initBackend(choice: BackendChoice): Promise<BackendInfo> {
   }
   if (!info && (choice === 'auto' || choice === 'wasm')) {
     await import('@tensorflow/tfjs-backend-wasm');
-    registerWasmConvKernels();
+    registerWasmKernels();
+    const native = registerNativeKernels();
     if (!(await tf.setBackend('wasm'))) {
       throw new BackendError('the wasm backend failed to start; try --backend cpu and report this as a bug');
     }
-    info = { requested: choice, name: 'wasm', package: '@tensorflow/tfjs-backend-wasm', version: tf.version_core, threads: 1 };
+    info = { requested: choice, name: 'wasm', package: '@tensorflow/tfjs-backend-wasm', version: tf.version_core, threads: 1, native };
   }
   if (!info && choice === 'cpu') {
     if (!(await tf.setBackend('cpu'))) throw new BackendError('the cpu backend failed to start');
-    info = { requested: choice, name: 'cpu', package: '@tensorflow/tfjs-backend-cpu', version: tf.version_core, threads: 1 };
+    info = { requested: choice, name: 'cpu', package: '@tensorflow/tfjs-backend-cpu', version: tf.version_core, threads: 1, native: null };
   }
   await tf.ready();
   active = info!;
@@ -88,7 +92,7 @@ async function tryNodeBackend(choice: BackendChoice): Promise<BackendInfo | null
     }
     if (await tf.setBackend('tensorflow')) {
       const version = mod?.version?.['tfjs-node'] ?? mod?.version?.['tfjs-node-gpu'] ?? 'unknown';
-      return { requested: choice, name: 'tensorflow', package: pkg, version, threads: null };
+      return { requested: choice, name: 'tensorflow', package: pkg, version, threads: null, native: null };
     }
   }
   return null;

@@ -45,7 +45,9 @@ export async function startBackend(opts: CommonOptions): Promise<BackendInfo> {
 }
 
 export function describeBackend(b: BackendInfo): string {
-  return `${b.name} (${b.package} ${b.version}${b.threads ? `, ${b.threads} thread${b.threads > 1 ? 's' : ''}` : ''})`;
+  const threads = b.threads ? `, ${b.threads} thread${b.threads > 1 ? 's' : ''}` : '';
+  const native = b.native ? ` + native ${b.native.library} ${b.native.version} conv/matmul kernels` : '';
+  return `${b.name} (${b.package} ${b.version}${threads}${native})`;
 }
 
 /** A human message on stderr. */

@@ -16,7 +16,7 @@
  * probability 1/2 and shifted by up to 2 pixels (edge pixels repeated). Weights are He-normal from our
  * seeded Rng, so the run is deterministic.
  *
- * Backend: wasm, with medsynth's conv-gradient kernels (src/backend/wasm-conv.ts; tfjs's wasm backend
+ * Backend: wasm, with medsynth's conv-gradient kernels (src/backend/wasm-kernels.ts; tfjs's wasm backend
  * alone has no Conv2DBackpropFilter).
  */
 import * as tf from '@tensorflow/tfjs';

@@ -1,12 +1,13 @@
 /**
  * Gradients of the non-conv ops that medsynth's models train with (dense, activations, reductions,
  * normalisation, losses, shape ops), wasm vs the cpu oracle, on random shapes: max|a − b| / max|b| ≤ 1e-4.
- * The conv ops have their own test (wasm-conv.test.ts).
+ * The conv ops have their own test (wasm-kernels.test.ts).
  */
 import * as tf from '@tensorflow/tfjs';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { initBackend } from '../../../src/backend/index.js';
+import { loadNativeAddon, setNativeKernelsEnabled } from '../../../src/backend/native.js';
 import { Rng } from '../../../src/core/rng.js';
 
 type Op = { name: string; arity: 1 | 2; shapes: (r: number, c: number) => number[][]; f: (a: tf.Tensor, b: tf.Tensor) => tf.Tensor };
@@ -33,6 +34,7 @@ const OPS: Op[] = [
   { name: 'sigmoidCrossEntropy', arity: 2, shapes: (r, c) => [[r, c], [r, c]], f: (a, b) => tf.losses.sigmoidCrossEntropy(tf.sigmoid(b), a, undefined, undefined, tf.Reduction.NONE) },
   { name: 'softmaxCrossEntropy', arity: 2, shapes: (r, c) => [[r, c + 1], [r, c + 1]], f: (a, b) => tf.losses.softmaxCrossEntropy(tf.softmax(b), a) },
   { name: 'concat/slice/reshape', arity: 2, shapes: (r, c) => [[r, c], [r, 2]], f: (a, b) => tf.reshape(tf.slice(tf.concat([a, b], 1), [0, 1], [r0(a), c0(a)]), [-1]) },
+  { name: 'concat channels (NHWC)', arity: 2, shapes: (r, c) => [[r, c, 3, 1], [r, c, 3, 4]], f: (a, b) => tf.concat([a, b], 3) },
   { name: 'tile/broadcast mul', arity: 2, shapes: (r, c) => [[r, 1, 1, 2], [r, c, c, 2]], f: (a, b) => tf.mul(tf.tile(a, [1, c1(b), c1(b), 1]), b) },
 ];
 function r0(t: tf.Tensor) { return t.shape[0]!; }
@@ -55,8 +57,14 @@ async function grads(backend: 'cpu' | 'wasm', op: Op, r: number, c: number, seed
   });
 }
 
-describe('gradients on wasm match the cpu oracle', () => {
-  it.each(OPS.map((o) => [o.name, o] as const))('%s, on random shapes', async (_name, op) => {
+const hasNative = loadNativeAddon() !== null;
+
+describe.each([
+  ['wasm kernels', false],
+  ['native oneDNN matmul', true],
+] as const)('gradients on wasm (%s) match the cpu oracle', (_label, native) => {
+  it.skipIf(native && !hasNative).each(OPS.map((o) => [o.name, o] as const))('%s, on random shapes', async (_name, op) => {
+    setNativeKernelsEnabled(native);
     await fc.assert(
       fc.asyncProperty(fc.integer({ min: 1, max: 9 }), fc.integer({ min: 1, max: 40 }), fc.nat(10_000), async (r, c, seed) => {
         const ref = await grads('cpu', op, r, c, seed);
@@ -74,5 +82,6 @@ describe('gradients on wasm match the cpu oracle', () => {
       }),
       { numRuns: 15, seed: 42 },
     );
+    setNativeKernelsEnabled(true);
   });
 });

@@ -186,7 +186,46 @@ function makeMatMul(original: KernelFunc): KernelFunc {
   };
 }
 
-export const wasmConvKernels: KernelConfig[] = [
+/**
+ * Concat along an axis whose inner blocks are short (e.g. joining an image with 4 condition channels).
+ * The wasm kernel copies each inner block with `subarray` + `set`, two allocations per block, which is
+ * ~10× slower than a plain loop when blocks hold a handful of floats.
+ */
+const SHORT_BLOCK = 64;
+function makeConcat(original: KernelFunc): KernelFunc {
+  return (args) => {
+    const { inputs, backend, attrs } = args;
+    const list = (inputs as unknown as TensorInfo[]).filter((t) => t.shape.every((d) => d > 0));
+    if (list.length < 2 || list.some((t) => t.dtype !== 'float32')) return original(args);
+    const axisRaw = (attrs as unknown as { axis: number | number[] }).axis;
+    const rank = list[0]!.shape.length;
+    let axis = Array.isArray(axisRaw) ? axisRaw[0]! : axisRaw;
+    if (axis < 0) axis += rank;
+    const inner = list.map((t) => t.shape.slice(axis).reduce((a, d) => a * d, 1));
+    if (Math.max(...inner) > SHORT_BLOCK) return original(args);
+    const outer = list[0]!.shape.slice(0, axis).reduce((a, d) => a * d, 1);
+    const outShape = [...list[0]!.shape];
+    outShape[axis] = list.reduce((a, t) => a + t.shape[axis]!, 0);
+    const b = backend as unknown as WasmBackendLike;
+    const out = b.makeOutput(outShape, 'float32');
+    const dst = b.typedArrayFromHeap(out);
+    const total = inner.reduce((a, d) => a + d, 0);
+    let offset = 0;
+    list.forEach((t, k) => {
+      const src = b.typedArrayFromHeap(t);
+      const len = inner[k]!;
+      for (let o = 0; o < outer; o++) {
+        const s0 = o * len;
+        const d0 = o * total + offset;
+        for (let j = 0; j < len; j++) dst[d0 + j] = src[s0 + j]!;
+      }
+      offset += len;
+    });
+    return out;
+  };
+}
+
+export const wasmKernels: KernelConfig[] = [
   { kernelName: 'Conv2DBackpropFilter', backendName: 'wasm', kernelFunc: conv2dBackpropFilter },
   { kernelName: 'Conv2DBackpropInput', backendName: 'wasm', kernelFunc: conv2dBackpropInput },
 ];
@@ -194,14 +233,16 @@ export const wasmConvKernels: KernelConfig[] = [
 let registered = false;
 
 /** Registers (or replaces) the wasm conv-gradient and matmul kernels. Idempotent. */
-export function registerWasmConvKernels(): void {
+export function registerWasmKernels(): void {
   if (registered) return;
   const matMul = tf.getKernel('BatchMatMul', 'wasm');
-  const kernels = [...wasmConvKernels];
+  const concat = tf.getKernel('Concat', 'wasm');
+  const kernels = [...wasmKernels];
   if (matMul) {
     // Keep the original's setupFunc: it binds the wasm function the original kernelFunc calls.
     kernels.push({ kernelName: 'BatchMatMul', backendName: 'wasm', kernelFunc: makeMatMul(matMul.kernelFunc), setupFunc: matMul.setupFunc });
   }
+  if (concat) kernels.push({ kernelName: 'Concat', backendName: 'wasm', kernelFunc: makeConcat(concat.kernelFunc), setupFunc: concat.setupFunc });
   for (const k of kernels) {
     if (tf.getKernel(k.kernelName, k.backendName)) tf.unregisterKernel(k.kernelName, k.backendName);
     tf.registerKernel(k);

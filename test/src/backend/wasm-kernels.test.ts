@@ -1,12 +1,15 @@
 /**
- * The wasm conv-gradient kernels (src/backend/wasm-conv.ts) against tfjs's pure-JS `cpu` backend, the
- * correctness oracle: conv2d and conv2dTranspose, forward and both gradients, on random shapes, strides
- * 1–2, kernels 3–5, 'same' and 'valid'. Agreement is max|a − b| / max|b| ≤ 1e-4.
+ * medsynth's conv kernels for the wasm backend against tfjs's pure-JS `cpu` backend, the correctness
+ * oracle: conv2d and conv2dTranspose, forward and both gradients, on random shapes, strides 1–2, kernels
+ * 3–5, 'same' and 'valid'. Agreement is max|a − b| / max|b| ≤ 1e-4. Both implementations are checked:
+ * the composite XNNPACK kernels (src/backend/wasm-kernels.ts) and, where it was built, the native oneDNN
+ * addon (src/backend/native.ts).
  */
 import * as tf from '@tensorflow/tfjs';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { initBackend } from '../../../src/backend/index.js';
+import { loadNativeAddon, setNativeKernelsEnabled } from '../../../src/backend/native.js';
 import { Rng } from '../../../src/core/rng.js';
 
 interface Case {
@@ -59,8 +62,15 @@ const caseArb: fc.Arbitrary<Case> = fc.record({
   seed: fc.nat(10_000),
 });
 
-describe('wasm conv kernels match the cpu oracle', () => {
-  it('on random shapes (conv2d and conv2dTranspose; forward, dx, dw)', async () => {
+const hasNative = loadNativeAddon() !== null;
+if (!hasNative) console.warn('skipping native conv kernel tests: the oneDNN addon is not built (needs libdnnl-dev; see README)');
+
+describe.each([
+  ['composite XNNPACK', false],
+  ['native oneDNN', true],
+] as const)('wasm conv kernels (%s) match the cpu oracle', (_label, native) => {
+  it.skipIf(native && !hasNative)('on random shapes (conv2d and conv2dTranspose; forward, dx, dw)', async () => {
+    setNativeKernelsEnabled(native);
     await fc.assert(
       fc.asyncProperty(caseArb, async (c) => {
         const ref = await run('cpu', c);
@@ -71,9 +81,11 @@ describe('wasm conv kernels match the cpu oracle', () => {
       }),
       { numRuns: 60, seed: 1234 },
     );
+    setNativeKernelsEnabled(true);
   });
 
-  it('release every intermediate tensor', async () => {
+  it.skipIf(native && !hasNative)('release every intermediate tensor', async () => {
+    setNativeKernelsEnabled(native);
     await initBackend('wasm');
     const x = tf.randomNormal([2, 8, 8, 3], 0, 1, 'float32', 1) as tf.Tensor4D;
     const f = tf.randomNormal([4, 4, 3, 5], 0, 1, 'float32', 2) as tf.Tensor4D;
@@ -92,5 +104,6 @@ describe('wasm conv kernels match the cpu oracle', () => {
     expect(tf.memory().numBytes).toBe(bytes);
     expect(tf.engine().backend.numDataIds()).toBe(dataIds);
     tf.dispose([x, f]);
+    setNativeKernelsEnabled(true);
   });
 });

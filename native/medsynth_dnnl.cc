@@ -1,0 +1,245 @@
+// medsynth's optional native kernels: convolution (forward, backward-data, backward-weights) and matmul
+// on oneDNN, the CPU library PyTorch's own convolutions use. Built only where Debian's libdnnl-dev is
+// installed (scripts/build-native.mjs); src/backend/native.ts registers these as the wasm backend's
+// Conv2D / Conv2DBackpropInput / Conv2DBackpropFilter / BatchMatMul kernels, reading and writing the
+// tensors in place in the wasm heap, so nothing is copied and every other op stays on wasm.
+//
+// Layouts (tfjs's): activations NHWC, conv filters HWIO ([KH, KW, Cin, Cout]), matmul operands row-major
+// [batch, rows, cols]. oneDNN picks its own blocked weight layout ("any"); weights are reordered in and
+// gradients out. Primitives are cached by shape, since creating one JIT-compiles code.
+#include <node_api.h>
+#include <dnnl.hpp>
+
+#include <cstdint>
+#include <memory>
+#include <stdexcept>
+#include <string>
+#include <unordered_map>
+
+namespace {
+
+using dnnl::memory;
+using tag = dnnl::memory::format_tag;
+using dt = dnnl::memory::data_type;
+
+dnnl::engine& eng() {
+  static dnnl::engine e(dnnl::engine::kind::cpu, 0);
+  return e;
+}
+dnnl::stream& strm() {
+  static dnnl::stream s(eng());
+  return s;
+}
+
+struct ConvParams {
+  int64_t n, h, w, ci, co, kh, kw, oh, ow, sh, sw, pt, pl, pb, pr;
+  std::string key(int kind) const {
+    std::string k = std::to_string(kind);
+    for (int64_t v : {n, h, w, ci, co, kh, kw, oh, ow, sh, sw, pt, pl, pb, pr}) k += "," + std::to_string(v);
+    return k;
+  }
+};
+
+// A cached convolution: the forward primitive descriptor (the hint backward primitives need), the
+// primitive for the requested direction, and the reorder between user HWIO weights and oneDNN's layout.
+struct ConvEntry {
+  memory::desc src, dst, wUser, wPrim;
+  dnnl::primitive prim;
+  bool needsReorder = false;
+  dnnl::reorder reorderW;
+};
+
+std::unordered_map<std::string, std::unique_ptr<ConvEntry>>& convCache() {
+  static std::unordered_map<std::string, std::unique_ptr<ConvEntry>> c;
+  return c;
+}
+
+// kind: 0 forward (x, w -> y), 1 backward data (dy, w -> dx), 2 backward weights (x, dy -> dw).
+ConvEntry& convEntry(int kind, const ConvParams& p) {
+  auto& cache = convCache();
+  std::string key = p.key(kind);
+  auto it = cache.find(key);
+  if (it != cache.end()) return *it->second;
+
+  auto e = std::make_unique<ConvEntry>();
+  memory::dims srcDims = {p.n, p.ci, p.h, p.w};
+  memory::dims weiDims = {p.co, p.ci, p.kh, p.kw};
+  memory::dims dstDims = {p.n, p.co, p.oh, p.ow};
+  memory::dims strides = {p.sh, p.sw};
+  memory::dims padL = {p.pt, p.pl};
+  memory::dims padR = {p.pb, p.pr};
+  e->src = memory::desc(srcDims, dt::f32, tag::nhwc);
+  e->dst = memory::desc(dstDims, dt::f32, tag::nhwc);
+  e->wUser = memory::desc(weiDims, dt::f32, tag::hwio);
+  memory::desc wAny(weiDims, dt::f32, tag::any);
+
+  dnnl::convolution_forward::desc fd(dnnl::prop_kind::forward_training, dnnl::algorithm::convolution_direct,
+                                     e->src, wAny, e->dst, strides, padL, padR);
+  dnnl::convolution_forward::primitive_desc fpd(fd, eng());
+  if (kind == 0) {
+    e->wPrim = fpd.weights_desc();
+    e->prim = dnnl::convolution_forward(fpd);
+  } else if (kind == 1) {
+    dnnl::convolution_backward_data::desc bd(dnnl::algorithm::convolution_direct, e->src, wAny, e->dst, strides, padL, padR);
+    dnnl::convolution_backward_data::primitive_desc bpd(bd, eng(), fpd);
+    e->wPrim = bpd.weights_desc();
+    e->prim = dnnl::convolution_backward_data(bpd);
+  } else {
+    dnnl::convolution_backward_weights::desc bd(dnnl::algorithm::convolution_direct, e->src, wAny, e->dst, strides, padL, padR);
+    dnnl::convolution_backward_weights::primitive_desc bpd(bd, eng(), fpd);
+    e->wPrim = bpd.diff_weights_desc();
+    e->prim = dnnl::convolution_backward_weights(bpd);
+  }
+  e->needsReorder = e->wPrim != e->wUser;
+  if (e->needsReorder) {
+    // Forward and backward-data read the weights (user -> primitive); backward-weights writes them.
+    e->reorderW = kind == 2 ? dnnl::reorder(memory(e->wPrim, eng(), nullptr), memory(e->wUser, eng(), nullptr))
+                            : dnnl::reorder(memory(e->wUser, eng(), nullptr), memory(e->wPrim, eng(), nullptr));
+  }
+  ConvEntry& ref = *e;
+  cache.emplace(key, std::move(e));
+  return ref;
+}
+
+void runConv(int kind, const ConvParams& p, float* a, float* b, float* out) {
+  ConvEntry& e = convEntry(kind, p);
+  auto& s = strm();
+  if (kind == 0 || kind == 1) {
+    // a = x (fwd) or dy (bwd data); b = user weights; out = y or dx.
+    memory wUser(e.wUser, eng(), b);
+    memory w = wUser;
+    if (e.needsReorder) {
+      w = memory(e.wPrim, eng());
+      e.reorderW.execute(s, wUser, w);
+    }
+    if (kind == 0) {
+      memory x(e.src, eng(), a), y(e.dst, eng(), out);
+      e.prim.execute(s, {{DNNL_ARG_SRC, x}, {DNNL_ARG_WEIGHTS, w}, {DNNL_ARG_DST, y}});
+    } else {
+      memory dy(e.dst, eng(), a), dx(e.src, eng(), out);
+      e.prim.execute(s, {{DNNL_ARG_DIFF_DST, dy}, {DNNL_ARG_WEIGHTS, w}, {DNNL_ARG_DIFF_SRC, dx}});
+    }
+  } else {
+    // a = x, b = dy, out = dw (user HWIO).
+    memory x(e.src, eng(), a), dy(e.dst, eng(), b), dwUser(e.wUser, eng(), out);
+    memory dw = e.needsReorder ? memory(e.wPrim, eng()) : dwUser;
+    e.prim.execute(s, {{DNNL_ARG_SRC, x}, {DNNL_ARG_DIFF_DST, dy}, {DNNL_ARG_DIFF_WEIGHTS, dw}});
+    if (e.needsReorder) e.reorderW.execute(s, dw, dwUser);
+  }
+  s.wait();
+}
+
+std::unordered_map<std::string, std::unique_ptr<dnnl::matmul>>& mmCache() {
+  static std::unordered_map<std::string, std::unique_ptr<dnnl::matmul>> c;
+  return c;
+}
+
+// c[b] = op(a[b]) · op(b[b]); a batch of 1 broadcasts. Shapes: a [ba, m, k] (or [ba, k, m] if ta),
+// b [bb, k, n] (or [bb, n, k] if tb), c [max(ba, bb), m, n].
+void runMatMul(int64_t ba, int64_t bb, int64_t m, int64_t k, int64_t n, bool ta, bool tb, float* a, float* b, float* c) {
+  int64_t bc = ba > bb ? ba : bb;
+  memory::desc aMd({ba, m, k}, dt::f32, ta ? tag::acb : tag::abc);
+  memory::desc bMd({bb, k, n}, dt::f32, tb ? tag::acb : tag::abc);
+  memory::desc cMd({bc, m, n}, dt::f32, tag::abc);
+  std::string key;
+  for (int64_t v : {ba, bb, m, k, n, (int64_t)ta, (int64_t)tb}) key += std::to_string(v) + ",";
+  auto& cache = mmCache();
+  auto it = cache.find(key);
+  if (it == cache.end()) {
+    dnnl::matmul::desc d(aMd, bMd, cMd);
+    dnnl::matmul::primitive_desc pd(d, eng());
+    it = cache.emplace(key, std::make_unique<dnnl::matmul>(pd)).first;
+  }
+  memory am(aMd, eng(), a), bm(bMd, eng(), b), cm(cMd, eng(), c);
+  it->second->execute(strm(), {{DNNL_ARG_SRC, am}, {DNNL_ARG_WEIGHTS, bm}, {DNNL_ARG_DST, cm}});
+  strm().wait();
+}
+
+// ---- N-API glue -------------------------------------------------------------------------------------
+
+float* floatData(napi_env env, napi_value v, size_t need, const char* what) {
+  napi_typedarray_type type;
+  size_t length;
+  void* data;
+  napi_value buf;
+  size_t offset;
+  if (napi_get_typedarray_info(env, v, &type, &length, &data, &buf, &offset) != napi_ok || type != napi_float32_array) {
+    throw std::runtime_error(std::string(what) + " must be a Float32Array");
+  }
+  if (length < need) throw std::runtime_error(std::string(what) + " is shorter than its shape");
+  return static_cast<float*>(data);
+}
+
+int64_t intArg(napi_env env, napi_value v) {
+  int64_t out = 0;
+  if (napi_get_value_int64(env, v, &out) != napi_ok) throw std::runtime_error("expected an integer argument");
+  return out;
+}
+
+// conv(kind, a, b, out, [n,h,w,ci,co,kh,kw,oh,ow,sh,sw,pt,pl,pb,pr])
+napi_value Conv(napi_env env, napi_callback_info info) {
+  size_t argc = 5;
+  napi_value args[5];
+  napi_get_cb_info(env, info, &argc, args, nullptr, nullptr);
+  try {
+    if (argc != 5) throw std::runtime_error("conv expects 5 arguments");
+    int kind = static_cast<int>(intArg(env, args[0]));
+    int64_t d[15];
+    for (uint32_t i = 0; i < 15; i++) {
+      napi_value e;
+      if (napi_get_element(env, args[4], i, &e) != napi_ok) throw std::runtime_error("bad dims");
+      d[i] = intArg(env, e);
+    }
+    ConvParams p{d[0], d[1], d[2], d[3], d[4], d[5], d[6], d[7], d[8], d[9], d[10], d[11], d[12], d[13], d[14]};
+    size_t x = p.n * p.h * p.w * p.ci, y = p.n * p.oh * p.ow * p.co, w = p.kh * p.kw * p.ci * p.co;
+    size_t na = kind == 1 ? y : x, nb = kind == 2 ? y : w, no = kind == 0 ? y : kind == 1 ? x : w;
+    runConv(kind, p, floatData(env, args[1], na, "a"), floatData(env, args[2], nb, "b"), floatData(env, args[3], no, "out"));
+  } catch (const std::exception& ex) {
+    napi_throw_error(env, nullptr, ex.what());
+  }
+  return nullptr;
+}
+
+// matmul(a, b, c, [ba, bb, m, k, n, ta, tb])
+napi_value MatMul(napi_env env, napi_callback_info info) {
+  size_t argc = 4;
+  napi_value args[4];
+  napi_get_cb_info(env, info, &argc, args, nullptr, nullptr);
+  try {
+    if (argc != 4) throw std::runtime_error("matmul expects 4 arguments");
+    int64_t d[7];
+    for (uint32_t i = 0; i < 7; i++) {
+      napi_value e;
+      if (napi_get_element(env, args[3], i, &e) != napi_ok) throw std::runtime_error("bad dims");
+      d[i] = intArg(env, e);
+    }
+    int64_t bc = d[0] > d[1] ? d[0] : d[1];
+    runMatMul(d[0], d[1], d[2], d[3], d[4], d[5] != 0, d[6] != 0, floatData(env, args[0], d[0] * d[2] * d[3], "a"),
+              floatData(env, args[1], d[1] * d[3] * d[4], "b"), floatData(env, args[2], bc * d[2] * d[4], "c"));
+  } catch (const std::exception& ex) {
+    napi_throw_error(env, nullptr, ex.what());
+  }
+  return nullptr;
+}
+
+napi_value Version(napi_env env, napi_callback_info) {
+  const dnnl_version_t* v = dnnl_version();
+  std::string s = std::to_string(v->major) + "." + std::to_string(v->minor) + "." + std::to_string(v->patch);
+  napi_value out;
+  napi_create_string_utf8(env, s.c_str(), s.size(), &out);
+  return out;
+}
+
+napi_value Init(napi_env env, napi_value exports) {
+  napi_property_descriptor props[] = {
+      {"conv", nullptr, Conv, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"matmul", nullptr, MatMul, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"version", nullptr, Version, nullptr, nullptr, nullptr, napi_default, nullptr},
+  };
+  napi_define_properties(env, exports, 3, props);
+  return exports;
+}
+
+}  // namespace
+
+NAPI_MODULE(NODE_GYP_MODULE_NAME, Init)
