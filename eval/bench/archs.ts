@@ -6,7 +6,8 @@
  *
  *   cvae28: enc [x ++ maps] 5×28×28 → Conv32 14 → ReLU → Conv64 7 → ReLU → Dense(32) = (μ 16, logσ² 16);
  *           z = μ + exp(logσ²/2)·ε; dec [z ++ c] → Dense(3136) → ReLU → 64×7×7 → ConvT32 14 → ReLU →
- *           ConvT1 28 (logits). Loss = BCE-with-logits summed over pixels / B + KL / B. Adam 1e-3.
+ *           ConvT1 28 (logits). Loss = BCE-with-logits summed over pixels / B + KL / B. Adam 1e-3
+ *           (src/nn/optim.ts's fused Adam, ε = 1e-8 as in PyTorch).
  *   cvae64: Conv32 32 → Conv64 16 → Conv128 8 → Dense(32); Dense(8192) → 128×8×8 → ConvT64 → ConvT32 → ConvT1.
  *   gan28:  D [x ++ maps] → Conv64 → LeakyReLU 0.2 → Conv128 → GroupNorm(32) → LeakyReLU → Dense(1);
  *           G [z(100) ++ c] → Dense(6272) → BatchNorm → ReLU → 128×7×7 → ConvT64 → BatchNorm → ReLU →
@@ -15,6 +16,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { Rng } from '../../src/core/rng.js';
 import { BatchNorm, Conv2d, ConvTranspose2d, Dense, GroupNorm, disposeLayers, paramsOf, type Layer } from '../../src/nn/layers.js';
+import { FusedAdam } from '../../src/nn/optim.js';
 
 export const ARCH_NAMES = ['cvae28', 'cvae64', 'gan28'] as const;
 export type ArchName = (typeof ARCH_NAMES)[number];
@@ -67,7 +69,7 @@ export function makeCvae(size: 28 | 64, seed = 0, batch = DEFAULT_BATCH): Worklo
   const rev = [...chans].reverse();
   const dec = rev.map((ci, i) => new ConvTranspose2d(`dec/convt${i}`, ci, i + 1 < rev.length ? rev[i + 1]! : 1, 4, 2, 'same', rng));
   const layers: Layer[] = [...enc, head, decIn, ...dec];
-  const optimizer = tf.train.adam(1e-3);
+  const optimizer = new FusedAdam({ learningRate: 1e-3 });
   const x = randomImages(rng, batch, size, 0, 1);
   const { c, maps } = conditions(rng, batch, size);
   const noiseSeed = rng.derive('eps');
@@ -94,7 +96,7 @@ export function makeCvae(size: 28 | 64, seed = 0, batch = DEFAULT_BATCH): Worklo
     name: size === 28 ? 'cvae28' : 'cvae64',
     images: batch,
     step() {
-      const next = optimizer.minimize(lossFn, true, paramsOf(layers)) as tf.Scalar;
+      const next = optimizer.minimize(lossFn, paramsOf(layers));
       loss?.dispose();
       loss = next;
     },
@@ -128,8 +130,8 @@ export function makeGan(seed = 0, batch = DEFAULT_BATCH): Workload {
   const gT2 = new ConvTranspose2d('g/convt1', 64, 1, 4, 2, 'same', rng);
   const dLayers: Layer[] = [dConv1, dConv2, dNorm, dOut];
   const gLayers: Layer[] = [gIn, gBn0, gT1, gBn1, gT2];
-  const optD = tf.train.adam(2e-4, 0.5, 0.999);
-  const optG = tf.train.adam(2e-4, 0.5, 0.999);
+  const optD = new FusedAdam({ learningRate: 2e-4, beta1: 0.5, beta2: 0.999 });
+  const optG = new FusedAdam({ learningRate: 2e-4, beta1: 0.5, beta2: 0.999 });
   const real = randomImages(rng, batch, 28, -1, 1);
   const { c, maps } = conditions(rng, batch, 28);
   const ones = tf.ones([batch, 1]);
@@ -156,9 +158,9 @@ export function makeGan(seed = 0, batch = DEFAULT_BATCH): Workload {
       const z = tf.randomNormal([batch, 100], 0, 1, 'float32', zSeed.nextUint32());
       // The fake batch is computed once and held fixed (detached) for the D step, as in the peer.
       const fake = tf.tidy(() => gen(z));
-      const dLoss = optD.minimize(() => tf.add(bce(ones, disc(real)), bce(zeros, disc(fake))) as tf.Scalar, true, paramsOf(dLayers));
-      const gLoss = optG.minimize(() => bce(ones, disc(gen(z))) as tf.Scalar, true, paramsOf(gLayers)) as tf.Scalar;
-      tf.dispose([z, fake, dLoss!]);
+      const dLoss = optD.minimize(() => tf.add(bce(ones, disc(real)), bce(zeros, disc(fake))) as tf.Scalar, paramsOf(dLayers));
+      const gLoss = optG.minimize(() => bce(ones, disc(gen(z))) as tf.Scalar, paramsOf(gLayers));
+      tf.dispose([z, fake, dLoss]);
       loss?.dispose();
       loss = gLoss;
     },

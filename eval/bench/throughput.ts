@@ -1,9 +1,11 @@
 /**
  * Training throughput, medsynth vs PyTorch, on the three architectures of eval/bench/archs.ts.
  *
- *   npm run bench:throughput -- [--json] [--only cvae28,cvae64,gan28] [--seconds 10] [--write]
+ *   npm run bench:throughput -- [--json] [--only cvae28,cvae64,gan28] [--seconds 10] [--write] [--all-configs]
  *
- * medsynth runs in this process on the chosen backend (default auto → wasm). The PyTorch peer
+ * medsynth runs in a child process per configuration on the chosen backend (default auto → wasm, with
+ * all cores and the native kernels when built). `--all-configs` also measures wasm with 1 thread and/or
+ * without the native kernels, to show what each part contributes. The PyTorch peer
  * (eval/bench/throughput_torch.py) runs in the same invocation, right after, with torch.set_num_threads(2)
  * and OPENBLAS_NUM_THREADS=1 (its best setting on 2 cores), when a python3 that can `import torch` is
  * found; otherwise its columns are null and the command says how to install it. Nothing is installed here.
@@ -73,51 +75,98 @@ function timeTorch(py: string, only: ArchName[], seconds: number): Record<string
   return JSON.parse(r.stdout.trim().split('\n').pop()!);
 }
 
+interface Config {
+  label: string;
+  env: Record<string, string>;
+}
+
+const DEFAULT_CONFIG: Config = { label: 'default', env: {} };
+const ALL_CONFIGS: Config[] = [
+  { label: 'wasm 1 thread', env: { MEDSYNTH_WASM_THREADS: '1', MEDSYNTH_NATIVE: '0' } },
+  { label: 'wasm 2 threads', env: { MEDSYNTH_WASM_THREADS: '2', MEDSYNTH_NATIVE: '0' } },
+  { label: 'wasm 1 thread + native', env: { MEDSYNTH_WASM_THREADS: '1' } },
+  { label: 'wasm 2 threads + native', env: { MEDSYNTH_WASM_THREADS: '2' } },
+];
+
+/** `--child`: measure medsynth only, in this process, and print JSON. */
+async function child(only: ArchName[], seconds: number, backendFlag?: string): Promise<void> {
+  const backend = await initBackend(resolveBackendChoice(backendFlag));
+  const out: Record<string, unknown> = { backend };
+  for (const name of only) out[name] = await timeMedsynth(name, seconds);
+  process.stdout.write(JSON.stringify(out) + '\n');
+}
+
+function runChild(config: Config, only: ArchName[], seconds: number, backendFlag?: string) {
+  const args = [new URL(import.meta.url).pathname, '--child', '--only', only.join(','), '--seconds', String(seconds)];
+  if (backendFlag) args.push('--backend', backendFlag);
+  const r = spawnSync(process.execPath, args, { encoding: 'utf8', env: { ...process.env, ...config.env } });
+  if (r.status !== 0) throw new Error(`medsynth run (${config.label}) failed: ${r.stderr.trim().split('\n').pop()}`);
+  return JSON.parse(r.stdout.trim().split('\n').pop()!) as Record<string, { imgS: number; growth: number }> & { backend: BackendInfo };
+}
+
 async function main(): Promise<void> {
   const program = new Command('bench:throughput')
     .option('--json', 'print JSON only', false)
     .option('--only <names>', `comma-separated subset of ${ARCH_NAMES.join(',')}`, ARCH_NAMES.join(','))
     .option('--seconds <s>', 'timed seconds per architecture and side', '10')
     .option('--backend <name>', 'medsynth backend', undefined)
+    .option('--all-configs', 'also measure wasm with 1 thread and without native kernels', false)
     .option('--write', 'write eval/results/throughput.md', false)
+    .option('--child', 'internal: measure medsynth in this process', false)
     .parse(process.argv);
-  const opts = program.opts<{ json: boolean; only: string; seconds: string; backend?: string; write: boolean }>();
+  const opts = program.opts<{ json: boolean; only: string; seconds: string; backend?: string; allConfigs: boolean; write: boolean; child: boolean }>();
   const only = opts.only.split(',').map((s) => s.trim()) as ArchName[];
   for (const n of only) if (!(ARCH_NAMES as readonly string[]).includes(n)) throw new Error(`unknown architecture ${n}`);
   const seconds = Number(opts.seconds);
-  const backend: BackendInfo = await initBackend(resolveBackendChoice(opts.backend));
+  if (opts.child) return child(only, seconds, opts.backend);
   const say = (s: string) => {
     if (!opts.json) process.stderr.write(s + '\n');
   };
 
-  const results: Record<string, Row> = {};
-  for (const name of only) {
-    say(`medsynth ${name} on ${backend.name} ...`);
-    const m = await timeMedsynth(name, seconds);
-    results[name] = { medsynth_img_s: m.imgS, torch_img_s: null, ratio: null, backend: backend.name, threads: backend.threads, tensors_growth: m.growth };
+  const configs = opts.allConfigs ? [DEFAULT_CONFIG, ...ALL_CONFIGS] : [DEFAULT_CONFIG];
+  const runs: { config: Config; backend: BackendInfo; rows: Record<string, { imgS: number; growth: number }> }[] = [];
+  for (const config of configs) {
+    say(`medsynth (${config.label}) ...`);
+    const r = runChild(config, only, seconds, opts.backend);
+    runs.push({ config, backend: r.backend, rows: r as unknown as Record<string, { imgS: number; growth: number }> });
   }
   const py = findTorchPython();
+  let torch: Record<string, { img_s: number }> | null = null;
   let torchVersion: string | null = null;
   if (py) {
     say(`PyTorch peer (${py}) ...`);
     const t = timeTorch(py, only, seconds);
     torchVersion = String(t.torch ?? '?');
-    for (const name of only) {
-      const ti = (t as Record<string, { img_s: number }>)[name]!.img_s;
-      results[name]!.torch_img_s = ti;
-      results[name]!.ratio = results[name]!.medsynth_img_s / ti;
-    }
+    torch = t as Record<string, { img_s: number }>;
   } else {
     say("PyTorch peer skipped: no python3 can 'import torch' (on Debian: apt-get install python3-torch libopenblas0-pthread)");
   }
 
+  const first = runs[0]!;
+  const results: Record<string, Row> = {};
+  for (const name of only) {
+    const m = first.rows[name]!;
+    const ti = torch ? torch[name]!.img_s : null;
+    results[name] = {
+      medsynth_img_s: m.imgS,
+      torch_img_s: ti,
+      ratio: ti ? m.imgS / ti : null,
+      backend: first.backend.name,
+      threads: first.backend.threads,
+      tensors_growth: m.growth,
+    };
+  }
   if (opts.json) process.stdout.write(JSON.stringify(results, null, 2) + '\n');
   else {
-    for (const [name, r] of Object.entries(results)) {
-      say(`${name.padEnd(7)} medsynth ${r.medsynth_img_s.toFixed(0).padStart(6)} img/s   torch ${r.torch_img_s === null ? '-' : r.torch_img_s.toFixed(0).padStart(6)} img/s   ratio ${r.ratio === null ? '-' : r.ratio.toFixed(2)}`);
+    for (const run of runs) {
+      for (const name of only) {
+        const r = run.rows[name]!;
+        const ti = torch ? torch[name]!.img_s : null;
+        say(`${run.config.label.padEnd(24)} ${name.padEnd(7)} medsynth ${r.imgS.toFixed(0).padStart(6)} img/s   torch ${ti === null ? '-' : ti.toFixed(0).padStart(6)} img/s   ratio ${ti === null ? '-' : (r.imgS / ti).toFixed(2)}`);
+      }
     }
   }
-  if (opts.write) writeResults(results, backend, torchVersion, seconds);
+  if (opts.write) writeResults(runs, only, torch, torchVersion, seconds);
 }
 
 /** Which libblas.so.3 Debian's alternatives point at (reference BLAS makes the PyTorch peer unfairly slow). */
@@ -127,28 +176,40 @@ function blasName(): string {
   return m ? m[1]! : 'unknown';
 }
 
-function writeResults(results: Record<string, Row>, backend: BackendInfo, torchVersion: string | null, seconds: number): void {
+function writeResults(
+  runs: { config: Config; backend: BackendInfo; rows: Record<string, { imgS: number; growth: number }> }[],
+  only: ArchName[],
+  torch: Record<string, { img_s: number }> | null,
+  torchVersion: string | null,
+  seconds: number,
+): void {
   const date = new Date().toISOString().slice(0, 10);
   const cpu = cpus()[0]?.model ?? 'unknown';
+  const b = runs[0]!.backend;
   const lines = [
     '# Training throughput: medsynth vs PyTorch',
     '',
-    'Produced by `npm run bench:throughput -- --write` (eval/bench/throughput.ts); both sides measured in the same run.',
-    'Architectures: eval/bench/archs.ts and eval/bench/throughput_torch.py (batch 64). images/s = 64 / step time.',
+    'Produced by `npm run bench:throughput -- --all-configs --write` (eval/bench/throughput.ts); every row and the',
+    'PyTorch peer were measured in the same run, one after the other. Architectures: eval/bench/archs.ts and',
+    'eval/bench/throughput_torch.py (batch 64). images/s = 64 / step time.',
     '',
     `- date: ${date}`,
     `- CPU: ${cpu}, ${cpus().length} cores`,
-    `- node ${process.version}, tfjs ${tf.version_core}, medsynth backend ${backend.name} (${backend.threads ?? '?'} thread(s))`,
+    `- node ${process.version}, tfjs ${tf.version_core}; default medsynth backend: ${b.name}, ${b.threads ?? '?'} thread(s)${b.native ? `, native ${b.native.library} ${b.native.version} kernels` : ''}`,
     `- PyTorch: ${torchVersion ?? 'not installed'} (torch.set_num_threads(2), OPENBLAS_NUM_THREADS=1), BLAS: ${blasName()}`,
-    `- timed ${seconds} s per architecture and side after 5 warm-up steps`,
+    `- timed ${seconds} s per architecture and configuration after 5 warm-up steps`,
     '',
-    '| architecture | medsynth img/s | PyTorch img/s | medsynth / PyTorch | tensor growth over the run |',
-    '|---|---|---|---|---|',
-    ...Object.entries(results).map(
-      ([n, r]) => `| ${n} | ${r.medsynth_img_s.toFixed(0)} | ${r.torch_img_s?.toFixed(0) ?? '-'} | ${r.ratio?.toFixed(2) ?? '-'} | ${r.tensors_growth} |`,
-    ),
-    '',
+    '| configuration | architecture | medsynth img/s | PyTorch img/s | medsynth / PyTorch | tensor growth over the run |',
+    '|---|---|---|---|---|---|',
   ];
+  for (const run of runs) {
+    for (const name of only) {
+      const r = run.rows[name]!;
+      const ti = torch ? torch[name]!.img_s : null;
+      lines.push(`| ${run.config.label} | ${name} | ${r.imgS.toFixed(0)} | ${ti?.toFixed(0) ?? '-'} | ${ti ? (r.imgS / ti).toFixed(2) : '-'} | ${r.growth} |`);
+    }
+  }
+  lines.push('');
   writeFileSync(new URL('../../../eval/results/throughput.md', import.meta.url), lines.join('\n'));
 }
 

@@ -11,8 +11,10 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { BackendError } from '../core/errors.js';
+import { registerFastGradients } from './gradients.js';
 import { registerNativeKernels, type NativeInfo } from './native.js';
 import { registerWasmKernels } from './wasm-kernels.js';
+import { setWasmBackendThreaded, wantedThreads } from './wasm-threads.js';
 
 export const BACKEND_CHOICES = ['auto', 'tensorflow', 'wasm', 'cpu'] as const;
 export type BackendChoice = (typeof BACKEND_CHOICES)[number];
@@ -30,6 +32,8 @@ export interface BackendInfo {
   threads: number | null;
   /** Native oneDNN kernels serving conv and matmul on wasm, when built (src/backend/native.ts). */
   native: NativeInfo | null;
+  /** Why wasm runs one thread when more were wanted (src/backend/wasm-threads.ts). */
+  threadNote?: string;
 }
 
 const NODE_PACKAGES = ['@tensorflow/tfjs-node-gpu', '@tensorflow/tfjs-node'] as const;
@@ -50,6 +54,7 @@ export async function initBackend(choice: BackendChoice): Promise<BackendInfo> {
   if (active && (active.requested === choice || active.name === choice)) return active;
   // Silences tfjs's "install the node backend" banner and other console chatter; checks we rely on stay.
   tf.env().set('PROD', true);
+  registerFastGradients();
   let info: BackendInfo | null = null;
   if (choice === 'auto' || choice === 'tensorflow') {
     info = await tryNodeBackend(choice);
@@ -63,10 +68,16 @@ export async function initBackend(choice: BackendChoice): Promise<BackendInfo> {
     await import('@tensorflow/tfjs-backend-wasm');
     registerWasmKernels();
     const native = registerNativeKernels();
-    if (!(await tf.setBackend('wasm'))) {
-      throw new BackendError('the wasm backend failed to start; try --backend cpu and report this as a bug');
+    let threads = 1;
+    let threadNote: string | undefined;
+    try {
+      const r = await setWasmBackendThreaded(wantedThreads(process.env, native !== null));
+      threads = r.threads;
+      threadNote = r.reason;
+    } catch (err) {
+      throw new BackendError(`the wasm backend failed to start (${firstLine(err)}); try --backend cpu and report this as a bug`);
     }
-    info = { requested: choice, name: 'wasm', package: '@tensorflow/tfjs-backend-wasm', version: tf.version_core, threads: 1, native };
+    info = { requested: choice, name: 'wasm', package: '@tensorflow/tfjs-backend-wasm', version: tf.version_core, threads, native, threadNote };
   }
   if (!info && choice === 'cpu') {
     if (!(await tf.setBackend('cpu'))) throw new BackendError('the cpu backend failed to start');

@@ -225,6 +225,58 @@ function makeConcat(original: KernelFunc): KernelFunc {
   };
 }
 
+/** SplitV into short inner blocks (the gradient of such a Concat), by the same plain loop. */
+function makeSplitV(original: KernelFunc): KernelFunc {
+  return (args) => {
+    const { inputs, backend, attrs } = args;
+    const { x } = inputs as { x: TensorInfo };
+    const { numOrSizeSplits, axis: axisRaw } = attrs as unknown as { numOrSizeSplits: number | number[]; axis: number | number[] };
+    if (x.dtype !== 'float32') return original(args);
+    const rank = x.shape.length;
+    let axis = Array.isArray(axisRaw) ? axisRaw[0]! : axisRaw;
+    if (axis < 0) axis += rank;
+    const dim = x.shape[axis]!;
+    const sizes = typeof numOrSizeSplits === 'number' ? new Array<number>(numOrSizeSplits).fill(dim / numOrSizeSplits) : [...numOrSizeSplits];
+    const minus = sizes.indexOf(-1);
+    if (minus >= 0) sizes[minus] = dim - sizes.reduce((a, v, i) => (i === minus ? a : a + v), 0);
+    const after = x.shape.slice(axis + 1).reduce((a, d) => a * d, 1);
+    const total = dim * after;
+    if (total > SHORT_BLOCK || sizes.some((v) => !Number.isInteger(v) || v < 0)) return original(args);
+    const outer = x.shape.slice(0, axis).reduce((a, d) => a * d, 1);
+    const b = backend as unknown as WasmBackendLike;
+    let offset = 0;
+    return sizes.map((size) => {
+      const shape = [...x.shape];
+      shape[axis] = size;
+      const out = b.makeOutput(shape, 'float32');
+      const len = size * after;
+      if (len > 0) {
+        const src = b.typedArrayFromHeap(x);
+        const dst = b.typedArrayFromHeap(out);
+        for (let o = 0; o < outer; o++) {
+          const s0 = o * total + offset;
+          const d0 = o * len;
+          for (let j = 0; j < len; j++) dst[d0 + j] = src[s0 + j]!;
+        }
+      }
+      offset += len;
+      return out;
+    });
+  };
+}
+
+/**
+ * Identity that shares the input's buffer (reference-counted, as the wasm Reshape already does) instead of
+ * copying it. tfjs clones every tensor it saves for the backward pass through Identity, so the copying
+ * kernel duplicated ~230 activations per DCGAN step. tfjs tensors are immutable and no wasm kernel writes
+ * into its inputs, so sharing is safe.
+ */
+const identity: KernelFunc = ({ inputs, backend }) => {
+  const { x } = inputs as { x: TensorInfo };
+  (backend as unknown as { incRef(dataId: object): void }).incRef(x.dataId);
+  return { dataId: x.dataId, shape: [...x.shape], dtype: x.dtype };
+};
+
 export const wasmKernels: KernelConfig[] = [
   { kernelName: 'Conv2DBackpropFilter', backendName: 'wasm', kernelFunc: conv2dBackpropFilter },
   { kernelName: 'Conv2DBackpropInput', backendName: 'wasm', kernelFunc: conv2dBackpropInput },
@@ -237,12 +289,24 @@ export function registerWasmKernels(): void {
   if (registered) return;
   const matMul = tf.getKernel('BatchMatMul', 'wasm');
   const concat = tf.getKernel('Concat', 'wasm');
+  const splitV = tf.getKernel('SplitV', 'wasm');
+  const ident = tf.getKernel('Identity', 'wasm');
   const kernels = [...wasmKernels];
   if (matMul) {
     // Keep the original's setupFunc: it binds the wasm function the original kernelFunc calls.
     kernels.push({ kernelName: 'BatchMatMul', backendName: 'wasm', kernelFunc: makeMatMul(matMul.kernelFunc), setupFunc: matMul.setupFunc });
   }
   if (concat) kernels.push({ kernelName: 'Concat', backendName: 'wasm', kernelFunc: makeConcat(concat.kernelFunc), setupFunc: concat.setupFunc });
+  if (ident) {
+    const original = ident.kernelFunc;
+    kernels.push({
+      kernelName: 'Identity',
+      backendName: 'wasm',
+      kernelFunc: (args) => ((args.inputs as { x: TensorInfo }).x.dtype === 'string' ? original(args) : identity(args)),
+      setupFunc: ident.setupFunc,
+    });
+  }
+  if (splitV) kernels.push({ kernelName: 'SplitV', backendName: 'wasm', kernelFunc: makeSplitV(splitV.kernelFunc), setupFunc: splitV.setupFunc });
   for (const k of kernels) {
     if (tf.getKernel(k.kernelName, k.backendName)) tf.unregisterKernel(k.kernelName, k.backendName);
     tf.registerKernel(k);

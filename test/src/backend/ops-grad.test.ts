@@ -59,6 +59,16 @@ async function grads(backend: 'cpu' | 'wasm', op: Op, r: number, c: number, seed
 
 const hasNative = loadNativeAddon() !== null;
 
+describe('leakyRelu gradient (replaced by src/backend/gradients.ts)', () => {
+  it('is 1 for x > 0 and alpha for x <= 0, on both backends', async () => {
+    for (const backend of ['cpu', 'wasm'] as const) {
+      await initBackend(backend);
+      const g = tf.tidy(() => tf.grad((x: tf.Tensor) => tf.sum(tf.leakyRelu(x, 0.2)))(tf.tensor1d([-2, -0.5, 0, 0.5, 3])).arraySync());
+      expect(g).toEqual([0.2, 0.2, 0.2, 1, 1].map((v) => Math.fround(v)));
+    }
+  });
+});
+
 describe.each([
   ['wasm kernels', false],
   ['native oneDNN matmul', true],
