@@ -31,6 +31,8 @@ export interface Layer {
   readonly params: tf.Variable[];
   /** Non-trainable state (BatchNorm running statistics), saved with the weights. */
   readonly state: tf.Variable[];
+  /** Params and state under stable names (`<layer>/<kind>`), for saving and checkpoints. */
+  named(): [string, tf.Variable][];
   apply(x: tf.Tensor, opts?: { training?: boolean; tape?: Tape }): tf.Tensor;
 }
 
@@ -66,6 +68,9 @@ export class Dense implements Layer {
   get params(): tf.Variable[] {
     return [this.kernel, this.bias];
   }
+  named(): [string, tf.Variable][] {
+    return [[`${this.name}/kernel`, this.kernel], [`${this.name}/bias`, this.bias]];
+  }
   apply(x: tf.Tensor, opts: { tape?: Tape } = {}): tf.Tensor {
     const y = tf.add(tf.matMul(x as tf.Tensor2D, this.kernel as tf.Tensor2D), this.bias);
     return opts.tape ? opts.tape.record(this, x, y) : y;
@@ -92,6 +97,9 @@ export class Conv2d implements Layer {
   }
   get params(): tf.Variable[] {
     return [this.kernel, this.bias];
+  }
+  named(): [string, tf.Variable][] {
+    return [[`${this.name}/kernel`, this.kernel], [`${this.name}/bias`, this.bias]];
   }
   apply(x: tf.Tensor, opts: { tape?: Tape } = {}): tf.Tensor {
     const y = tf.add(tf.conv2d(x as tf.Tensor4D, this.kernel as tf.Tensor4D, this.stride, this.padding), this.bias);
@@ -120,6 +128,9 @@ export class ConvTranspose2d implements Layer {
   }
   get params(): tf.Variable[] {
     return [this.kernel, this.bias];
+  }
+  named(): [string, tf.Variable][] {
+    return [[`${this.name}/kernel`, this.kernel], [`${this.name}/bias`, this.bias]];
   }
   outputSize(inSize: number): number {
     return this.padding === 'same' ? inSize * this.stride : (inSize - 1) * this.stride + this.kernelSize;
@@ -151,6 +162,9 @@ export class GroupNorm implements Layer {
   }
   get params(): tf.Variable[] {
     return [this.gamma, this.beta];
+  }
+  named(): [string, tf.Variable][] {
+    return [[`${this.name}/gamma`, this.gamma], [`${this.name}/beta`, this.beta]];
   }
   apply(x: tf.Tensor, opts: { tape?: Tape } = {}): tf.Tensor {
     const [n, h, w, c] = x.shape as [number, number, number, number];
@@ -184,6 +198,14 @@ export class BatchNorm implements Layer {
   get state(): tf.Variable[] {
     return [this.movingMean, this.movingVar];
   }
+  named(): [string, tf.Variable][] {
+    return [
+      [`${this.name}/gamma`, this.gamma],
+      [`${this.name}/beta`, this.beta],
+      [`${this.name}/moving_mean`, this.movingMean],
+      [`${this.name}/moving_variance`, this.movingVar],
+    ];
+  }
   apply(x: tf.Tensor, opts: { training?: boolean } = {}): tf.Tensor {
     const axes = x.shape.map((_, i) => i).slice(0, -1);
     if (!opts.training) {
@@ -201,6 +223,13 @@ export class BatchNorm implements Layer {
 /** All trainable variables of some layers, in order. */
 export function paramsOf(layers: Layer[]): tf.Variable[] {
   return layers.flatMap((l) => l.params);
+}
+
+/** Params and state of some layers under their stable names. */
+export function namedVariables(layers: Layer[]): Map<string, tf.Variable> {
+  const out = new Map<string, tf.Variable>();
+  for (const l of layers) for (const [k, v] of l.named()) out.set(k, v);
+  return out;
 }
 
 /** Disposes every variable of some layers. */

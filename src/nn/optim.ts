@@ -24,6 +24,8 @@ export interface AdamConfig {
 }
 
 const KERNEL = 'MedsynthAdam';
+/** tfjs variable names must be unique in a process. */
+let slotCounter = 0;
 
 interface HeapBackend {
   makeOutput(shape: number[], dtype: 'float32'): TensorInfo;
@@ -126,9 +128,10 @@ export class FusedAdam {
     for (const [variable, grad] of pairs) {
       let slot = this.slots.get(variable.name);
       if (!slot) {
+        // tidy frees the zeros tensors; variables survive it.
         slot = {
-          m: tf.variable(tf.zerosLike(variable), false, `${variable.name}/adam_m`),
-          v: tf.variable(tf.zerosLike(variable), false, `${variable.name}/adam_v`),
+          m: tf.tidy(() => tf.variable(tf.zerosLike(variable), false, `${variable.name}/adam_m_${slotCounter++}`)),
+          v: tf.tidy(() => tf.variable(tf.zerosLike(variable), false, `${variable.name}/adam_v_${slotCounter++}`)),
         };
         this.slots.set(variable.name, slot);
       }
@@ -149,9 +152,19 @@ export class FusedAdam {
     }
   }
 
-  /** Slot variables (for checkpoints): name → [m, v]. */
-  getSlots(): Map<string, { m: tf.Variable; v: tf.Variable }> {
-    return this.slots;
+  /** The moment estimates of `variable` (undefined before its first update). */
+  slotsOf(variable: tf.Variable): { m: tf.Variable; v: tf.Variable } | undefined {
+    return this.slots.get(variable.name);
+  }
+
+  /** Sets the moment estimates of `variable` (copies the values), e.g. from a checkpoint. */
+  setSlots(variable: tf.Variable, m: tf.Tensor, v: tf.Tensor): void {
+    const old = this.slots.get(variable.name);
+    if (old) tf.dispose([old.m, old.v]);
+    this.slots.set(variable.name, {
+      m: tf.tidy(() => tf.variable(m.clone(), false, `${variable.name}/adam_m_${slotCounter++}`)),
+      v: tf.tidy(() => tf.variable(v.clone(), false, `${variable.name}/adam_v_${slotCounter++}`)),
+    });
   }
 
   dispose(): void {

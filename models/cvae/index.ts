@@ -1,0 +1,232 @@
+/**
+ * Conditional VAE generator.
+ *
+ * Encoder: [x ++ condition maps] → Conv(k4, s2, 'same') + ReLU per stage → flatten → Dense(2·latent)
+ * = (μ, log σ²). Decoder: [z ++ c] → Dense(side²·C) + ReLU → reshape → ConvTranspose(k4, s2) + ReLU per
+ * stage → ConvTranspose to the image channels (logits for the Bernoulli likelihood, means for the
+ * Gaussian one). The condition c = one-hot(class) ++ one-hot(each conditioning attribute) is given to
+ * both: to the decoder as input units, to the encoder as constant image channels ("condition maps").
+ * Widths come from WIDTHS by image size. Objective and KL warm-up: models/cvae/loss.ts.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { z } from 'zod';
+import { ConfigError } from '../../src/core/errors.js';
+import { Rng } from '../../src/core/rng.js';
+import { Conv2d, ConvTranspose2d, Dense, disposeLayers, namedVariables, paramsOf, type Layer } from '../../src/nn/layers.js';
+import { FusedAdam } from '../../src/nn/optim.js';
+import { conditionWidth, type ConditionSpec, type Generator, type GeneratorFactory, type TrainBatch } from '../generator.js';
+import { betaAt, klDivergence, reconstruction } from './loss.js';
+
+/** tfjs variable names must be unique in a process. */
+let instanceCounter = 0;
+
+/** Channel widths of the conv stages by image size (each stage halves the side). */
+export const WIDTHS: Record<number, number[]> = {
+  28: [32, 64],
+  32: [32, 64, 128],
+  64: [32, 64, 128],
+  128: [32, 64, 128, 256],
+};
+
+export const CvaeConfigSchema = z
+  .object({
+    latent: z.number().int().min(1).max(1024).default(32),
+    beta: z.number().min(0).default(1),
+    warmupSteps: z.number().int().min(0).default(0),
+    likelihood: z.enum(['bernoulli', 'gaussian']).default('bernoulli'),
+    /** Gaussian likelihood: a fixed σ, or 'learned' (a trained log σ). */
+    sigma: z.union([z.number().positive(), z.literal('learned')]).default(0.1),
+    lr: z.number().positive().default(1e-3),
+  })
+  .strict();
+export type CvaeConfig = z.infer<typeof CvaeConfigSchema>;
+
+export class Cvae implements Generator {
+  readonly kind = 'cvae';
+  private readonly enc: Conv2d[];
+  private readonly head: Dense;
+  private readonly decIn: Dense;
+  private readonly dec: ConvTranspose2d[];
+  private readonly logSigma: tf.Variable | null;
+  private readonly optimizer: FusedAdam;
+  private readonly side: number;
+  private readonly widths: number[];
+  private readonly condWidth: number;
+  private readonly noise: Rng;
+
+  constructor(
+    private readonly cfg: CvaeConfig,
+    readonly spec: ConditionSpec,
+    readonly imageSize: number,
+    readonly channels: 1 | 3,
+    seed: number,
+  ) {
+    const widths = WIDTHS[imageSize];
+    if (!widths) throw new ConfigError(`--size ${imageSize}: the cVAE supports ${Object.keys(WIDTHS).join(', ')}`);
+    this.widths = widths;
+    this.side = imageSize / 2 ** widths.length;
+    this.condWidth = conditionWidth(spec);
+    const rng = new Rng(seed);
+    const init = rng.derive('init');
+    this.noise = rng.derive('reparameterisation');
+    let cin = channels + this.condWidth;
+    this.enc = widths.map((co, i) => {
+      const l = new Conv2d(`encoder/conv${i}`, cin, co, 4, 2, 'same', init);
+      cin = co;
+      return l;
+    });
+    const flat = this.side * this.side * widths[widths.length - 1]!;
+    this.head = new Dense('encoder/head', flat, 2 * cfg.latent, init);
+    this.decIn = new Dense('decoder/in', cfg.latent + this.condWidth, flat, init);
+    const rev = [...widths].reverse();
+    this.dec = rev.map((ci, i) => new ConvTranspose2d(`decoder/convt${i}`, ci, i + 1 < rev.length ? rev[i + 1]! : channels, 4, 2, 'same', init));
+    this.logSigma =
+      cfg.likelihood === 'gaussian' && cfg.sigma === 'learned' ? tf.tidy(() => tf.variable(tf.scalar(Math.log(0.1)), true, `cvae/log_sigma_${instanceCounter++}`)) : null;
+    this.optimizer = new FusedAdam({ learningRate: cfg.lr });
+  }
+
+  private get layers(): Layer[] {
+    return [...this.enc, this.head, this.decIn, ...this.dec];
+  }
+
+  private trainables(): tf.Variable[] {
+    return [...paramsOf(this.layers), ...(this.logSigma ? [this.logSigma] : [])];
+  }
+
+  /** (μ, log σ²) of q(z | x, c). */
+  encode(x: tf.Tensor4D, cond: tf.Tensor2D): { mu: tf.Tensor2D; logvar: tf.Tensor2D } {
+    return tf.tidy(() => {
+      const b = x.shape[0];
+      const maps = tf.tile(tf.reshape(cond, [b, 1, 1, this.condWidth]), [1, this.imageSize, this.imageSize, 1]);
+      let h: tf.Tensor = tf.concat([x, maps], 3);
+      for (const l of this.enc) h = tf.relu(l.apply(h));
+      const stats = this.head.apply(tf.reshape(h, [b, -1])) as tf.Tensor2D; // [B, 2·latent]
+      return {
+        mu: tf.slice(stats, [0, 0], [b, this.cfg.latent]),
+        logvar: tf.slice(stats, [0, this.cfg.latent], [b, this.cfg.latent]),
+      };
+    });
+  }
+
+  /** Decoder output before the likelihood's link: logits (Bernoulli) or means (Gaussian). */
+  decode(zs: tf.Tensor2D, cond: tf.Tensor2D): tf.Tensor4D {
+    return tf.tidy(() => {
+      const b = zs.shape[0];
+      const top = this.widths[this.widths.length - 1]!;
+      let d: tf.Tensor = tf.reshape(tf.relu(this.decIn.apply(tf.concat([zs, cond], 1))), [b, this.side, this.side, top]);
+      this.dec.forEach((l, i) => {
+        d = l.apply(d);
+        if (i + 1 < this.dec.length) d = tf.relu(d);
+      });
+      return d as tf.Tensor4D;
+    });
+  }
+
+  /** The loss terms of a batch (tensors owned by the caller). */
+  losses(batch: TrainBatch, step: number, seed: number): { loss: tf.Scalar; rec: tf.Scalar; kl: tf.Scalar } {
+    return tf.tidy(() => {
+      const { mu, logvar } = this.encode(batch.images, batch.cond);
+      const eps = tf.randomNormal(mu.shape, 0, 1, 'float32', seed);
+      const zs = tf.add(mu, tf.mul(tf.exp(tf.mul(logvar, 0.5)), eps)) as tf.Tensor2D;
+      const out = this.decode(zs, batch.cond);
+      const logSigma = this.cfg.likelihood === 'gaussian' ? (this.logSigma ?? tf.scalar(Math.log(this.cfg.sigma as number))) : undefined;
+      const rec = reconstruction(batch.images, out, this.cfg.likelihood, logSigma);
+      const kl = klDivergence(mu, logvar);
+      const loss = tf.add(rec, tf.mul(kl, betaAt(this.cfg.beta, step, this.cfg.warmupSteps))) as tf.Scalar;
+      return { loss, rec, kl };
+    });
+  }
+
+  trainStep(batch: TrainBatch, step: number): Record<string, number> {
+    const seed = this.noise.derive(step).nextUint32();
+    let rec: tf.Scalar | null = null;
+    let kl: tf.Scalar | null = null;
+    const loss = this.optimizer.minimize(() => {
+      const t = this.losses(batch, step, seed);
+      rec = tf.keep(t.rec);
+      kl = tf.keep(t.kl);
+      return t.loss;
+    }, this.trainables());
+    try {
+      // One sync point for all three numbers.
+      const [l, r, k] = [loss.dataSync()[0]!, rec!.dataSync()[0]!, kl!.dataSync()[0]!];
+      return { loss: l, rec: r, kl: k, beta: betaAt(this.cfg.beta, step, this.cfg.warmupSteps) };
+    } finally {
+      tf.dispose([loss, rec!, kl!]);
+    }
+  }
+
+  sample(cond: tf.Tensor2D, seed: number): tf.Tensor4D {
+    return tf.tidy(() => {
+      const zs = tf.randomNormal([cond.shape[0], this.cfg.latent], 0, 1, 'float32', seed) as tf.Tensor2D;
+      const out = this.decode(zs, cond);
+      return (this.cfg.likelihood === 'bernoulli' ? tf.sigmoid(out) : tf.clipByValue(out, 0, 1)) as tf.Tensor4D;
+    });
+  }
+
+  weights(): Map<string, tf.Variable> {
+    const m = namedVariables(this.layers);
+    if (this.logSigma) m.set('decoder/log_sigma', this.logSigma);
+    return m;
+  }
+
+  optimizerState(): { step: number; slots: Map<string, tf.Variable> } {
+    const slots = new Map<string, tf.Variable>();
+    for (const [name, v] of this.weights()) {
+      const s = this.optimizer.slotsOf(v);
+      if (s) {
+        slots.set(`${name}/adam_m`, s.m);
+        slots.set(`${name}/adam_v`, s.v);
+      }
+    }
+    return { step: this.optimizer.step, slots };
+  }
+
+  restoreOptimizerState(state: { step: number; slots: Map<string, tf.Tensor> }): void {
+    this.optimizer.step = state.step;
+    for (const [name, v] of this.weights()) {
+      const m = state.slots.get(`${name}/adam_m`);
+      const s = state.slots.get(`${name}/adam_v`);
+      if (m && s) this.optimizer.setSlots(v, m, s);
+    }
+  }
+
+  architecture(): Record<string, unknown> {
+    return {
+      encoder: [
+        `input ${this.imageSize}x${this.imageSize}x${this.channels} ++ ${this.condWidth} condition maps`,
+        ...this.widths.map((w, i) => `conv k4 s2 -> ${w} ch, ${this.imageSize / 2 ** (i + 1)} px, relu`),
+        `dense -> 2x${this.cfg.latent} (mu, logvar)`,
+      ],
+      decoder: [
+        `input z(${this.cfg.latent}) ++ condition(${this.condWidth})`,
+        `dense -> ${this.side}x${this.side}x${this.widths[this.widths.length - 1]}, relu`,
+        ...[...this.widths].reverse().map((_, i, rev) => `convT k4 s2 -> ${i + 1 < rev.length ? rev[i + 1] : this.channels} ch${i + 1 < rev.length ? ', relu' : ''}`),
+        this.cfg.likelihood === 'bernoulli' ? 'sigmoid (Bernoulli likelihood)' : `Gaussian likelihood, sigma ${this.cfg.sigma}`,
+      ],
+      parameters: this.trainables().reduce((a, v) => a + v.size, 0),
+    };
+  }
+
+  config(): Record<string, unknown> {
+    return { ...this.cfg };
+  }
+
+  dispose(): void {
+    disposeLayers(this.layers);
+    if (this.logSigma) this.logSigma.dispose();
+    this.optimizer.dispose();
+  }
+}
+
+export const cvaeFactory: GeneratorFactory = {
+  kind: 'cvae',
+  create(config, spec, shape, seed) {
+    const parsed = CvaeConfigSchema.safeParse(config ?? {});
+    if (!parsed.success) {
+      const issue = parsed.error.issues[0]!;
+      throw new ConfigError(`cvae option ${issue.path.join('.') || '(config)'}: ${issue.message}`);
+    }
+    return new Cvae(parsed.data, spec, shape.size, shape.channels, seed);
+  },
+};
