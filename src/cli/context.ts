@@ -1,25 +1,8 @@
 /** What every command shares: the backend flag, JSON mode, and where human messages go. */
-import { readFileSync } from 'node:fs';
 import { Option, type Command } from 'commander';
 import { BACKEND_CHOICES, initBackend, resolveBackendChoice, type BackendInfo } from '../backend/index.js';
 
-let cachedVersion: string | null = null;
-
-/** medsynth's own version, from package.json. */
-export function packageVersion(): string {
-  if (cachedVersion === null) {
-    // dist/src/cli/context.js and src/cli/context.ts are both three levels below the package root.
-    const url = new URL('../../../package.json', import.meta.url);
-    let path = url;
-    try {
-      readFileSync(path);
-    } catch {
-      path = new URL('../../package.json', import.meta.url);
-    }
-    cachedVersion = (JSON.parse(readFileSync(path, 'utf8')) as { version: string }).version;
-  }
-  return cachedVersion;
-}
+export { packageVersion } from '../core/version.js';
 
 /** Adds `--backend` and `--json` to a command. */
 export function withCommonOptions(cmd: Command): Command {

@@ -6,6 +6,8 @@ import { Command, CommanderError } from 'commander';
 import { UserError, oneLine } from '../core/errors.js';
 import { registerDataCommands } from './commands/data.js';
 import { registerDemoCommand } from './commands/demo.js';
+import { registerSampleCommand } from './commands/sample.js';
+import { registerTrainCommand } from './commands/train.js';
 import { packageVersion } from './context.js';
 
 export function buildProgram(): Command {
@@ -15,6 +17,8 @@ export function buildProgram(): Command {
     .configureOutput({ outputError: (str, write) => write(str) })
     .exitOverride(); // set before subcommands are added, so they inherit it
   registerDataCommands(program);
+  registerTrainCommand(program);
+  registerSampleCommand(program);
   registerDemoCommand(program);
   return program;
 }
