@@ -85,6 +85,7 @@ export async function trainLoop(gen: Generator, data: LoopData, opts: LoopOption
   const root = new Rng(opts.seed);
   let lastEpoch: EpochSummary | null = null;
   let imagesThisSession = 0;
+  let lastCheckpoint: number | null = opts.start ? Math.floor((opts.start.step) / perEpoch) : null;
   const elapsed = () => elapsedBefore + (performance.now() - t0);
 
   for (let epoch = Math.floor(step / perEpoch); epoch < opts.epochs; epoch++) {
@@ -104,8 +105,9 @@ export async function trainLoop(gen: Generator, data: LoopData, opts: LoopOption
       }
       const bad = Object.entries(losses).find(([, v]) => !Number.isFinite(v));
       if (bad) {
+        const kept = lastCheckpoint === null ? 'no checkpoint had been written yet' : `the last good checkpoint (after epoch ${lastCheckpoint}) is kept`;
         throw new TrainingDivergedError(
-          `training diverged at epoch ${epoch + 1}, step ${step + 1}: ${bad[0]} is ${bad[1]}; the last good checkpoint is kept (epoch ${epoch}); lower --lr or --beta and train again`,
+          `training diverged at epoch ${epoch + 1}, step ${step + 1}: ${bad[0]} is ${bad[1]}; ${kept}; lower --lr (or --beta) and train again`,
         );
       }
       step++;
@@ -143,6 +145,7 @@ export async function trainLoop(gen: Generator, data: LoopData, opts: LoopOption
     };
     opts.onEpoch?.(lastEpoch);
     await opts.checkpoint({ step, elapsedMs: elapsed() });
+    lastCheckpoint = epoch + 1;
   }
   return { status: 'done', position: { step, elapsedMs: elapsed() }, lastEpoch };
 }

@@ -88,6 +88,14 @@ describe('medsynth train', () => {
     for (const f of ['encoder/model.bin', 'decoder/model.bin']) expect(sha(join(cut, f)), f).toBe(sha(join(straight, f)));
   });
 
+  it('stops on a NaN loss with a one-line message and no model card', () => {
+    const out = join(work, 'run-nan');
+    const r = runCli(['train', '--data', data, '--out', out, '--epochs', '2', '--lr', '1e30', ...TRAIN]);
+    expect(r.status).toBe(2);
+    expect(r.stderr).toMatch(/error: training diverged at epoch \d+, step \d+: \w+ is (NaN|-?Infinity); .*lower --lr/);
+    expect(existsSync(join(out, 'model-card.json'))).toBe(false);
+  });
+
   it('refuses an unknown conditioning attribute and an existing run folder, writing nothing', () => {
     const out = join(work, 'run-bad');
     const r = runCli(['train', '--data', data, '--out', out, '--condition', 'label,height', '--size', '28']);

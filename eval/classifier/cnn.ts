@@ -1,0 +1,143 @@
+/**
+ * A small CNN image classifier: the judge of conditional accuracy (does a sample show the class it was
+ * asked for?) and, later, the evaluation classifier for utility and fairness.
+ *
+ * Input: images NHWC float32 in [0, 1] (Float32Array, n·size·size·channels) and integer labels.
+ * Each image is standardised to zero mean and unit variance. Network: stride-2 3×3 convolutions with
+ * ReLU (widths 16, 32, 64, ... until the side is ≤ 4), global average pooling, dense to the classes.
+ * Training: softmax cross-entropy, Adam, class-balanced minibatches (every class equally likely per
+ * draw), so a rare class is learned rather than ignored. Seeded.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { Rng } from '../../src/core/rng.js';
+import { Conv2d, Dense, disposeLayers, paramsOf, type Layer } from '../../src/nn/layers.js';
+import { FusedAdam } from '../../src/nn/optim.js';
+
+export interface ClassifierOptions {
+  size: number;
+  channels: 1 | 3;
+  classes: number;
+  seed: number;
+  /** Optimisation steps (default 600). */
+  steps?: number;
+  batchSize?: number;
+  lr?: number;
+}
+
+function standardise(images: Float32Array, n: number, len: number): Float32Array {
+  const out = new Float32Array(images.length);
+  for (let i = 0; i < n; i++) {
+    let mean = 0;
+    for (let k = 0; k < len; k++) mean += images[i * len + k]!;
+    mean /= len;
+    let ss = 0;
+    for (let k = 0; k < len; k++) ss += (images[i * len + k]! - mean) ** 2;
+    const inv = 1 / Math.sqrt(ss / len + 1e-6);
+    for (let k = 0; k < len; k++) out[i * len + k] = (images[i * len + k]! - mean) * inv;
+  }
+  return out;
+}
+
+export class CnnClassifier {
+  private readonly convs: Conv2d[] = [];
+  private readonly out: Dense;
+  constructor(private readonly opts: ClassifierOptions) {
+    const rng = new Rng(opts.seed).derive('init');
+    let side = opts.size;
+    let cin: number = opts.channels;
+    let width = 16;
+    while (side > 4) {
+      this.convs.push(new Conv2d(`clf/conv${this.convs.length}`, cin, width, 3, 2, 'same', rng));
+      cin = width;
+      width = Math.min(width * 2, 128);
+      side = Math.ceil(side / 2);
+    }
+    this.out = new Dense('clf/out', cin, opts.classes, rng);
+  }
+
+  private get layers(): Layer[] {
+    return [...this.convs, this.out];
+  }
+
+  /** Class logits [n, classes]; the caller owns the tensor. */
+  logits(x: tf.Tensor4D): tf.Tensor2D {
+    return tf.tidy(() => {
+      let h: tf.Tensor = x;
+      for (const c of this.convs) h = tf.relu(c.apply(h));
+      return this.out.apply(tf.mean(h, [1, 2])) as tf.Tensor2D;
+    });
+  }
+
+  fit(images: Float32Array, labels: ArrayLike<number>): void {
+    const { size, channels, classes } = this.opts;
+    const len = size * size * channels;
+    const n = labels.length;
+    const x = standardise(images, n, len);
+    const byClass: number[][] = Array.from({ length: classes }, () => []);
+    for (let i = 0; i < n; i++) byClass[labels[i]!]!.push(i);
+    const present = byClass.map((l, k) => (l.length ? k : -1)).filter((k) => k >= 0);
+    const rng = new Rng(this.opts.seed).derive('batches');
+    const batch = this.opts.batchSize ?? 64;
+    const opt = new FusedAdam({ learningRate: this.opts.lr ?? 2e-3 });
+    const all = tf.tensor4d(x, [n, size, size, channels]);
+    try {
+      for (let step = 0; step < (this.opts.steps ?? 600); step++) {
+        const idx: number[] = [];
+        const ys: number[] = [];
+        for (let b = 0; b < batch; b++) {
+          const k = present[rng.int(present.length)]!;
+          idx.push(byClass[k]![rng.int(byClass[k]!.length)]!);
+          ys.push(k);
+        }
+        tf.tidy(() => {
+          const xb = tf.gather(all, tf.tensor1d(idx, 'int32')) as tf.Tensor4D;
+          const yb = tf.oneHot(tf.tensor1d(ys, 'int32'), classes);
+          opt.minimize(() => tf.losses.softmaxCrossEntropy(yb, this.logits(xb)) as tf.Scalar, paramsOf(this.layers)).dispose();
+        });
+      }
+    } finally {
+      all.dispose();
+      opt.dispose();
+    }
+  }
+
+  /** Predicted class per image. */
+  predict(images: Float32Array, n: number): Int32Array {
+    const { size, channels } = this.opts;
+    const len = size * size * channels;
+    const x = standardise(images, n, len);
+    const out = new Int32Array(n);
+    for (let s = 0; s < n; s += 256) {
+      const e = Math.min(n, s + 256);
+      const p = tf.tidy(() => tf.argMax(this.logits(tf.tensor4d(x.subarray(s * len, e * len), [e - s, size, size, channels])), 1).dataSync());
+      out.set(p, s);
+    }
+    return out;
+  }
+
+  dispose(): void {
+    disposeLayers(this.layers);
+  }
+}
+
+/** Accuracy and per-class recall of predictions; balanced accuracy = mean recall over present classes. */
+export function accuracyReport(truth: ArrayLike<number>, pred: ArrayLike<number>, classes: number) {
+  const hit = new Array<number>(classes).fill(0);
+  const tot = new Array<number>(classes).fill(0);
+  let correct = 0;
+  for (let i = 0; i < truth.length; i++) {
+    tot[truth[i]!]!++;
+    if (pred[i] === truth[i]) {
+      hit[truth[i]!]!++;
+      correct++;
+    }
+  }
+  const recall = tot.map((t, k) => (t ? hit[k]! / t : null));
+  const present = recall.filter((r): r is number => r !== null);
+  return {
+    n: truth.length,
+    accuracy: truth.length ? correct / truth.length : null,
+    balancedAccuracy: present.length ? present.reduce((a, b) => a + b, 0) / present.length : null,
+    recall,
+  };
+}
