@@ -65,6 +65,8 @@ export interface Generator {
   trainStep(batch: TrainBatch, step: number): Record<string, number>;
   /** Images NHWC in [0, 1] for the given condition rows, from `seed`. The caller owns the tensor. */
   sample(cond: tf.Tensor2D, seed: number): tf.Tensor4D;
+  /** Encoder-decoder generators only: the reconstruction (posterior mean) of images. Caller owns it. */
+  reconstruct?(images: tf.Tensor4D, cond: tf.Tensor2D): tf.Tensor4D;
   /** Everything a saved model needs, by stable name: trainable weights and layer state. */
   weights(): Map<string, tf.Variable>;
   /** Optimiser state by stable name, plus the optimiser's step count: what a checkpoint adds to resume. */

@@ -164,6 +164,14 @@ export class Cvae implements Generator {
     });
   }
 
+  reconstruct(images: tf.Tensor4D, cond: tf.Tensor2D): tf.Tensor4D {
+    return tf.tidy(() => {
+      const { mu } = this.encode(images, cond);
+      const out = this.decode(mu, cond);
+      return (this.cfg.likelihood === 'bernoulli' ? tf.sigmoid(out) : tf.clipByValue(out, 0, 1)) as tf.Tensor4D;
+    });
+  }
+
   weights(): Map<string, tf.Variable> {
     const m = namedVariables(this.layers);
     if (this.logSigma) m.set('decoder/log_sigma', this.logSigma);

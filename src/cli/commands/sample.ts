@@ -1,5 +1,6 @@
 /** `medsynth sample`: images from a trained run, with a manifest. */
-import { InvalidArgumentError, type Command } from 'commander';
+import { InvalidArgumentError, Option, type Command } from 'commander';
+import { reconstructionGrid } from '../../sample/reconstruct.js';
 import { sampleRun } from '../../sample/sample.js';
 import { info_, printJson, startBackend, withCommonOptions, type CommonOptions } from '../context.js';
 import { parsePositiveInt, parseSeed } from '../options.js';
@@ -25,6 +26,22 @@ export function parseWhere(value: string): Record<string, string> {
 }
 
 export function registerSampleCommand(program: Command): void {
+  withCommonOptions(
+    program
+      .command('reconstruct')
+      .description('write a PNG grid of REAL images (from the run\'s data) beside their cVAE reconstructions')
+      .requiredOption('--model <run>', 'run folder of an encoder-decoder generator (cvae)')
+      .addOption(new Option('--split <name>', 'which split the real images come from').choices(['train', 'holdout', 'test']).default('test'))
+      .option('--n <count>', 'number of images', parsePositiveInt, 16)
+      .option('--seed <int>', 'which images are picked', parseSeed, 1)
+      .requiredOption('--out <file.png>', 'output PNG (contains real images)'),
+  ).action(async (opts: CommonOptions & { model: string; split: 'train' | 'holdout' | 'test'; n: number; seed: number; out: string }) => {
+    const backend = await startBackend(opts);
+    const r = await reconstructionGrid({ run: opts.model, split: opts.split, n: opts.n, seed: opts.seed, out: opts.out });
+    if (opts.json) printJson({ command: 'reconstruct', backend, ...r });
+    else info_(`wrote ${r.n} real ${opts.split} images and their reconstructions to ${r.out}`);
+  });
+
   withCommonOptions(
     program
       .command('sample')

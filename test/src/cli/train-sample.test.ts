@@ -3,12 +3,14 @@
  * interrupted run (SIGINT) resumed to the same bytes as an uninterrupted one, samples that are the same
  * bytes for the same seed, and one-line errors for bad conditions.
  */
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { encodePng } from '../../../datasets/image/encode.js';
 import { BIN, runCli } from '../../helpers/cli.js';
 import { REPO_ROOT } from '../../helpers/fixtures.js';
 
@@ -88,6 +90,20 @@ describe('medsynth train', () => {
     for (const f of ['encoder/model.bin', 'decoder/model.bin']) expect(sha(join(cut, f)), f).toBe(sha(join(straight, f)));
   });
 
+  const hasScript = existsSync('/usr/bin/script');
+  if (!hasScript) console.warn("skipping the progress-bar test: util-linux 'script' (a pseudo-terminal) is not installed");
+  it.skipIf(!hasScript)('shows a progress bar with losses, images/s and ETA on a terminal, plain lines otherwise', () => {
+    // `script` runs the command on a pseudo-terminal, as a user's shell would.
+    const out = join(work, 'run-tty');
+    const cmd = [process.execPath, BIN, 'train', '--data', data, '--out', out, '--epochs', '1', ...TRAIN].map((a) => `'${a}'`).join(' ');
+    const r = spawnSync('script', ['-qec', cmd, '/dev/null'], { encoding: 'utf8', cwd: REPO_ROOT, timeout: 120_000 });
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/epoch 1\/1 \[#+-*\] step \d+\/\d+ +loss [\d.]+ +rec [\d.]+ +kl [\d.]+ .* img\/s +ETA \d+s/);
+    const plain = runCli(['train', '--data', data, '--out', join(work, 'run-plain'), '--epochs', '1', ...TRAIN]);
+    expect(plain.stderr).not.toMatch(/\[#/);
+    expect(plain.stderr).toMatch(/epoch 1: loss [\d.]+/);
+  });
+
   it('stops on a NaN loss with a one-line message and no model card', () => {
     const out = join(work, 'run-nan');
     const r = runCli(['train', '--data', data, '--out', out, '--epochs', '2', '--lr', '1e30', ...TRAIN]);
@@ -126,6 +142,33 @@ describe('medsynth sample', () => {
     const c = join(work, 'samples-c');
     const rc = runCli(['sample', '--model', run, '--n', '200', '--seed', '4', '--out', c, '--json']);
     expect(Object.keys(JSON.parse(rc.stdout).perClass).sort()).toEqual(['disease', 'healthy']);
+  });
+
+  it('writes 16-bit PNGs when the training images were 16-bit', () => {
+    const dir = join(work, 'sixteen');
+    mkdirSync(join(dir, 'img'), { recursive: true });
+    const rows = ['path,label'];
+    for (let i = 0; i < 40; i++) {
+      const px = Float32Array.from({ length: 28 * 28 }, (_, k) => ((k + i * 7) % 97) / 97);
+      writeFileSync(join(dir, 'img', `${i}.png`), encodePng(px, 28, 28, 1, 16));
+      rows.push(`img/${i}.png,${i % 2}`);
+    }
+    writeFileSync(join(dir, 'manifest.csv'), rows.join('\n') + '\n');
+    const run = join(work, 'run-16');
+    expect(runCli(['train', '--data', dir, '--out', run, '--epochs', '1', '--size', '28']).status).toBe(0);
+    const out = join(work, 'samples-16');
+    expect(runCli(['sample', '--model', run, '--n', '3', '--out', out]).status).toBe(0);
+    const png = readFileSync(join(out, 'images/syn_000001.png'));
+    expect(png[24]).toBe(16); // IHDR bit depth
+  });
+
+  it('reconstructs real test images beside the originals when asked', () => {
+    const out = join(work, 'recon.png');
+    const r = runCli(['reconstruct', '--model', join(work, 'run-a'), '--n', '8', '--out', out, '--json']);
+    expect(r.status, r.stderr).toBe(0);
+    const png = readFileSync(out);
+    expect(png.readUInt32BE(16)).toBe(8 * 28); // width: 8 images
+    expect(png.readUInt32BE(20)).toBe(2 * 28); // height: one real row, one reconstruction row
   });
 
   it('names the valid values when a condition is unknown, and writes nothing', () => {

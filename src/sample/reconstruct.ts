@@ -1,0 +1,69 @@
+/**
+ * A grid of real images beside their reconstructions by an encoder-decoder generator (the cVAE): the
+ * quickest look at what the model learned. The grid contains real images, so it is written only when the
+ * user asks for it, from the split they name (the test split by default, never trained on).
+ */
+import * as tf from '@tensorflow/tfjs';
+import { encodePng } from '../../datasets/image/encode.js';
+import { loadDataset } from '../../datasets/load.js';
+import { imageLength } from '../../datasets/dataset.js';
+import { assignSplits, splitIndices } from '../../datasets/splits.js';
+import type { SplitName } from '../../datasets/dataset.js';
+import { conditionWidth, encodeConditions } from '../../models/generator.js';
+import { ConfigError } from '../core/errors.js';
+import { writeFileAtomic } from '../core/fs.js';
+import { Rng } from '../core/rng.js';
+import { loadRunGenerator } from '../train/run.js';
+
+export interface ReconstructRequest {
+  run: string;
+  split: SplitName;
+  n: number;
+  seed: number;
+  /** PNG path: rows alternate real / reconstruction, 8 images per row. */
+  out: string;
+}
+
+export async function reconstructionGrid(req: ReconstructRequest): Promise<{ out: string; n: number }> {
+  const { gen, cfg, conditions } = loadRunGenerator(req.run);
+  try {
+    if (!gen.reconstruct) throw new ConfigError(`--model ${req.run}: a ${gen.kind} has no encoder, so it cannot reconstruct images`);
+    const ds = loadDataset({ path: cfg.data, size: cfg.size, channels: cfg.channels, bins: cfg.bins, attributes: cfg.attributes });
+    const split = assignSplits(ds, { seed: cfg.splitSeed });
+    const pool = new Rng(req.seed).shuffle(splitIndices(split, req.split));
+    const idx = pool.slice(0, Math.min(req.n, pool.length));
+    if (idx.length === 0) throw new ConfigError(`--split ${req.split}: no images in that split`);
+    const spec = conditions.spec;
+    const attrs = spec.attributes.map((a) => ds.attributes.find((x) => x.name === a.name)!);
+    const len = imageLength(ds);
+    const real = new Float32Array(idx.length * len);
+    idx.forEach((s, d) => real.set(ds.images.subarray(s * len, (s + 1) * len), d * len));
+    const recon = tf.tidy(() => {
+      const x = tf.tensor4d(real, [idx.length, ds.height, ds.width, ds.channels]);
+      const cond = tf.tensor2d(
+        encodeConditions(spec, idx.map((i) => ds.labels[i]!), attrs.map((a) => idx.map((i) => a.codes[i]!))),
+        [idx.length, conditionWidth(spec)],
+      );
+      return gen.reconstruct!(x, cond).dataSync() as Float32Array;
+    });
+    const cols = 8;
+    const rowsOfImages = Math.ceil(idx.length / cols);
+    const s = ds.height;
+    const c = ds.channels;
+    const grid = new Float32Array(2 * rowsOfImages * s * cols * s * c);
+    for (let k = 0; k < idx.length; k++) {
+      const r = Math.floor(k / cols);
+      const col = k % cols;
+      for (const [which, src] of [[0, real], [1, recon]] as const) {
+        for (let y = 0; y < s; y++) {
+          const from = src.subarray(k * len + y * s * c, k * len + (y + 1) * s * c);
+          grid.set(from, (((2 * r + which) * s + y) * cols * s + col * s) * c);
+        }
+      }
+    }
+    writeFileAtomic(req.out, encodePng(grid, cols * s, 2 * rowsOfImages * s, c, 8));
+    return { out: req.out, n: idx.length };
+  } finally {
+    gen.dispose();
+  }
+}
