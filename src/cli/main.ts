@@ -6,6 +6,7 @@ import { Command, CommanderError } from 'commander';
 import { UserError, oneLine } from '../core/errors.js';
 import { registerDataCommands } from './commands/data.js';
 import { registerDemoCommand } from './commands/demo.js';
+import { registerPrivacyCommands } from './commands/privacy.js';
 import { registerSampleCommand } from './commands/sample.js';
 import { registerTrainCommand } from './commands/train.js';
 import { packageVersion } from './context.js';
@@ -19,6 +20,7 @@ export function buildProgram(): Command {
   registerDataCommands(program);
   registerTrainCommand(program);
   registerSampleCommand(program);
+  registerPrivacyCommands(program);
   registerDemoCommand(program);
   return program;
 }

@@ -1,0 +1,47 @@
+/** `medsynth privacy epsilon` and `medsynth privacy noise`: the accountant on its own. */
+import { InvalidArgumentError, Option, type Command } from 'commander';
+import { calibrateNoise, epsilonFor } from '../../privacy/calibrate.js';
+import { info_, printJson } from '../context.js';
+
+function num(value: string): number {
+  const n = Number(value);
+  if (!Number.isFinite(n)) throw new InvalidArgumentError('expected a number');
+  return n;
+}
+
+const accountant = () => new Option('--accountant <name>', 'privacy accountant').choices(['rdp']).default('rdp');
+
+export function registerPrivacyCommands(program: Command): void {
+  const privacy = program.command('privacy').description('privacy accounting for DP-SGD (Poisson-subsampled Gaussian)');
+  privacy
+    .command('epsilon')
+    .description('epsilon spent by a DP-SGD training')
+    .requiredOption('--sample-rate <q>', 'probability that a privacy unit is in a batch', num)
+    .requiredOption('--noise-multiplier <sigma>', 'noise std / clipping norm', num)
+    .requiredOption('--steps <n>', 'number of noisy steps', num)
+    .requiredOption('--delta <d>', 'target delta', num)
+    .addOption(accountant())
+    .option('--json', 'print JSON', false)
+    .action((o: { sampleRate: number; noiseMultiplier: number; steps: number; delta: number; accountant: string; json: boolean }) => {
+      const r = epsilonFor(o);
+      if (r.atGridEdge) info_(`warning: the best RDP order (${r.order}) is at the edge of the order grid; epsilon may be loose`);
+      const out = { epsilon: r.epsilon, delta: o.delta, accountant: o.accountant, order: r.order };
+      if (o.json) printJson(out);
+      else process.stdout.write(`epsilon ${r.epsilon.toFixed(4)} at delta ${o.delta} (RDP accountant, best order ${r.order})\n`);
+    });
+  privacy
+    .command('noise')
+    .description('smallest noise multiplier that keeps a training within a target epsilon')
+    .requiredOption('--target-epsilon <e>', 'privacy budget', num)
+    .requiredOption('--delta <d>', 'target delta', num)
+    .requiredOption('--sample-rate <q>', 'probability that a privacy unit is in a batch', num)
+    .requiredOption('--steps <n>', 'number of noisy steps', num)
+    .addOption(accountant())
+    .option('--json', 'print JSON', false)
+    .action((o: { targetEpsilon: number; delta: number; sampleRate: number; steps: number; json: boolean }) => {
+      const r = calibrateNoise(o);
+      const out = { noise_multiplier: r.noiseMultiplier, epsilon: r.epsilon };
+      if (o.json) printJson(out);
+      else process.stdout.write(`noise multiplier ${r.noiseMultiplier.toFixed(4)} gives epsilon ${r.epsilon.toFixed(4)} <= ${o.targetEpsilon} at delta ${o.delta} (RDP accountant)\n`);
+    });
+}
