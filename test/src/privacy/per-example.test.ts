@@ -6,11 +6,11 @@ import * as tf from '@tensorflow/tfjs';
 import { describe, expect, it } from 'vitest';
 import { initBackend } from '../../../src/backend/index.js';
 import { Rng } from '../../../src/core/rng.js';
-import { Dense, Conv2d, disposeLayers, paramsOf, type Tape } from '../../../src/nn/layers.js';
+import { Conv2d, ConvTranspose2d, Dense, GroupNorm, disposeLayers, paramsOf, type Tape } from '../../../src/nn/layers.js';
 import { clipFactors } from '../../../src/privacy/clip-noise.js';
 import { CaptureTape, clippedSum, perExampleNorms } from '../../../src/privacy/per-example.js';
 
-describe.each(['wasm', 'cpu'] as const)('per-example gradients (dense) on %s', (backend) => {
+describe.each(['wasm', 'cpu'] as const)('per-example gradients on %s', (backend) => {
   it('equal a loop of batch-of-one gradients: norms and clipped sum', async () => {
     await initBackend(backend);
     const rng = new Rng(5);
@@ -76,14 +76,62 @@ describe.each(['wasm', 'cpu'] as const)('per-example gradients (dense) on %s', (
     disposeLayers([l1]);
   });
 
+  it('equal a loop of batch-of-one gradients for conv and transposed-conv layers', async () => {
+    await initBackend(backend);
+    const rng = new Rng(8);
+    const conv = new Conv2d('pe/conv', 2, 3, 4, 2, 'same', rng);
+    const convT = new ConvTranspose2d('pe/convt', 3, 2, 4, 2, 'same', rng);
+    const conv3 = new Conv2d('pe/conv3', 2, 2, 3, 1, 'same', rng);
+    const params = paramsOf([conv, convT, conv3]);
+    const b = 5;
+    const x = tf.tensor4d(Float32Array.from({ length: b * 8 * 8 * 2 }, () => rng.normal()), [b, 8, 8, 2]);
+    const y = tf.tensor4d(Float32Array.from({ length: b * 8 * 8 * 2 }, () => rng.normal()), [b, 8, 8, 2]);
+    const perExampleLoss = (xi: tf.Tensor, yi: tf.Tensor, tape?: Tape) => {
+      const h = tf.tanh(conv.apply(xi, { tape }));
+      const o = conv3.apply(tf.tanh(convT.apply(h, { tape })), { tape });
+      return tf.sum(tf.square(tf.sub(o, yi)), [1, 2, 3]);
+    };
+    const tape = new CaptureTape();
+    const r = perExampleNorms(x, (xi, t) => tf.sum(perExampleLoss(xi, y, t)) as tf.Scalar, tape);
+    const factors = Float32Array.from(clipFactors(r.squaredNorms, 0.3));
+    const sums = clippedSum(tape, factors);
+    const expectedSum = params.map((p) => new Float64Array(p.size));
+    for (let i = 0; i < b; i++) {
+      const { grads } = tf.variableGrads(
+        () => tf.sum(perExampleLoss(tf.slice(x, [i, 0, 0, 0], [1, 8, 8, 2]), tf.slice(y, [i, 0, 0, 0], [1, 8, 8, 2]))) as tf.Scalar,
+        params,
+      );
+      const gs = params.map((p) => grads[p.name]!.dataSync() as Float32Array);
+      const norm2 = gs.reduce((a, g) => a + g.reduce((s2, v) => s2 + v * v, 0), 0);
+      expect(Math.abs(r.squaredNorms[i]! - norm2) / norm2, `example ${i}`).toBeLessThan(1e-5);
+      const c = Math.min(1, 0.3 / Math.sqrt(norm2));
+      gs.forEach((g, k) => g.forEach((v, j) => (expectedSum[k]![j]! += c * v)));
+      tf.dispose(Object.values(grads));
+    }
+    params.forEach((p, k) => {
+      const got = sums.get(p)!.dataSync();
+      const ref = expectedSum[k]!;
+      let diff = 0;
+      let scale = 0;
+      for (let j = 0; j < ref.length; j++) {
+        diff = Math.max(diff, Math.abs(got[j]! - ref[j]!));
+        scale = Math.max(scale, Math.abs(ref[j]!));
+      }
+      expect(diff, p.name).toBeLessThanOrEqual(1e-5 * scale);
+    });
+    tf.dispose([...sums.values(), x, y]);
+    tape.dispose();
+    disposeLayers([conv, convT, conv3]);
+  });
+
   it('refuses a layer it cannot yet handle instead of miscounting', async () => {
     await initBackend(backend);
-    const conv = new Conv2d('pe/c', 1, 2, 3, 1, 'same', new Rng(1));
+    const gn = new GroupNorm('pe/gn', 4, 2);
     const tape = new CaptureTape();
-    const x = tf.zeros([2, 4, 4, 1]);
-    expect(() => perExampleNorms(x, (xi, t) => tf.sum(conv.apply(xi, { tape: t })) as tf.Scalar, tape)).toThrow(/not implemented yet/);
+    const x = tf.ones([2, 4, 4, 4]);
+    expect(() => perExampleNorms(x, (xi, t) => tf.sum(gn.apply(xi, { tape: t })) as tf.Scalar, tape)).toThrow(/not implemented yet/);
     tape.dispose();
     x.dispose();
-    disposeLayers([conv]);
+    disposeLayers([gn]);
   });
 });
