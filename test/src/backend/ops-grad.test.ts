@@ -9,6 +9,7 @@ import { describe, expect, it } from 'vitest';
 import { initBackend } from '../../../src/backend/index.js';
 import { loadNativeAddon, setNativeKernelsEnabled } from '../../../src/backend/native.js';
 import { Rng } from '../../../src/core/rng.js';
+import { maxDiff } from '../../helpers/compare.js';
 
 type Op = { name: string; arity: 1 | 2; shapes: (r: number, c: number) => number[][]; f: (a: tf.Tensor, b: tf.Tensor) => tf.Tensor };
 
@@ -80,13 +81,7 @@ describe.each([
         const ref = await grads('cpu', op, r, c, seed);
         const got = await grads('wasm', op, r, c, seed);
         ref.forEach((rv, i) => {
-          const gv = got[i]!;
-          let diff = 0;
-          let scale = 0;
-          for (let j = 0; j < rv.length; j++) {
-            diff = Math.max(diff, Math.abs(gv[j]! - rv[j]!));
-            scale = Math.max(scale, Math.abs(rv[j]!));
-          }
+          const { diff, scale } = maxDiff(got[i]!, rv);
           expect(diff, `${op.name} input ${i}, r=${r} c=${c} seed=${seed}`).toBeLessThanOrEqual(1e-4 * Math.max(scale, 1e-6));
         });
       }),

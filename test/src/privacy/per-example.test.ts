@@ -9,6 +9,35 @@ import { Rng } from '../../../src/core/rng.js';
 import { Conv2d, ConvTranspose2d, Dense, GroupNorm, disposeLayers, paramsOf, type Tape } from '../../../src/nn/layers.js';
 import { clipFactors } from '../../../src/privacy/clip-noise.js';
 import { CaptureTape, clippedSum, perExampleNorms } from '../../../src/privacy/per-example.js';
+import { maxDiff } from '../../helpers/compare.js';
+
+/**
+ * The oracle: a loop of batch-of-one tf.grads. Checks each example's squared gradient norm against
+ * `squaredNorms` and the clipped sum (clip norm C) against `sums`, both to 1e-5 relative.
+ */
+function checkAgainstLoop(
+  params: tf.Variable[],
+  lossOfExample: (i: number) => tf.Scalar,
+  b: number,
+  squaredNorms: Float32Array,
+  sums: Map<tf.Variable, tf.Tensor>,
+  clipNorm: number,
+): void {
+  const expectedSum = params.map((p) => new Float64Array(p.size));
+  for (let i = 0; i < b; i++) {
+    const { grads } = tf.variableGrads(() => lossOfExample(i), params);
+    const gs = params.map((p) => grads[p.name]!.dataSync() as Float32Array);
+    const norm2 = gs.reduce((a, g) => a + g.reduce((s2, v) => s2 + v * v, 0), 0);
+    expect(Math.abs(squaredNorms[i]! - norm2) / norm2, `example ${i}`).toBeLessThan(1e-5);
+    const c = Math.min(1, clipNorm / Math.sqrt(norm2));
+    gs.forEach((g, k) => g.forEach((v, j) => (expectedSum[k]![j]! += c * v)));
+    tf.dispose(Object.values(grads));
+  }
+  params.forEach((p, k) => {
+    const { diff, scale } = maxDiff(sums.get(p)!.dataSync(), expectedSum[k]!);
+    expect(diff, p.name).toBeLessThanOrEqual(1e-5 * scale);
+  });
+}
 
 describe.each(['wasm', 'cpu'] as const)('per-example gradients on %s', (backend) => {
   it('equal a loop of batch-of-one gradients: norms and clipped sum', async () => {
@@ -29,28 +58,14 @@ describe.each(['wasm', 'cpu'] as const)('per-example gradients on %s', (backend)
     const factors = Float32Array.from(clipFactors(r.squaredNorms, 0.5));
     const sums = clippedSum(tape, factors);
 
-    // Oracle: a loop of batch-of-one gradients.
-    const expectedSum = params.map((p) => new Float64Array(p.size));
-    for (let i = 0; i < b; i++) {
-      const { grads } = tf.variableGrads(() => tf.sum(perExampleLoss(tf.slice(x, [i, 0], [1, 6]), tf.slice(y, [i, 0], [1, 3]))) as tf.Scalar, params);
-      const gs = params.map((p) => grads[p.name]!.dataSync() as Float32Array);
-      const norm2 = gs.reduce((a, g) => a + g.reduce((s, v) => s + v * v, 0), 0);
-      expect(Math.abs(r.squaredNorms[i]! - norm2) / norm2).toBeLessThan(1e-5);
-      const c = Math.min(1, 0.5 / Math.sqrt(norm2));
-      gs.forEach((g, k) => g.forEach((v, j) => (expectedSum[k]![j]! += c * v)));
-      tf.dispose(Object.values(grads));
-    }
-    params.forEach((p, k) => {
-      const got = sums.get(p)!.dataSync();
-      const ref = expectedSum[k]!;
-      let diff = 0;
-      let scale = 0;
-      for (let j = 0; j < ref.length; j++) {
-        diff = Math.max(diff, Math.abs(got[j]! - ref[j]!));
-        scale = Math.max(scale, Math.abs(ref[j]!));
-      }
-      expect(diff).toBeLessThanOrEqual(1e-5 * scale);
-    });
+    checkAgainstLoop(
+      params,
+      (i) => tf.sum(perExampleLoss(tf.slice(x, [i, 0], [1, 6]), tf.slice(y, [i, 0], [1, 3]))) as tf.Scalar,
+      b,
+      r.squaredNorms,
+      sums,
+      0.5,
+    );
     tf.dispose([...sums.values(), x, y]);
     tape.dispose();
     disposeLayers([l1, l2]);
@@ -95,30 +110,14 @@ describe.each(['wasm', 'cpu'] as const)('per-example gradients on %s', (backend)
     const r = perExampleNorms(x, (xi, t) => tf.sum(perExampleLoss(xi, y, t)) as tf.Scalar, tape);
     const factors = Float32Array.from(clipFactors(r.squaredNorms, 0.3));
     const sums = clippedSum(tape, factors);
-    const expectedSum = params.map((p) => new Float64Array(p.size));
-    for (let i = 0; i < b; i++) {
-      const { grads } = tf.variableGrads(
-        () => tf.sum(perExampleLoss(tf.slice(x, [i, 0, 0, 0], [1, 8, 8, 2]), tf.slice(y, [i, 0, 0, 0], [1, 8, 8, 2]))) as tf.Scalar,
-        params,
-      );
-      const gs = params.map((p) => grads[p.name]!.dataSync() as Float32Array);
-      const norm2 = gs.reduce((a, g) => a + g.reduce((s2, v) => s2 + v * v, 0), 0);
-      expect(Math.abs(r.squaredNorms[i]! - norm2) / norm2, `example ${i}`).toBeLessThan(1e-5);
-      const c = Math.min(1, 0.3 / Math.sqrt(norm2));
-      gs.forEach((g, k) => g.forEach((v, j) => (expectedSum[k]![j]! += c * v)));
-      tf.dispose(Object.values(grads));
-    }
-    params.forEach((p, k) => {
-      const got = sums.get(p)!.dataSync();
-      const ref = expectedSum[k]!;
-      let diff = 0;
-      let scale = 0;
-      for (let j = 0; j < ref.length; j++) {
-        diff = Math.max(diff, Math.abs(got[j]! - ref[j]!));
-        scale = Math.max(scale, Math.abs(ref[j]!));
-      }
-      expect(diff, p.name).toBeLessThanOrEqual(1e-5 * scale);
-    });
+    checkAgainstLoop(
+      params,
+      (i) => tf.sum(perExampleLoss(tf.slice(x, [i, 0, 0, 0], [1, 8, 8, 2]), tf.slice(y, [i, 0, 0, 0], [1, 8, 8, 2]))) as tf.Scalar,
+      b,
+      r.squaredNorms,
+      sums,
+      0.3,
+    );
     tf.dispose([...sums.values(), x, y]);
     tape.dispose();
     disposeLayers([conv, convT, conv3]);
