@@ -4,19 +4,20 @@
  * is always the upper (conservative) end of the bracket, so the achieved ε never exceeds the target.
  */
 import { PrivacyAssumptionError } from '../core/errors.js';
-import { DEFAULT_ORDERS, rdpSubsampledGaussian, rdpToEpsilon, type EpsilonResult } from './accountants/rdp.js';
+import { accountant, type AccountantName, type AccountantResult } from './accountants/index.js';
 
 export interface PlannedTraining {
   sampleRate: number;
   steps: number;
   delta: number;
+  /** Default 'rdp'. */
+  accountant?: AccountantName;
 }
 
-/** ε after `steps` steps at noise multiplier σ (RDP accountant). */
-export function epsilonFor(plan: PlannedTraining & { noiseMultiplier: number }): EpsilonResult {
+/** ε after `steps` steps at noise multiplier σ. */
+export function epsilonFor(plan: PlannedTraining & { noiseMultiplier: number }): AccountantResult {
   checkPlan(plan);
-  const rdp = rdpSubsampledGaussian({ sampleRate: plan.sampleRate, noiseMultiplier: plan.noiseMultiplier, steps: plan.steps });
-  return rdpToEpsilon(rdp, DEFAULT_ORDERS, plan.delta);
+  return accountant(plan.accountant ?? 'rdp').epsilon([{ sampleRate: plan.sampleRate, noiseMultiplier: plan.noiseMultiplier, steps: plan.steps }], plan.delta);
 }
 
 export function calibrateNoise(plan: PlannedTraining & { targetEpsilon: number; tolerance?: number }): { noiseMultiplier: number; epsilon: number } {

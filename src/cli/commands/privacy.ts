@@ -1,5 +1,6 @@
 /** `medsynth privacy epsilon` and `medsynth privacy noise`: the accountant on its own. */
 import { InvalidArgumentError, Option, type Command } from 'commander';
+import { ACCOUNTANTS, type AccountantName } from '../../privacy/accountants/index.js';
 import { calibrateNoise, epsilonFor } from '../../privacy/calibrate.js';
 import { info_, printJson } from '../context.js';
 
@@ -9,7 +10,7 @@ function num(value: string): number {
   return n;
 }
 
-const accountant = () => new Option('--accountant <name>', 'privacy accountant').choices(['rdp']).default('rdp');
+const accountant = () => new Option('--accountant <name>', 'privacy accountant').choices([...ACCOUNTANTS]).default('rdp');
 
 export function registerPrivacyCommands(program: Command): void {
   const privacy = program.command('privacy').description('privacy accounting for DP-SGD (Poisson-subsampled Gaussian)');
@@ -22,12 +23,14 @@ export function registerPrivacyCommands(program: Command): void {
     .requiredOption('--delta <d>', 'target delta', num)
     .addOption(accountant())
     .option('--json', 'print JSON', false)
-    .action((o: { sampleRate: number; noiseMultiplier: number; steps: number; delta: number; accountant: string; json: boolean }) => {
+    .action((o: { sampleRate: number; noiseMultiplier: number; steps: number; delta: number; accountant: AccountantName; json: boolean }) => {
       const r = epsilonFor(o);
       if (r.atGridEdge) info_(`warning: the best RDP order (${r.order}) is at the edge of the order grid; epsilon may be loose`);
-      const out = { epsilon: r.epsilon, delta: o.delta, accountant: o.accountant, order: r.order };
+      const out: Record<string, unknown> = { epsilon: r.epsilon, delta: o.delta, accountant: o.accountant, order: r.order };
+      if (r.estimate !== undefined) Object.assign(out, { epsilon_estimate: r.estimate, epsilon_lower: r.lower });
       if (o.json) printJson(out);
-      else process.stdout.write(`epsilon ${r.epsilon.toFixed(4)} at delta ${o.delta} (RDP accountant, best order ${r.order})\n`);
+      else if (o.accountant === 'rdp') process.stdout.write(`epsilon ${r.epsilon.toFixed(4)} at delta ${o.delta} (RDP accountant, best order ${r.order})\n`);
+      else process.stdout.write(`epsilon ${r.epsilon.toFixed(4)} at delta ${o.delta} (PRV accountant, certified upper bound; estimate ${r.estimate!.toFixed(4)}, lower bound ${r.lower!.toFixed(4)})\n`);
     });
   privacy
     .command('noise')
@@ -38,10 +41,10 @@ export function registerPrivacyCommands(program: Command): void {
     .requiredOption('--steps <n>', 'number of noisy steps', num)
     .addOption(accountant())
     .option('--json', 'print JSON', false)
-    .action((o: { targetEpsilon: number; delta: number; sampleRate: number; steps: number; json: boolean }) => {
+    .action((o: { targetEpsilon: number; delta: number; sampleRate: number; steps: number; accountant: AccountantName; json: boolean }) => {
       const r = calibrateNoise(o);
       const out = { noise_multiplier: r.noiseMultiplier, epsilon: r.epsilon };
       if (o.json) printJson(out);
-      else process.stdout.write(`noise multiplier ${r.noiseMultiplier.toFixed(4)} gives epsilon ${r.epsilon.toFixed(4)} <= ${o.targetEpsilon} at delta ${o.delta} (RDP accountant)\n`);
+      else process.stdout.write(`noise multiplier ${r.noiseMultiplier.toFixed(4)} gives epsilon ${r.epsilon.toFixed(4)} <= ${o.targetEpsilon} at delta ${o.delta} (${o.accountant.toUpperCase()} accountant)\n`);
     });
 }
