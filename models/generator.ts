@@ -8,7 +8,9 @@
  * batching, checkpoints and progress; a generator owns its networks, its loss and its optimiser.
  */
 import * as tf from '@tensorflow/tfjs';
-import { assert } from '../src/core/errors.js';
+import { assert, UserError } from '../src/core/errors.js';
+import type { Layer } from '../src/nn/layers.js';
+import type { UnitGrouping } from '../src/privacy/per-example.js';
 
 export interface ConditionSpec {
   /** Class names, indexed by label. */
@@ -46,10 +48,36 @@ export function encodeConditions(spec: ConditionSpec, labels: ArrayLike<number>,
   return out;
 }
 
+/**
+ * A generator's training has collapsed or diverged in a way its loss does not show (e.g. a GAN whose
+ * discriminator rejects every fake). The training loop adds which checkpoint is kept.
+ */
+export class GeneratorCollapsedError extends UserError {}
+
 /** One minibatch: images NHWC in [0, 1] and their condition rows. The caller owns both tensors. */
 export interface TrainBatch {
   images: tf.Tensor4D;
   cond: tf.Tensor2D;
+}
+
+/**
+ * A Poisson batch for a DP-SGD step: the images of the sampled privacy units (possibly none), with the
+ * unit of each image (null: every image is its own unit).
+ */
+export interface PrivateBatch extends TrainBatch {
+  grouping: UnitGrouping | null;
+}
+
+/** The DP-SGD parameters of one step (src/privacy/dp-sgd.ts). */
+export interface DpStepParams {
+  clipNorm: number;
+  noiseMultiplier: number;
+  /** q · U: the expected number of privacy units per batch. */
+  expectedUnits: number;
+  /** q · (train images): the expected number of images per batch. */
+  expectedImages?: number;
+  /** Seed of this step's Gaussian noise. */
+  seed: number;
 }
 
 export interface Generator {
@@ -63,6 +91,13 @@ export interface Generator {
    * numbers (reading them back is a sync point).
    */
   trainStep(batch: TrainBatch, step: number): Record<string, number>;
+  /**
+   * DP generators only: one DP-SGD step of the private module (the one that sees real images) on a
+   * Poisson batch. Same return value as `trainStep`, plus `clipped` (share of units clipped).
+   */
+  privateStep?(batch: PrivateBatch, step: number, dp: DpStepParams): Record<string, number>;
+  /** DP generators only: the layers that see private data, for the DP validators. */
+  privateLayers?(): Layer[];
   /** Images NHWC in [0, 1] for the given condition rows, from `seed`. The caller owns the tensor. */
   sample(cond: tf.Tensor2D, seed: number): tf.Tensor4D;
   /** Encoder-decoder generators only: the reconstruction (posterior mean) of images. Caller owns it. */

@@ -1,7 +1,9 @@
 /** Every generator medsynth ships, registered once. Import this module to use `generatorFactory`. */
 import { cvaeFactory } from './cvae/index.js';
+import { dpganFactory } from './dpgan/index.js';
 import { generatorKinds, registerGenerator } from './generator.js';
 
 if (!generatorKinds().includes('cvae')) registerGenerator(cvaeFactory);
+if (!generatorKinds().includes('dpgan')) registerGenerator(dpganFactory);
 
 export { generatorFactory, generatorKinds } from './generator.js';

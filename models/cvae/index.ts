@@ -10,11 +10,12 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { z } from 'zod';
-import { ConfigError } from '../../src/core/errors.js';
+import { ConfigError, PrivacyAssumptionError } from '../../src/core/errors.js';
 import { Rng } from '../../src/core/rng.js';
-import { Conv2d, ConvTranspose2d, Dense, disposeLayers, namedVariables, paramsOf, type Layer } from '../../src/nn/layers.js';
+import { Conv2d, ConvTranspose2d, Dense, disposeLayers, namedVariables, paramsOf, type Layer, type Tape } from '../../src/nn/layers.js';
+import { dpGradients } from '../../src/privacy/dp-sgd.js';
 import { FusedAdam } from '../../src/nn/optim.js';
-import { conditionWidth, type ConditionSpec, type Generator, type GeneratorFactory, type TrainBatch } from '../generator.js';
+import { conditionWidth, type ConditionSpec, type DpStepParams, type Generator, type GeneratorFactory, type PrivateBatch, type TrainBatch } from '../generator.js';
 import { betaAt, klDivergence, reconstruction } from './loss.js';
 
 /** tfjs variable names must be unique in a process. */
@@ -94,13 +95,13 @@ export class Cvae implements Generator {
   }
 
   /** (μ, log σ²) of q(z | x, c). */
-  encode(x: tf.Tensor4D, cond: tf.Tensor2D): { mu: tf.Tensor2D; logvar: tf.Tensor2D } {
+  encode(x: tf.Tensor4D, cond: tf.Tensor2D, tape?: Tape): { mu: tf.Tensor2D; logvar: tf.Tensor2D } {
     return tf.tidy(() => {
       const b = x.shape[0];
       const maps = tf.tile(tf.reshape(cond, [b, 1, 1, this.condWidth]), [1, this.imageSize, this.imageSize, 1]);
       let h: tf.Tensor = tf.concat([x, maps], 3);
-      for (const l of this.enc) h = tf.relu(l.apply(h));
-      const stats = this.head.apply(tf.reshape(h, [b, -1])) as tf.Tensor2D; // [B, 2·latent]
+      for (const l of this.enc) h = tf.relu(l.apply(h, { tape }));
+      const stats = this.head.apply(tf.reshape(h, [b, -1]), { tape }) as tf.Tensor2D; // [B, 2·latent]
       return {
         mu: tf.slice(stats, [0, 0], [b, this.cfg.latent]),
         logvar: tf.slice(stats, [0, this.cfg.latent], [b, this.cfg.latent]),
@@ -109,13 +110,13 @@ export class Cvae implements Generator {
   }
 
   /** Decoder output before the likelihood's link: logits (Bernoulli) or means (Gaussian). */
-  decode(zs: tf.Tensor2D, cond: tf.Tensor2D): tf.Tensor4D {
+  decode(zs: tf.Tensor2D, cond: tf.Tensor2D, tape?: Tape): tf.Tensor4D {
     return tf.tidy(() => {
       const b = zs.shape[0];
       const top = this.widths[this.widths.length - 1]!;
-      let d: tf.Tensor = tf.reshape(tf.relu(this.decIn.apply(tf.concat([zs, cond], 1))), [b, this.side, this.side, top]);
+      let d: tf.Tensor = tf.reshape(tf.relu(this.decIn.apply(tf.concat([zs, cond], 1), { tape })), [b, this.side, this.side, top]);
       this.dec.forEach((l, i) => {
-        d = l.apply(d);
+        d = l.apply(d, { tape });
         if (i + 1 < this.dec.length) d = tf.relu(d);
       });
       return d as tf.Tensor4D;
@@ -123,12 +124,12 @@ export class Cvae implements Generator {
   }
 
   /** The loss terms of a batch (tensors owned by the caller). */
-  losses(batch: TrainBatch, step: number, seed: number): { loss: tf.Scalar; rec: tf.Scalar; kl: tf.Scalar } {
+  losses(batch: TrainBatch, step: number, seed: number, tape?: Tape): { loss: tf.Scalar; rec: tf.Scalar; kl: tf.Scalar } {
     return tf.tidy(() => {
-      const { mu, logvar } = this.encode(batch.images, batch.cond);
+      const { mu, logvar } = this.encode(batch.images, batch.cond, tape);
       const eps = tf.randomNormal(mu.shape, 0, 1, 'float32', seed);
       const zs = tf.add(mu, tf.mul(tf.exp(tf.mul(logvar, 0.5)), eps)) as tf.Tensor2D;
-      const out = this.decode(zs, batch.cond);
+      const out = this.decode(zs, batch.cond, tape);
       const logSigma = this.cfg.likelihood === 'gaussian' ? (this.logSigma ?? tf.scalar(Math.log(this.cfg.sigma as number))) : undefined;
       const rec = reconstruction(batch.images, out, this.cfg.likelihood, logSigma);
       const kl = klDivergence(mu, logvar);
@@ -156,6 +157,44 @@ export class Cvae implements Generator {
     }
   }
 
+  /**
+   * One DP-SGD step: the whole cVAE sees the training images, so all of it is the private module. The
+   * per-example loss is the batch-mean loss's summand (losses() averages, so the sum is B · mean).
+   */
+  privateStep(batch: PrivateBatch, step: number, dp: DpStepParams): Record<string, number> {
+    if (this.logSigma) {
+      throw new PrivacyAssumptionError('--dp with a learned Gaussian sigma: that parameter has no per-example gradient here; use a fixed sigma or the Bernoulli likelihood');
+    }
+    const seed = this.noise.derive(step).nextUint32();
+    const b = batch.images.shape[0];
+    const beta = betaAt(this.cfg.beta, step, this.cfg.warmupSteps);
+    const sums = { rec: 0, kl: 0 };
+    const r = dpGradients(
+      this.trainables(),
+      b > 0 ? batch.images : null,
+      (x, tape) =>
+        tf.tidy(() => {
+          const t = this.losses({ images: x as tf.Tensor4D, cond: batch.cond }, step, seed, tape);
+          sums.rec = t.rec.dataSync()[0]! * b; // forward values; read once, before the backward pass
+          sums.kl = t.kl.dataSync()[0]! * b;
+          return tf.mul(t.loss, b) as tf.Scalar;
+        }),
+      batch.grouping,
+      dp,
+    );
+    try {
+      this.optimizer.applyGradients([...r.grads]);
+    } finally {
+      tf.dispose([...r.grads.values()]);
+    }
+    const per = Math.max(b, 1);
+    return { loss: r.loss / per, rec: sums.rec / per, kl: sums.kl / per, beta, clipped: r.clippedShare, batch: b };
+  }
+
+  privateLayers(): Layer[] {
+    return this.layers;
+  }
+
   sample(cond: tf.Tensor2D, seed: number): tf.Tensor4D {
     return tf.tidy(() => {
       const zs = tf.randomNormal([cond.shape[0], this.cfg.latent], 0, 1, 'float32', seed) as tf.Tensor2D;
@@ -169,6 +208,29 @@ export class Cvae implements Generator {
       const { mu } = this.encode(images, cond);
       const out = this.decode(mu, cond);
       return (this.cfg.likelihood === 'bernoulli' ? tf.sigmoid(out) : tf.clipByValue(out, 0, 1)) as tf.Tensor4D;
+    });
+  }
+
+  /**
+   * Per-image negative ELBO [B] (nats), for membership audits: −ELBO_i = rec_i + KL_i, the per-image
+   * summands of models/cvae/loss.ts at β = 1 (the bound itself, whatever β training used), with one
+   * reparameterised draw z ~ q(z | x, c) from `seed`. The caller owns the tensor.
+   */
+  elbo(images: tf.Tensor4D, cond: tf.Tensor2D, seed: number): tf.Tensor1D {
+    return tf.tidy(() => {
+      const { mu, logvar } = this.encode(images, cond);
+      const eps = tf.randomNormal(mu.shape, 0, 1, 'float32', seed);
+      const out = this.decode(tf.add(mu, tf.mul(tf.exp(tf.mul(logvar, 0.5)), eps)) as tf.Tensor2D, cond);
+      const kl = tf.mul(-0.5, tf.sum(tf.sub(tf.add(1, logvar), tf.add(tf.square(mu), tf.exp(logvar))), 1));
+      let rec: tf.Tensor;
+      if (this.cfg.likelihood === 'bernoulli') {
+        rec = tf.sum(tf.add(tf.sub(tf.relu(out), tf.mul(out, images)), tf.log1p(tf.exp(tf.neg(tf.abs(out))))), [1, 2, 3]);
+      } else {
+        const ls = this.logSigma ?? tf.scalar(Math.log(this.cfg.sigma as number));
+        const pixels = images.shape[1] * images.shape[2] * images.shape[3];
+        rec = tf.add(tf.div(tf.sum(tf.square(tf.sub(images, out)), [1, 2, 3]), tf.mul(2, tf.exp(tf.mul(2, ls)))), tf.mul(pixels, tf.add(ls, 0.5 * Math.log(2 * Math.PI))));
+      }
+      return tf.add(rec, kl) as tf.Tensor1D;
     });
   }
 

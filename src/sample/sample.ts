@@ -4,7 +4,8 @@
  * Conditions: the user fixes the class and/or some conditioning attributes; every condition left open is
  * drawn from the train split's distribution of conditions (conditions.json), restricted to the
  * combinations that agree with what was fixed. If none agrees (a combination absent from the train split),
- * each open attribute is drawn from its own train-split frequencies. All draws come from `seed`.
+ * each open attribute is drawn from its own train-split frequencies. DP runs withhold the counts (they are
+ * statistics of the private data), so there every open value is equally likely. All draws come from `seed`.
  *
  * Output (written to a temporary folder and renamed): images/syn_000001.png ... (8-bit, or 16-bit when the
  * training images were 16-bit), and manifest.csv with path, label, label_name, one column per
@@ -83,8 +84,10 @@ export function drawConditions(
   const labels: number[] = [];
   const codes: number[][] = spec.attributes.map(() => []);
   const marginal = (pick: (c: Combo) => number, size: number) => {
-    const w = new Array<number>(size).fill(0);
+    const w: number[] = new Array<number>(size).fill(0);
     for (const c of train) w[pick(c)]! += c.count;
+    // DP runs withhold the train counts: every value equally likely.
+    if (!w.some((v) => v > 0)) w.fill(1);
     return w;
   };
   for (let i = 0; i < n; i++) {
@@ -100,6 +103,19 @@ export function drawConditions(
   return { labels, codes };
 }
 
+/** `<kind>-<first 12 hex of sha256(sampling network weights)>`: which weights made a sample. */
+export function runModelId(runDir: string, kind: string): string {
+  const weightsHash = createHash('sha256');
+  for (const net of ['decoder', 'generator']) {
+    try {
+      weightsHash.update(readFileSync(join(runDir, net, 'model.bin')));
+    } catch {
+      /* a generator has one of these networks */
+    }
+  }
+  return `${kind}-${weightsHash.digest('hex').slice(0, 12)}`;
+}
+
 export async function sampleRun(req: SampleRequest): Promise<SampleResult> {
   const runDir = resolve(req.run);
   const { gen, conditions } = loadRunGenerator(runDir);
@@ -110,15 +126,7 @@ export async function sampleRun(req: SampleRequest): Promise<SampleResult> {
     const fixed = resolveFixed(spec, req.label, req.where);
     const rng = new Rng(req.seed);
     const drawn = drawConditions(spec, conditions.train, fixed, req.n, rng.derive('conditions'));
-    const weightsHash = createHash('sha256');
-    for (const net of ['decoder', 'generator']) {
-      try {
-        weightsHash.update(readFileSync(join(runDir, net, 'model.bin')));
-      } catch {
-        /* a generator has one of these networks */
-      }
-    }
-    const modelId = `${gen.kind}-${weightsHash.digest('hex').slice(0, 12)}`;
+    const modelId = runModelId(runDir, gen.kind);
     const perClass: Record<string, number> = {};
     await writeDirAtomic(
       req.out,

@@ -1,15 +1,22 @@
 /**
- * The training loop every generator shares: epochs of shuffled minibatches of the train split, progress,
- * a checkpoint after every epoch (and when asked to stop), divergence checks, and exact resume.
+ * The training loop every generator shares: epochs of minibatches of the train split, progress, a
+ * checkpoint after every epoch (and when asked to stop), divergence checks, and exact resume.
  *
- * Determinism: epoch e visits the train images in the order `Rng(seed).derive('epoch-e').shuffle`, and a
- * generator derives its step noise from the global step number, so a run resumed from a checkpoint at step
- * k takes the same steps k, k+1, ... as an uninterrupted run and ends with the same weights.
+ * Two schedules:
+ *   - non-private: epoch e visits the train images in the order `Rng(seed).derive('epoch-e').shuffle`, in
+ *     fixed-size batches;
+ *   - DP-SGD (`dp`): every step draws a Poisson batch — each privacy unit independently with probability q,
+ *     from `Rng(seed).derive('poisson-<step>')` — and calls `privateStep`; an "epoch" is round(1/q) steps.
+ *     The loop never takes a step past `dp.maxSteps`, the last step within the privacy budget.
+ * A generator derives its step noise from the global step number, so a run resumed from a checkpoint at
+ * step k takes the same steps k, k+1, ... as an uninterrupted run and ends with the same weights.
  */
 import * as tf from '@tensorflow/tfjs';
-import type { Generator } from '../../models/generator.js';
+import { GeneratorCollapsedError, type Generator } from '../../models/generator.js';
 import { UserError } from '../core/errors.js';
 import { Rng } from '../core/rng.js';
+import { poissonSample, type UnitIndex } from '../privacy/poisson.js';
+import type { UnitGrouping } from '../privacy/per-example.js';
 
 export interface LoopData {
   /** Train images [n, H, W, C] in [0, 1]; owned by the caller. */
@@ -35,6 +42,8 @@ export interface Progress {
   losses: Record<string, number>;
   imagesPerSecond: number;
   etaSeconds: number;
+  /** DP runs: ε spent after this step (at the run's δ). */
+  epsilon?: number;
 }
 
 export interface EpochSummary {
@@ -44,6 +53,22 @@ export interface EpochSummary {
   losses: Record<string, number>;
   imagesPerSecond: number;
   elapsedMs: number;
+  /** DP runs: ε spent after this epoch. */
+  epsilon?: number;
+}
+
+export interface DpSchedule {
+  /** The privacy units: image indices (into the train tensors) of each unit. */
+  units: UnitIndex;
+  sampleRate: number;
+  clipNorm: number;
+  noiseMultiplier: number;
+  /** Steps planned (epochs × round(1/q)) — the loop stops earlier only at `maxSteps`. */
+  plannedSteps: number;
+  /** The last step count within the privacy budget. */
+  maxSteps: number;
+  /** ε after t steps (for progress and epoch summaries). */
+  epsilonAt: (steps: number) => number;
 }
 
 export interface LoopOptions {
@@ -51,6 +76,8 @@ export interface LoopOptions {
   batchSize: number;
   seed: number;
   start?: LoopPosition;
+  /** DP-SGD schedule; absent for non-private training. */
+  dp?: DpSchedule;
   onProgress?: (p: Progress) => void;
   /** Called after each completed epoch, before the checkpoint. */
   onEpoch?: (e: EpochSummary) => void;
@@ -61,8 +88,8 @@ export interface LoopOptions {
 }
 
 export interface LoopResult {
-  /** 'done', or 'stopped' when `shouldStop` ended it early. */
-  status: 'done' | 'stopped';
+  /** 'done', 'stopped' when `shouldStop` ended it early, 'budget' when the privacy budget did. */
+  status: 'done' | 'stopped' | 'budget';
   position: LoopPosition;
   lastEpoch: EpochSummary | null;
 }
@@ -74,61 +101,137 @@ export function stepsPerEpoch(n: number, batchSize: number): number {
   return Math.max(1, Math.floor(n / Math.min(batchSize, n)));
 }
 
-export async function trainLoop(gen: Generator, data: LoopData, opts: LoopOptions): Promise<LoopResult> {
+/** DP "epochs": round(1/q) Poisson steps, so an epoch visits each unit once in expectation. */
+export function dpStepsPerEpoch(sampleRate: number): number {
+  return Math.max(1, Math.round(1 / sampleRate));
+}
+
+interface Schedule {
+  perEpoch: number;
+  total: number;
+  /** Runs step `step` (0-based within the run); returns losses and how many images it used. */
+  run(step: number): { losses: Record<string, number>; images: number };
+}
+
+function shuffledSchedule(gen: Generator, data: LoopData, opts: LoopOptions): Schedule {
   const n = data.images.shape[0];
   const batch = Math.min(opts.batchSize, n);
   const perEpoch = stepsPerEpoch(n, batch);
-  const total = opts.epochs * perEpoch;
-  let step = opts.start?.step ?? 0;
-  const elapsedBefore = opts.start?.elapsedMs ?? 0;
-  const t0 = performance.now();
   const root = new Rng(opts.seed);
-  let lastEpoch: EpochSummary | null = null;
-  let imagesThisSession = 0;
-  let lastCheckpoint: number | null = opts.start ? Math.floor((opts.start.step) / perEpoch) : null;
-  const elapsed = () => elapsedBefore + (performance.now() - t0);
-
-  for (let epoch = Math.floor(step / perEpoch); epoch < opts.epochs; epoch++) {
-    const order = root.derive(`epoch-${epoch}`).shuffle(Array.from({ length: n }, (_, i) => i));
-    const sums: Record<string, number> = {};
-    let count = 0;
-    const epochStart = performance.now();
-    for (let k = step - epoch * perEpoch; k < perEpoch; k++) {
-      const idx = tf.tensor1d(order.slice(k * batch, (k + 1) * batch), 'int32');
+  let cached: { epoch: number; order: number[] } | null = null;
+  return {
+    perEpoch,
+    total: opts.epochs * perEpoch,
+    run(step) {
+      const epoch = Math.floor(step / perEpoch);
+      if (cached?.epoch !== epoch) cached = { epoch, order: root.derive(`epoch-${epoch}`).shuffle(Array.from({ length: n }, (_, i) => i)) };
+      const k = step - epoch * perEpoch;
+      const idx = tf.tensor1d(cached.order.slice(k * batch, (k + 1) * batch), 'int32');
       const images = tf.gather(data.images, idx) as tf.Tensor4D;
       const cond = tf.gather(data.cond, idx) as tf.Tensor2D;
-      let losses: Record<string, number>;
       try {
-        losses = gen.trainStep({ images, cond }, step);
+        return { losses: gen.trainStep({ images, cond }, step), images: batch };
       } finally {
         tf.dispose([idx, images, cond]);
       }
+    },
+  };
+}
+
+function poissonSchedule(gen: Generator, data: LoopData, opts: LoopOptions, dp: DpSchedule): Schedule {
+  if (!gen.privateStep) throw new UserError(`--dp: the ${gen.kind} generator has no DP-SGD step`);
+  const root = new Rng(opts.seed);
+  const perEpoch = dpStepsPerEpoch(dp.sampleRate);
+  const singleImageUnits = dp.units.members.every((m) => m.length === 1);
+  return {
+    perEpoch,
+    total: Math.min(dp.plannedSteps, dp.maxSteps),
+    run(step) {
+      const chosen = poissonSample(dp.units, dp.sampleRate, root.derive(`poisson-${step}`));
+      const imageIdx: number[] = [];
+      const unitOf: number[] = [];
+      chosen.forEach((u, k) => {
+        for (const i of dp.units.members[u]!) {
+          imageIdx.push(i);
+          unitOf.push(k);
+        }
+      });
+      const grouping: UnitGrouping | null = singleImageUnits ? null : { unitOf: Int32Array.from(unitOf), units: chosen.length };
+      const idx = tf.tensor1d(imageIdx, 'int32');
+      const images = tf.gather(data.images, idx) as tf.Tensor4D;
+      const cond = tf.gather(data.cond, idx) as tf.Tensor2D;
+      try {
+        const losses = gen.privateStep!({ images, cond, grouping }, step, {
+          clipNorm: dp.clipNorm,
+          noiseMultiplier: dp.noiseMultiplier,
+          expectedUnits: dp.sampleRate * dp.units.members.length,
+          expectedImages: dp.sampleRate * data.images.shape[0],
+          seed: root.derive(`dp-noise-${step}`).nextUint32(),
+        });
+        return { losses, images: imageIdx.length };
+      } finally {
+        tf.dispose([idx, images, cond]);
+      }
+    },
+  };
+}
+
+export async function trainLoop(gen: Generator, data: LoopData, opts: LoopOptions): Promise<LoopResult> {
+  const sched = opts.dp ? poissonSchedule(gen, data, opts, opts.dp) : shuffledSchedule(gen, data, opts);
+  const { perEpoch, total } = sched;
+  const epochs = Math.ceil(total / perEpoch);
+  let step = opts.start?.step ?? 0;
+  const elapsedBefore = opts.start?.elapsedMs ?? 0;
+  const t0 = performance.now();
+  let lastEpoch: EpochSummary | null = null;
+  let imagesThisSession = 0;
+  let lastCheckpoint: number | null = opts.start ? Math.floor(opts.start.step / perEpoch) : null;
+  const elapsed = () => elapsedBefore + (performance.now() - t0);
+  const expectedBatch = opts.dp ? opts.dp.sampleRate * data.images.shape[0] : Math.min(opts.batchSize, data.images.shape[0]);
+
+  for (let epoch = Math.floor(step / perEpoch); epoch < epochs && step < total; epoch++) {
+    const sums: Record<string, number> = {};
+    let count = 0;
+    let epochImages = 0;
+    const epochStart = performance.now();
+    const epochEnd = Math.min((epoch + 1) * perEpoch, total);
+    for (; step < epochEnd; ) {
+      const kept = lastCheckpoint === null ? 'no checkpoint had been written yet' : `the last good checkpoint (after epoch ${lastCheckpoint}) is kept`;
+      let ran: { losses: Record<string, number>; images: number };
+      try {
+        ran = sched.run(step);
+      } catch (err) {
+        if (err instanceof GeneratorCollapsedError) throw new TrainingDivergedError(`${err.message}; ${kept}`);
+        throw err;
+      }
+      const { losses, images } = ran;
       const bad = Object.entries(losses).find(([, v]) => !Number.isFinite(v));
       if (bad) {
-        const kept = lastCheckpoint === null ? 'no checkpoint had been written yet' : `the last good checkpoint (after epoch ${lastCheckpoint}) is kept`;
         throw new TrainingDivergedError(
           `training diverged at epoch ${epoch + 1}, step ${step + 1}: ${bad[0]} is ${bad[1]}; ${kept}; lower --lr (or --beta) and train again`,
         );
       }
       step++;
-      imagesThisSession += batch;
+      imagesThisSession += images;
+      epochImages += images;
       count++;
       for (const [key, v] of Object.entries(losses)) sums[key] = (sums[key] ?? 0) + v;
       const secs = (performance.now() - t0) / 1000;
       const ips = imagesThisSession / Math.max(secs, 1e-9);
       opts.onProgress?.({
         epoch: epoch + 1,
-        epochs: opts.epochs,
-        stepInEpoch: k + 1,
+        epochs,
+        stepInEpoch: step - epoch * perEpoch,
         stepsPerEpoch: perEpoch,
         step,
         losses,
         imagesPerSecond: ips,
-        etaSeconds: ((total - step) * batch) / Math.max(ips, 1e-9),
+        etaSeconds: ((total - step) * expectedBatch) / Math.max(ips, 1e-9),
+        ...(opts.dp ? { epsilon: opts.dp.epsilonAt(step) } : {}),
       });
       // Let the event loop run (signal handlers, timers): the step itself never yields.
       await new Promise<void>((resume) => setImmediate(resume));
-      if (opts.shouldStop?.()) {
+      if (opts.shouldStop?.() && step < total) {
         const position = { step, elapsedMs: elapsed() };
         await opts.checkpoint(position);
         return { status: 'stopped', position, lastEpoch };
@@ -140,12 +243,14 @@ export async function trainLoop(gen: Generator, data: LoopData, opts: LoopOption
       epoch: epoch + 1,
       step,
       losses: mean,
-      imagesPerSecond: (count * batch) / Math.max((performance.now() - epochStart) / 1000, 1e-9),
+      imagesPerSecond: epochImages / Math.max((performance.now() - epochStart) / 1000, 1e-9),
       elapsedMs: elapsed(),
+      ...(opts.dp ? { epsilon: opts.dp.epsilonAt(step) } : {}),
     };
     opts.onEpoch?.(lastEpoch);
     await opts.checkpoint({ step, elapsedMs: elapsed() });
     lastCheckpoint = epoch + 1;
   }
-  return { status: 'done', position: { step, elapsedMs: elapsed() }, lastEpoch };
+  const budgetBound = opts.dp !== undefined && opts.dp.maxSteps < opts.dp.plannedSteps;
+  return { status: budgetBound ? 'budget' : 'done', position: { step, elapsedMs: elapsed() }, lastEpoch };
 }

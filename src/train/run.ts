@@ -5,6 +5,7 @@
  *   run.json           resolved configuration: data path, preprocessing, conditioning, generator config, seeds
  *   splits.csv         the train/holdout/test split actually used (id,split)
  *   conditions.json    the condition vocabulary and how often each condition occurs in the train split
+ *                      (DP runs withhold the counts: they are statistics of the private data)
  *   metrics.jsonl      one line per epoch: mean losses, images/s, elapsed time
  *   checkpoint/        weights + optimiser state + position (written atomically after every epoch)
  *   <network>/model.json + model.bin   final weights per network (encoder/, decoder/, ...), tfjs format
@@ -19,11 +20,42 @@ import { assignSplits, DEFAULT_SPLIT_SEED, splitIndices, splitsCsv, type SplitAs
 import { encodeConditions, type ConditionSpec, type Generator } from '../../models/generator.js';
 import { generatorFactory, generatorKinds } from '../../models/registry.js';
 import type { BackendInfo } from '../backend/index.js';
-import { ConfigError, DatasetError } from '../core/errors.js';
+import { ConfigError, DatasetError, PrivacyAssumptionError } from '../core/errors.js';
+import { accountant, type AccountantName } from '../privacy/accountants/index.js';
+import { calibrateNoise } from '../privacy/calibrate.js';
+import { PrivacyLedger } from '../privacy/ledger.js';
+import { privacyUnits, type PrivacyUnit, type UnitIndex } from '../privacy/poisson.js';
+import { assertDpSetup } from '../privacy/validate.js';
 import { writeDirAtomic, writeFileAtomic } from '../core/fs.js';
 import { packageVersion } from '../core/version.js';
 import { loadTensors, saveTensors } from './checkpoint.js';
-import { trainLoop, type EpochSummary, type LoopPosition, type Progress } from './loop.js';
+import { dpStepsPerEpoch, trainLoop, type DpSchedule, type EpochSummary, type LoopPosition, type Progress } from './loop.js';
+
+/** What the user asks for with --dp. */
+export interface DpRequest {
+  targetEpsilon?: number;
+  delta?: number;
+  clipNorm: number;
+  noiseMultiplier?: number;
+  accountant: AccountantName;
+  unit?: PrivacyUnit;
+}
+
+/** The resolved DP plan, recorded in run.json and the model card. */
+export interface DpPlan {
+  unit: PrivacyUnit;
+  /** Number of privacy units in the train split (N). */
+  units: number;
+  delta: number;
+  clipNorm: number;
+  noiseMultiplier: number;
+  /** True when σ was calibrated to targetEpsilon (false: given by the user). */
+  calibrated: boolean;
+  targetEpsilon: number | null;
+  accountant: AccountantName;
+  sampleRate: number;
+  plannedSteps: number;
+}
 
 export interface RunConfig {
   model: string;
@@ -40,6 +72,8 @@ export interface RunConfig {
   seed: number;
   splitSeed: number;
   generator: Record<string, unknown>;
+  /** DP-SGD: the request (new runs) or the resolved plan (saved runs). */
+  dp?: DpRequest | DpPlan;
 }
 
 export interface RunCallbacks {
@@ -51,7 +85,9 @@ export interface RunCallbacks {
 
 export interface RunSummary {
   out: string;
-  status: 'done' | 'stopped';
+  status: 'done' | 'stopped' | 'budget';
+  /** DP runs: ε spent, at δ, by the accountant. */
+  privacy?: { epsilon: number; delta: number; accountant: AccountantName; unit: PrivacyUnit; noiseMultiplier: number; steps: number };
   step: number;
   epochs: number;
   finalLosses: Record<string, number> | null;
@@ -67,6 +103,95 @@ interface Prepared {
   codes: Int32Array[];
 }
 
+function isPlan(dp: DpRequest | DpPlan): dp is DpPlan {
+  return (dp as DpPlan).plannedSteps !== undefined;
+}
+
+/** The privacy units of the train split (indices into the train tensors). */
+function trainUnits(p: Prepared, unit: PrivacyUnit): UnitIndex {
+  const ids = p.ds.patientIds;
+  if (unit === 'patient' && !ids) {
+    throw new PrivacyAssumptionError(`--privacy-unit patient: ${p.ds.name} has no patient_id column; add one to the manifest, or use --privacy-unit image (then a patient with several images is protected only image by image)`);
+  }
+  return privacyUnits(p.trainIdx.length, unit, ids ? p.trainIdx.map((i) => ids[i]!) : undefined);
+}
+
+/**
+ * Resolves a DP request against the data: unit (patient when the data has patient_id), δ (default
+ * min(1e-5, 1/(10 N))), q = batch / train images, T = epochs × round(1/q), σ calibrated to the target
+ * when not given. Throws PrivacyAssumptionError for impossible budgets.
+ */
+function resolveDp(req: DpRequest, cfg: RunConfig, p: Prepared): DpPlan {
+  const unit: PrivacyUnit = req.unit ?? (p.ds.patientIds ? 'patient' : 'image');
+  const n = trainUnits(p, unit).members.length;
+  const delta = req.delta ?? Math.min(1e-5, 1 / (10 * n));
+  const sampleRate = Math.min(1, cfg.batchSize / p.trainIdx.length);
+  const plannedSteps = cfg.epochs * dpStepsPerEpoch(sampleRate);
+  if (req.targetEpsilon === undefined && req.noiseMultiplier === undefined) {
+    throw new ConfigError('--dp needs a budget: give --target-epsilon E (the noise is calibrated to it) or --noise-multiplier S');
+  }
+  if (!(delta > 0 && delta < 1)) throw new PrivacyAssumptionError(`--delta ${delta}: must be in (0, 1)`);
+  let noiseMultiplier = req.noiseMultiplier;
+  if (noiseMultiplier === undefined) {
+    noiseMultiplier = calibrateNoise({ targetEpsilon: req.targetEpsilon!, delta, sampleRate, steps: plannedSteps, accountant: req.accountant }).noiseMultiplier;
+  }
+  return {
+    unit,
+    units: n,
+    delta,
+    clipNorm: req.clipNorm,
+    noiseMultiplier,
+    calibrated: req.noiseMultiplier === undefined,
+    targetEpsilon: req.targetEpsilon ?? null,
+    accountant: req.accountant,
+    sampleRate,
+    plannedSteps,
+  };
+}
+
+function dpSchedule(plan: DpPlan, p: Prepared, gen: Generator, epochs: number): { schedule: DpSchedule; ledger: PrivacyLedger } {
+  assertDpSetup({
+    privateLayers: gen.privateLayers?.() ?? [],
+    units: plan.units,
+    delta: plan.delta,
+    sampling: 'poisson',
+    clipNorm: plan.clipNorm,
+    noiseMultiplier: plan.noiseMultiplier,
+  });
+  if (!gen.privateStep) throw new ConfigError(`--dp: the ${gen.kind} generator has no DP-SGD step`);
+  const ledger = new PrivacyLedger(plan.accountant, plan.noiseMultiplier, plan.sampleRate, plan.delta);
+  const plannedSteps = epochs * dpStepsPerEpoch(plan.sampleRate);
+  const maxSteps = plan.targetEpsilon === null ? plannedSteps : ledger.maxStepsWithin(plan.targetEpsilon, plannedSteps);
+  if (maxSteps === 0) {
+    throw new PrivacyAssumptionError(`--target-epsilon ${plan.targetEpsilon}: even one step at noise multiplier ${plan.noiseMultiplier} exceeds it; raise the noise multiplier or drop it so it is calibrated`);
+  }
+  // Progress asks for ε every step: the RDP ledger answers at once; the PRV one (0.2–0.5 s a call) every 15 s.
+  let last = { step: -1, at: 0, eps: 0 };
+  const epsilonAt = (t: number) => {
+    const now = performance.now();
+    if (plan.accountant === 'rdp' || t === last.step || now - last.at > 15000 || t >= maxSteps) last = { step: t, at: now, eps: ledger.epsilon(t).epsilon };
+    return last.eps;
+  };
+  return {
+    schedule: { units: trainUnits(p, plan.unit), sampleRate: plan.sampleRate, clipNorm: plan.clipNorm, noiseMultiplier: plan.noiseMultiplier, plannedSteps, maxSteps, epsilonAt },
+    ledger,
+  };
+}
+
+/** What a DP model card says the guarantee covers and does not cover. */
+function dpCardNote(plan: DpPlan): { covers: string; doesNotCover: string[] } {
+  const who = plan.unit === 'patient' ? 'each patient (all of a patient\'s images together)' : 'each training image (a patient with several images is protected image by image, so their combined privacy loss can be larger)';
+  return {
+    covers: `the released generator weights and everything computed from them (samples), for ${who} in the train split`,
+    doesNotCover: [
+      'the condition vocabulary (class names and attribute values), treated as public',
+      'training logs (metrics.jsonl, losses, clipped shares) and run.json/splits.csv in the run folder: computed on private data, not privatised; do not release them',
+      'the holdout and test splits, which training never reads (they get no protection from this training either)',
+      'hyperparameter tuning on private data, which spends privacy this accounting does not count',
+      'floating-point and pseudo-random-number effects: the noise comes from a seeded (reproducible, not cryptographically secure) generator in float32',
+    ],
+  };
+}
 function prepare(cfg: RunConfig): Prepared {
   const ds = loadDataset({ path: cfg.data, size: cfg.size, channels: cfg.channels, bins: cfg.bins, attributes: cfg.attributes });
   const attrNames = cfg.condition.filter((c) => c !== 'label');
@@ -176,6 +301,8 @@ function createGenerator(cfg: RunConfig, spec: ConditionSpec): Generator {
 }
 
 async function runLoop(out: string, cfg: RunConfig, p: Prepared, gen: Generator, cb: RunCallbacks, start?: LoopPosition): Promise<RunSummary> {
+  const plan = cfg.dp && isPlan(cfg.dp) ? cfg.dp : null;
+  const dp = plan ? dpSchedule(plan, p, gen, cfg.epochs) : null;
   const data = trainTensors(p);
   try {
     const result = await trainLoop(gen, data, {
@@ -183,6 +310,7 @@ async function runLoop(out: string, cfg: RunConfig, p: Prepared, gen: Generator,
       batchSize: cfg.batchSize,
       seed: cfg.seed,
       start,
+      dp: dp?.schedule,
       onProgress: cb.onProgress,
       onEpoch: (e) => {
         appendFileSync(join(out, 'metrics.jsonl'), JSON.stringify(e) + '\n');
@@ -193,7 +321,12 @@ async function runLoop(out: string, cfg: RunConfig, p: Prepared, gen: Generator,
     });
     let modelCard: string | null = null;
     const finalLosses = result.lastEpoch?.losses ?? null;
-    if (result.status === 'done') {
+    const spent = plan && dp ? dp.ledger.epsilon(result.position.step) : null;
+    const privacySummary =
+      plan && spent
+        ? { epsilon: spent.epsilon, delta: plan.delta, accountant: plan.accountant, unit: plan.unit, noiseMultiplier: plan.noiseMultiplier, steps: result.position.step }
+        : undefined;
+    if (result.status !== 'stopped') {
       await saveNetworks(out, gen, { generatorType: gen.kind });
       modelCard = join(out, 'model-card.json');
       const card = {
@@ -215,7 +348,35 @@ async function runLoop(out: string, cfg: RunConfig, p: Prepared, gen: Generator,
           seconds: result.position.elapsedMs / 1000,
           finalLosses,
         },
-        privacy: { differentialPrivacy: false, note: 'trained without differential privacy: no formal guarantee for the training images or patients' },
+        privacy:
+          plan && spent
+            ? {
+                differentialPrivacy: true,
+                unit: plan.unit,
+                epsilon: spent.epsilon,
+                delta: plan.delta,
+                accountant: plan.accountant,
+                accountantDescription: accountant(plan.accountant).description,
+                ...(spent.order !== null ? { rdpOrder: spent.order } : {}),
+                ...(spent.estimate !== undefined ? { epsilonEstimate: spent.estimate, epsilonLower: spent.lower } : {}),
+                targetEpsilon: plan.targetEpsilon,
+                noiseMultiplier: plan.noiseMultiplier,
+                noiseCalibrated: plan.calibrated,
+                clipNorm: plan.clipNorm,
+                sampleRate: plan.sampleRate,
+                sampling: 'Poisson',
+                units: plan.units,
+                steps: result.position.step,
+                plannedSteps: dp!.schedule.plannedSteps,
+                stoppedByBudget: result.status === 'budget',
+                privateModule: gen.privateLayers?.().map((l) => l.name) ?? [],
+                claim: `(${spent.epsilon.toFixed(3)}, ${plan.delta})-DP per ${plan.unit}, ${plan.accountant.toUpperCase()} accountant, ${result.position.step} DP-SGD steps`,
+                ...dpCardNote(plan),
+              }
+            : {
+                differentialPrivacy: false,
+                warning: 'NOT PRIVATE: trained without differential privacy. There is no formal guarantee for the training images or patients; samples may reproduce training images. Audit before any release.',
+              },
         environment: { versions: packageVersions(), backend: cb.backend },
       };
       writeFileAtomic(modelCard, JSON.stringify(card, null, 2) + '\n');
@@ -228,6 +389,7 @@ async function runLoop(out: string, cfg: RunConfig, p: Prepared, gen: Generator,
       finalLosses,
       trainingSeconds: result.position.elapsedMs / 1000,
       modelCard,
+      ...(privacySummary ? { privacy: privacySummary } : {}),
     };
   } finally {
     tf.dispose([data.images, data.cond]);
@@ -240,12 +402,18 @@ export async function trainRun(outDir: string, requested: RunConfig, cb: RunCall
   if (existsSync(out)) throw new ConfigError(`--out ${outDir} already exists; choose a new run folder, or continue it with --resume ${outDir}`);
   const p = prepare(requested);
   const cfg: RunConfig = { ...requested, channels: p.ds.channels };
+  if (cfg.dp && !isPlan(cfg.dp)) cfg.dp = resolveDp(cfg.dp, cfg, p);
   const gen = createGenerator(cfg, p.spec);
   try {
+    // The DP validators and the budget check run before anything is written.
+    if (cfg.dp && isPlan(cfg.dp)) dpSchedule(cfg.dp, p, gen, cfg.epochs);
     mkdirSync(out, { recursive: true });
     writeFileAtomic(join(out, 'run.json'), JSON.stringify({ ...cfg, fingerprint: p.ds.source.fingerprint }, null, 2) + '\n');
     writeFileAtomic(join(out, 'splits.csv'), splitsCsv(p.ds, p.split));
-    writeFileAtomic(join(out, 'conditions.json'), JSON.stringify({ spec: p.spec, train: conditionCounts(p) }, null, 2) + '\n');
+    const conditions = cfg.dp
+      ? { spec: p.spec, train: [], countsWithheld: 'differential privacy: the train-split condition counts are statistics of the private data; sampling draws open conditions uniformly' }
+      : { spec: p.spec, train: conditionCounts(p) };
+    writeFileAtomic(join(out, 'conditions.json'), JSON.stringify(conditions, null, 2) + '\n');
     return await runLoop(out, cfg, p, gen, cb);
   } finally {
     gen.dispose();

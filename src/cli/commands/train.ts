@@ -2,8 +2,11 @@
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import { parseBinsOption } from '../../../datasets/attributes.js';
 import { DEFAULT_SPLIT_SEED } from '../../../datasets/splits.js';
+import { DP_DEFAULT_D_STEPS } from '../../../models/dpgan/index.js';
 import { generatorKinds } from '../../../models/registry.js';
 import { ConfigError } from '../../core/errors.js';
+import { ACCOUNTANTS, type AccountantName } from '../../privacy/accountants/index.js';
+import type { PrivacyUnit } from '../../privacy/poisson.js';
 import type { Progress } from '../../train/loop.js';
 import { resumeRun, trainRun, type RunConfig } from '../../train/run.js';
 import { info_, printJson, startBackend, withCommonOptions, type CommonOptions } from '../context.js';
@@ -28,6 +31,14 @@ interface TrainCliOptions extends CommonOptions {
   resume?: string;
   bins?: string;
   attributes?: string[];
+  dp?: boolean;
+  dSteps?: number;
+  targetEpsilon?: number;
+  delta?: number;
+  maxGradNorm: number;
+  noiseMultiplier?: number;
+  accountant: AccountantName;
+  privacyUnit?: PrivacyUnit;
 }
 
 function parsePositive(value: string): number {
@@ -64,7 +75,16 @@ export function registerTrainCommand(program: Command): void {
       .option('--bins <spec>', "bin edges for numeric columns, e.g. 'age=30,45,60,75'")
       .option('--attributes <cols>', 'attribute columns to read (default: all)', parseList)
       .option('--out <dir>', 'new run folder, e.g. runs/NAME')
-      .option('--resume <dir>', 'continue the run in this folder from its last checkpoint (with --epochs: up to that many)'),
+      .option('--resume <dir>', 'continue the run in this folder from its last checkpoint (with --epochs: up to that many)')
+      .option('--dp', 'train with DP-SGD (Poisson sampling, per-unit clipping, Gaussian noise); the default for dpgan')
+      .option('--no-dp', 'dpgan: train WITHOUT differential privacy (a non-private baseline)')
+      .option('--d-steps <n>', `dpgan: discriminator steps per generator step (default ${DP_DEFAULT_D_STEPS} with --dp, 1 without)`, parsePositiveInt)
+      .option('--target-epsilon <e>', 'DP budget; the noise multiplier is calibrated to it, and training stops before exceeding it', parsePositive)
+      .option('--delta <d>', 'DP delta (default: min(1e-5, 1/(10 N)) for N privacy units)', parsePositive)
+      .option('--max-grad-norm <c>', 'DP clipping norm C per privacy unit', parsePositive, 1)
+      .option('--noise-multiplier <s>', 'DP noise std / C (default: calibrated to --target-epsilon)', parsePositive)
+      .addOption(new Option('--accountant <name>', 'DP accountant').choices([...ACCOUNTANTS]).default('rdp'))
+      .addOption(new Option('--privacy-unit <unit>', 'what DP protects (default: patient when the data has patient_id)').choices(['image', 'patient'])),
   ).action(async (opts: TrainCliOptions, cmd: Command) => {
     if (!opts.resume && !(opts.data && opts.out)) {
       throw new ConfigError('medsynth train needs --data and --out for a new run, or --resume runs/NAME to continue one');
@@ -77,17 +97,19 @@ export function registerTrainCommand(program: Command): void {
       const width = 20;
       const done = Math.round((width * p.stepInEpoch) / p.stepsPerEpoch);
       const bar = '#'.repeat(done) + '-'.repeat(width - done);
+      const eps = p.epsilon !== undefined ? `  eps ${p.epsilon.toFixed(3)}` : '';
       process.stderr.write(
-        `\repoch ${p.epoch}/${p.epochs} [${bar}] step ${p.stepInEpoch}/${p.stepsPerEpoch}  ${losses}  ${p.imagesPerSecond.toFixed(0)} img/s  ETA ${formatSeconds(p.etaSeconds)}   `,
+        `\repoch ${p.epoch}/${p.epochs} [${bar}] step ${p.stepInEpoch}/${p.stepsPerEpoch}  ${losses}${eps}  ${p.imagesPerSecond.toFixed(0)} img/s  ETA ${formatSeconds(p.etaSeconds)}   `,
       );
     };
-    const onEpoch = (e: { epoch: number; losses: Record<string, number>; imagesPerSecond: number; elapsedMs: number }) => {
+    const onEpoch = (e: { epoch: number; losses: Record<string, number>; imagesPerSecond: number; elapsedMs: number; epsilon?: number }) => {
       const line = { event: 'epoch', ...e };
       if (opts.json) process.stdout.write(JSON.stringify(line) + '\n');
       else {
         if (tty) process.stderr.write('\n');
         const losses = Object.entries(e.losses).map(([k, v]) => `${k} ${v.toFixed(4)}`).join('  ');
-        info_(`epoch ${e.epoch}: ${losses}  ${e.imagesPerSecond.toFixed(0)} img/s  ${(e.elapsedMs / 1000).toFixed(1)} s`);
+        const eps = e.epsilon !== undefined ? `  eps ${e.epsilon.toFixed(3)}` : '';
+        info_(`epoch ${e.epoch}: ${losses}${eps}  ${e.imagesPerSecond.toFixed(0)} img/s  ${(e.elapsedMs / 1000).toFixed(1)} s`);
       }
     };
     let stop = false;
@@ -105,7 +127,12 @@ export function registerTrainCommand(program: Command): void {
         : await trainRun(opts.out!, runConfig(opts), cb);
       if (opts.json) printJson({ event: 'end', command: 'train', backend, ...summary });
       else if (summary.status === 'stopped') info_(`stopped at step ${summary.step}; continue with: medsynth train --resume ${opts.resume ?? opts.out}`);
-      else info_(`trained in ${summary.trainingSeconds.toFixed(1)} s; model card: ${summary.modelCard}`);
+      else {
+        if (summary.status === 'budget') info_(`stopped at step ${summary.step}: one more step would exceed the privacy budget`);
+        const pv = summary.privacy;
+        if (pv) info_(`privacy: (epsilon ${pv.epsilon.toFixed(3)}, delta ${pv.delta})-DP per ${pv.unit}, ${pv.accountant.toUpperCase()} accountant, noise multiplier ${pv.noiseMultiplier.toFixed(4)}, ${pv.steps} steps`);
+        info_(`trained in ${summary.trainingSeconds.toFixed(1)} s; model card: ${summary.modelCard}`);
+      }
     } finally {
       process.off('SIGINT', onSignal);
       process.off('SIGTERM', onSignal);
@@ -121,6 +148,23 @@ function runConfig(opts: TrainCliOptions): RunConfig {
   if (opts.warmupSteps !== undefined) generator.warmupSteps = opts.warmupSteps;
   if (opts.likelihood !== undefined) generator.likelihood = opts.likelihood;
   const condition = opts.condition.includes('label') ? opts.condition : ['label', ...opts.condition];
+  const dpOptions = ['targetEpsilon', 'delta', 'noiseMultiplier', 'privacyUnit'] as const;
+  // DP is the default for the DP-GAN (with a budget of epsilon 10 unless told otherwise).
+  const dp = opts.dp ?? opts.model === 'dpgan';
+  if (opts.model === 'dpgan') {
+    generator.dSteps = opts.dSteps ?? (dp ? DP_DEFAULT_D_STEPS : 1);
+    if (dp && opts.targetEpsilon === undefined && opts.noiseMultiplier === undefined) {
+      opts.targetEpsilon = DPGAN_DEFAULT_EPSILON;
+      if (!opts.json) info_(`privacy budget: epsilon ${DPGAN_DEFAULT_EPSILON} (the dpgan default; set --target-epsilon, or --no-dp for a non-private baseline)`);
+    }
+    if (!dp && !opts.json) info_('warning: --no-dp: this DP-GAN is NOT differentially private; its samples may reveal training patients');
+  } else if (opts.dSteps !== undefined) {
+    throw new ConfigError('--d-steps only applies to --model dpgan');
+  }
+  if (!dp) {
+    const stray = dpOptions.find((k) => opts[k] !== undefined);
+    if (stray) throw new ConfigError(`--${stray.replace(/[A-Z]/g, (c) => '-' + c.toLowerCase())} only applies with --dp; add --dp to train with differential privacy`);
+  }
   return {
     model: opts.model,
     data: opts.data!,
@@ -134,8 +178,23 @@ function runConfig(opts: TrainCliOptions): RunConfig {
     seed: opts.seed,
     splitSeed: opts.splitSeed,
     generator,
+    ...(dp
+      ? {
+          dp: {
+            targetEpsilon: opts.targetEpsilon,
+            delta: opts.delta,
+            clipNorm: opts.maxGradNorm,
+            noiseMultiplier: opts.noiseMultiplier,
+            accountant: opts.accountant,
+            unit: opts.privacyUnit,
+          },
+        }
+      : {}),
   };
 }
+
+/** The budget `--model dpgan` trains to when the user gives none (the issue's reference setting). */
+const DPGAN_DEFAULT_EPSILON = 10;
 
 function formatSeconds(s: number): string {
   if (!Number.isFinite(s)) return '?';

@@ -1,0 +1,433 @@
+/**
+ * Conditional DCGAN whose discriminator is trained with DP-SGD (the "DPGAN" recipe: Xie et al. 2018;
+ * Torkzadehmahani et al., "DP-CGAN", CVPR-W 2019; tuned as in Bie, Kamath & Zhang, "Private GANs,
+ * Revisited", TMLR 2023).
+ *
+ * Generator G (Radford et al., "DCGAN", ICLR 2016, Sec. 3): [z ++ c] → Dense → s×s×W0 → BatchNorm → ReLU
+ * → ConvTranspose(k4, s2) + BatchNorm + ReLU per stage → ConvTranspose to the image channels → sigmoid.
+ * Discriminator D: [x ++ condition maps] → Conv(k4, s2) + LeakyReLU(0.2) → Conv(k4, s2) + GroupNorm +
+ * LeakyReLU per further stage → h; logit = Dense(flatten(h)) + ⟨Embed(c), mean_hw(h)⟩, the projection
+ * discriminator (Miyato & Koyama, "cGANs with Projection Discriminator", ICLR 2018, Eq. 3). D has no
+ * BatchNorm: its batch statistics would mix examples and break per-example clipping; GroupNorm (Wu & He
+ * 2018) normalises each example on its own.
+ * Objective: the non-saturating GAN loss (Goodfellow et al., NeurIPS 2014, Sec. 3):
+ *   L_D = E_x softplus(−D(x, c)) + E_z softplus(D(G(z, c'), c')),   L_G = E_z softplus(−D(G(z, c'), c'))
+ *
+ * Privacy (DP-SGD on D only, src/privacy/dp-sgd.ts): only D reads real images, so only the real-image
+ * term of L_D goes through per-unit clipping and noise. The fake-image term and every G update are
+ * functions of D's (private) weights and public noise, i.e. post-processing, and cost no budget. The fake
+ * conditions c' are drawn uniformly from the condition vocabulary — never from the private batch. The
+ * accountant counts D steps: one Poisson batch per D step.
+ * Training defaults under DP (Bie et al. 2023, Sec. 3.2–3.3): noise weakens D, so take several D steps per
+ * G step (`dSteps`, default 5 with --dp here — they find tens best for MNIST at ε = 10 with 60 000 images;
+ * medical sets are 10–100× smaller, so fewer D steps leave G enough updates); Adam 2e-4, β = (0.5, 0.999).
+ *
+ * Collapse: when D rejects ≥ 99% of the fakes for `collapseWindow` consecutive D steps, G has stopped
+ * fooling it (collapse or divergence); the step throws GeneratorCollapsedError. The check reads fakes
+ * only, so it costs no privacy.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { z } from 'zod';
+import { ConfigError } from '../../src/core/errors.js';
+import { Rng } from '../../src/core/rng.js';
+import { BatchNorm, Conv2d, ConvTranspose2d, Dense, GroupNorm, disposeLayers, namedVariables, paramsOf, type Layer, type Tape } from '../../src/nn/layers.js';
+import { FusedAdam } from '../../src/nn/optim.js';
+import { dpGradients } from '../../src/privacy/dp-sgd.js';
+import { conditionWidth, encodeConditions, GeneratorCollapsedError, type ConditionSpec, type DpStepParams, type Generator, type GeneratorFactory, type PrivateBatch, type TrainBatch } from '../generator.js';
+
+/** D steps per G step under DP when the user does not choose (see the header). */
+export const DP_DEFAULT_D_STEPS = 5;
+
+/** G: first feature map side and channel widths of the upsampling stages; D: widths of its conv stages. */
+export const ARCH: Record<number, { side: number; g: number[]; d: number[] }> = {
+  28: { side: 7, g: [128, 64], d: [32, 64] },
+  32: { side: 8, g: [128, 64], d: [32, 64] },
+  64: { side: 8, g: [128, 64, 32], d: [32, 64, 128] },
+  128: { side: 8, g: [256, 128, 64, 32], d: [32, 64, 128, 256] },
+};
+
+export const DpganConfigSchema = z
+  .object({
+    latent: z.number().int().min(1).max(1024).default(64),
+    lr: z.number().positive().default(2e-4),
+    /** Generator learning rate (default: lr). */
+    lrG: z.number().positive().optional(),
+    beta1: z.number().min(0).max(1).default(0.5),
+    beta2: z.number().min(0).max(1).default(0.999),
+    /** D steps per G step. */
+    dSteps: z.number().int().min(1).max(1000).default(1),
+    /** Consecutive D steps of ≥ 99% fake rejection that count as collapse. */
+    collapseWindow: z.number().int().min(1).default(500),
+    /**
+     * Decay of the exponential moving average of G's weights that `sample` uses (0: sample from the raw
+     * weights). Averaging is post-processing of G, so it costs no privacy.
+     */
+    emaDecay: z.number().min(0).max(0.99999).default(0),
+    /**
+     * DP steps: clip the fake term's per-example gradients at C too (no noise: fakes are not private).
+     * Otherwise the clean, unclipped fake gradient swamps the clipped and noised real one and D learns to
+     * call everything fake. Opacus-based DP-GANs (Bie et al. 2023; DPImageBench) clip every example D sees.
+     */
+    clipFake: z.boolean().default(true),
+    /** Channel widths of D's conv stages (default: ARCH[size].d); each stage halves the side. */
+    dWidths: z.array(z.number().int().min(1).max(1024)).min(1).max(6).optional(),
+  })
+  .strict();
+export type DpganConfig = z.infer<typeof DpganConfigSchema>;
+
+const softplus = (x: tf.Tensor) => tf.softplus(x);
+
+export class Dpgan implements Generator {
+  readonly kind = 'dpgan';
+  private readonly gIn: Dense;
+  private readonly gBn: BatchNorm[];
+  private readonly gUp: ConvTranspose2d[];
+  private readonly dConv: Conv2d[];
+  private readonly dNorm: GroupNorm[];
+  private readonly dHead: Dense;
+  private readonly dEmbed: Dense;
+  private readonly optD: FusedAdam;
+  private readonly optG: FusedAdam;
+  private readonly arch: { side: number; g: number[]; d: number[] };
+  private readonly condWidth: number;
+  private readonly noise: Rng;
+  /** EMA shadows of G's variables by stable name (`emaDecay` > 0), else null. */
+  private readonly gEma: Map<string, tf.Variable> | null;
+  private rejectStreak = 0;
+
+  constructor(
+    private readonly cfg: DpganConfig,
+    readonly spec: ConditionSpec,
+    readonly imageSize: number,
+    readonly channels: 1 | 3,
+    seed: number,
+  ) {
+    const arch = ARCH[imageSize];
+    if (!arch) throw new ConfigError(`--size ${imageSize}: the DP-GAN supports ${Object.keys(ARCH).join(', ')}`);
+    this.arch = cfg.dWidths ? { ...arch, d: cfg.dWidths } : arch;
+    this.condWidth = conditionWidth(spec);
+    const rng = new Rng(seed);
+    const init = rng.derive('init');
+    this.noise = rng.derive('steps');
+    const { side, g, d } = this.arch;
+    this.gIn = new Dense('generator/in', cfg.latent + this.condWidth, side * side * g[0]!, init);
+    this.gBn = [new BatchNorm('generator/bn0', g[0]!)];
+    this.gUp = [];
+    for (let i = 0; i < g.length; i++) {
+      const last = i + 1 === g.length;
+      this.gUp.push(new ConvTranspose2d(`generator/convt${i}`, g[i]!, last ? channels : g[i + 1]!, 4, 2, 'same', init));
+      if (!last) this.gBn.push(new BatchNorm(`generator/bn${i + 1}`, g[i + 1]!));
+    }
+    let cin = channels + this.condWidth;
+    this.dConv = d.map((co, i) => {
+      const l = new Conv2d(`discriminator/conv${i}`, cin, co, 4, 2, 'same', init);
+      cin = co;
+      return l;
+    });
+    this.dNorm = d.slice(1).map((co, i) => new GroupNorm(`discriminator/gn${i + 1}`, co, Math.min(8, co)));
+    const dSide = Math.ceil(imageSize / 2 ** d.length);
+    this.dHead = new Dense('discriminator/head', dSide * dSide * d[d.length - 1]!, 1, init);
+    this.dEmbed = new Dense('discriminator/embed', this.condWidth, d[d.length - 1]!, init);
+    this.optD = new FusedAdam({ learningRate: cfg.lr, beta1: cfg.beta1, beta2: cfg.beta2 });
+    this.optG = new FusedAdam({ learningRate: cfg.lrG ?? cfg.lr, beta1: cfg.beta1, beta2: cfg.beta2 });
+    this.gEma = cfg.emaDecay > 0 ? new Map([...namedVariables(this.gLayers)].map(([k, v]) => [k, tf.variable(v.clone() as tf.Tensor, false)])) : null;
+  }
+
+  /** The EMA shadow's stable name: `generator/ema/<layer>/<kind>`. */
+  private static emaName(name: string): string {
+    return `generator/ema/${name.slice('generator/'.length)}`;
+  }
+
+  /**
+   * ema ← d·ema + (1 − d)·w after G step t (1-based), with the warm-up d = min(decay, (1 + t)/(10 + t))
+   * (the num_updates rule of tf.train.ExponentialMovingAverage), so early random weights fade fast.
+   */
+  private updateEma(t: number): void {
+    if (!this.gEma) return;
+    const d = Math.min(this.cfg.emaDecay, (1 + t) / (10 + t));
+    const current = namedVariables(this.gLayers);
+    tf.tidy(() => {
+      for (const [k, e] of this.gEma!) e.assign(tf.add(tf.mul(e, d), tf.mul(current.get(k)!, 1 - d)));
+    });
+  }
+
+  private get gLayers(): Layer[] {
+    return [this.gIn, ...this.gBn, ...this.gUp];
+  }
+
+  private get dLayers(): Layer[] {
+    return [...this.dConv, ...this.dNorm, this.dHead, this.dEmbed];
+  }
+
+  /** G(z, c) in [0, 1]. `training`: BatchNorm on batch statistics (and updating its running ones). */
+  generate(zs: tf.Tensor2D, cond: tf.Tensor2D, training: boolean): tf.Tensor4D {
+    return tf.tidy(() => {
+      const b = zs.shape[0];
+      const { side, g } = this.arch;
+      let h: tf.Tensor = tf.reshape(this.gIn.apply(tf.concat([zs, cond], 1)), [b, side, side, g[0]!]);
+      h = tf.relu(this.gBn[0]!.apply(h, { training }));
+      this.gUp.forEach((l, i) => {
+        h = l.apply(h);
+        if (i + 1 < this.gUp.length) h = tf.relu(this.gBn[i + 1]!.apply(h, { training }));
+      });
+      return tf.sigmoid(h) as tf.Tensor4D;
+    });
+  }
+
+  /** D's logits [B]. Pass `tape` to record the layers for per-example gradients. */
+  discriminate(x: tf.Tensor4D, cond: tf.Tensor2D, tape?: Tape): tf.Tensor1D {
+    return tf.tidy(() => {
+      const b = x.shape[0];
+      // Condition maps [B, H, W, c] by broadcasting, not tf.tile: DP-SGD differentiates w.r.t. `cond` too
+      // (per-example.ts), and tfjs's Tile gradient is one slice + add per replica (H·W of them).
+      const maps = tf.mul(tf.reshape(cond, [b, 1, 1, this.condWidth]), tf.ones([1, this.imageSize, this.imageSize, 1]));
+      let h: tf.Tensor = tf.leakyRelu(this.dConv[0]!.apply(tf.concat([x, maps], 3), { tape }), 0.2);
+      for (let i = 1; i < this.dConv.length; i++) {
+        h = tf.leakyRelu(this.dNorm[i - 1]!.apply(this.dConv[i]!.apply(h, { tape }), { tape }), 0.2);
+      }
+      const head = this.dHead.apply(tf.reshape(h, [b, -1]), { tape });
+      const proj = tf.sum(tf.mul(this.dEmbed.apply(cond, { tape }), tf.mean(h, [1, 2])), 1, true);
+      return tf.reshape(tf.add(head, proj), [b]) as tf.Tensor1D;
+    });
+  }
+
+  /** n uniform draws from the condition vocabulary (public: never the private batch's conditions). */
+  private uniformConditions(n: number, rng: Rng): tf.Tensor2D {
+    const labels = Array.from({ length: n }, () => rng.int(this.spec.labels.length));
+    const codes = this.spec.attributes.map((a) => Array.from({ length: n }, () => rng.int(a.values.length)));
+    return tf.tensor2d(encodeConditions(this.spec, labels, codes), [n, this.condWidth]);
+  }
+
+  private latents(n: number, rng: Rng): tf.Tensor2D {
+    return tf.randomNormal([n, this.cfg.latent], 0, 1, 'float32', rng.nextUint32()) as tf.Tensor2D;
+  }
+
+  /** Fake images and their conditions for a D step (G in training mode, outside any gradient). */
+  private fakes(n: number, rng: Rng): { images: tf.Tensor4D; cond: tf.Tensor2D } {
+    const cond = this.uniformConditions(n, rng.derive('cond'));
+    const images = tf.tidy(() => this.generate(this.latents(n, rng.derive('z')), cond, true));
+    return { images, cond };
+  }
+
+  /** One G step when this D step closes a cycle of dSteps; returns L_G or NaN when no G step ran. */
+  private maybeGeneratorStep(step: number, n: number, rng: Rng): number {
+    if ((step + 1) % this.cfg.dSteps !== 0) return Number.NaN;
+    const cond = this.uniformConditions(n, rng.derive('g-cond'));
+    const zs = this.latents(n, rng.derive('g-z'));
+    try {
+      const loss = this.optG.minimize(
+        () => tf.mean(softplus(tf.neg(this.discriminate(this.generate(zs, cond, true), cond)))) as tf.Scalar,
+        paramsOf(this.gLayers),
+      );
+      const v = loss.dataSync()[0]!;
+      loss.dispose();
+      this.updateEma(this.optG.step);
+      return v;
+    } finally {
+      tf.dispose([cond, zs]);
+    }
+  }
+
+  /** Tracks the share of fakes D rejects; throws on a long streak of near-total rejection. */
+  private checkCollapse(fakeLogits: Float32Array, step: number): number {
+    let rejected = 0;
+    for (const v of fakeLogits) if (v < 0) rejected++;
+    const share = fakeLogits.length ? rejected / fakeLogits.length : 0;
+    this.rejectStreak = share >= 0.99 ? this.rejectStreak + 1 : 0;
+    if (this.rejectStreak >= this.cfg.collapseWindow) {
+      throw new GeneratorCollapsedError(
+        `the GAN collapsed at step ${step + 1}: the discriminator has rejected >= 99% of generated images for ${this.rejectStreak} steps in a row, so the generator no longer learns; lower --lr, change --d-steps, or train fewer epochs`,
+      );
+    }
+    return share;
+  }
+
+  private fakeLoss(fake: { images: tf.Tensor4D; cond: tf.Tensor2D }): { value: tf.Scalar; logits: tf.Tensor1D } {
+    const logits = this.discriminate(fake.images, fake.cond);
+    return { value: tf.mean(softplus(logits)) as tf.Scalar, logits };
+  }
+
+  /** Non-private step: D on the real batch and as many fakes, then (every dSteps) G. */
+  trainStep(batch: TrainBatch, step: number): Record<string, number> {
+    const rng = this.noise.derive(step);
+    const b = batch.images.shape[0];
+    const fake = this.fakes(b, rng);
+    let fakeLogits: tf.Tensor | null = null;
+    let realLoss: tf.Scalar | null = null;
+    try {
+      const dLoss = this.optD.minimize(() => {
+        const real = tf.mean(softplus(tf.neg(this.discriminate(batch.images, batch.cond)))) as tf.Scalar;
+        const f = this.fakeLoss(fake);
+        fakeLogits = tf.keep(f.logits);
+        realLoss = tf.keep(real);
+        return tf.add(real, f.value) as tf.Scalar;
+      }, paramsOf(this.dLayers));
+      const d = dLoss.dataSync()[0]!;
+      dLoss.dispose();
+      const share = this.checkCollapse(fakeLogits!.dataSync() as Float32Array, step);
+      const dReal = realLoss!.dataSync()[0]!;
+      const g = this.maybeGeneratorStep(step, b, rng);
+      return { loss: d, d_real: dReal, d_fake: d - dReal, ...(Number.isNaN(g) ? {} : { g }), fake_rejected: share };
+    } finally {
+      tf.dispose([fake.images, fake.cond, ...(fakeLogits ? [fakeLogits] : []), ...(realLoss ? [realLoss] : [])]);
+    }
+  }
+
+  /**
+   * DP step: the real term of L_D by DP-SGD (per-unit clipped, noised), plus the fake term's ordinary
+   * gradient (post-processing), one Adam step on D; then (every dSteps) a G step. Fakes per step: the
+   * expected real batch, so both terms are averages over the same nominal size.
+   */
+  privateStep(batch: PrivateBatch, step: number, dp: DpStepParams): Record<string, number> {
+    const rng = this.noise.derive(step);
+    const b = batch.images.shape[0];
+    const nFake = Math.max(1, Math.round(dp.expectedImages ?? dp.expectedUnits));
+    const fake = this.fakes(nFake, rng);
+    const params = paramsOf(this.dLayers);
+    try {
+      const real = dpGradients(
+        params,
+        b > 0 ? batch.images : null,
+        (x, tape) => tf.sum(softplus(tf.neg(this.discriminate(x as tf.Tensor4D, batch.cond, tape)))) as tf.Scalar,
+        batch.grouping,
+        { ...dp, aux: [batch.cond] },
+      );
+      let fakeValue = 0;
+      let share = 0;
+      try {
+        let fakeGrads: Map<tf.Variable, tf.Tensor>;
+        if (this.cfg.clipFake) {
+          // Same per-example clipping as the real term, σ = 0: balance, not privacy (the fakes are public).
+          let logits: Float32Array = new Float32Array(0);
+          const f = dpGradients(
+            params,
+            fake.images,
+            (x, tape) => {
+              const l = this.discriminate(x as tf.Tensor4D, fake.cond, tape);
+              logits = l.dataSync() as Float32Array; // sync point (collapse check)
+              return tf.sum(softplus(l)) as tf.Scalar;
+            },
+            null,
+            { clipNorm: dp.clipNorm, noiseMultiplier: 0, expectedUnits: nFake, seed: 0, aux: [fake.cond] },
+          );
+          share = this.checkCollapse(logits, step);
+          fakeValue = f.loss / nFake;
+          fakeGrads = f.grads;
+        } else {
+          const { value, grads } = tf.variableGrads(() => {
+            const f = this.fakeLoss(fake);
+            share = this.checkCollapse(f.logits.dataSync() as Float32Array, step);
+            return f.value;
+          }, params);
+          fakeValue = value.dataSync()[0]!;
+          value.dispose();
+          fakeGrads = new Map(params.map((p) => [p, grads[p.name]!]));
+        }
+        const total = params.map((p) => [p, tf.add(real.grads.get(p)!, fakeGrads.get(p)!)] as const);
+        try {
+          this.optD.applyGradients(total);
+        } finally {
+          tf.dispose([...fakeGrads.values(), ...total.map(([, g]) => g)]);
+        }
+      } finally {
+        tf.dispose([...real.grads.values()]);
+      }
+      const dReal = b > 0 ? real.loss / b : 0;
+      const g = this.maybeGeneratorStep(step, nFake, rng);
+      return { loss: dReal + fakeValue, d_real: dReal, d_fake: fakeValue, ...(Number.isNaN(g) ? {} : { g }), fake_rejected: share, clipped: real.clippedShare, batch: b };
+    } finally {
+      tf.dispose([fake.images, fake.cond]);
+    }
+  }
+
+  privateLayers(): Layer[] {
+    return this.dLayers;
+  }
+
+  /** Samples from the EMA weights when `emaDecay` > 0 (swapped in for the call, then restored). */
+  sample(cond: tf.Tensor2D, seed: number): tf.Tensor4D {
+    const run = () =>
+      tf.tidy(() => {
+        const zs = tf.randomNormal([cond.shape[0], this.cfg.latent], 0, 1, 'float32', seed) as tf.Tensor2D;
+        return this.generate(zs, cond, false);
+      });
+    if (!this.gEma) return run();
+    const live = [...namedVariables(this.gLayers)].map(([k, v]) => [v, v.clone(), this.gEma!.get(k)!] as const);
+    try {
+      for (const [v, , e] of live) v.assign(e);
+      return run();
+    } finally {
+      for (const [v, saved] of live) v.assign(saved);
+      tf.dispose(live.map(([, saved]) => saved));
+    }
+  }
+
+  weights(): Map<string, tf.Variable> {
+    const all = namedVariables([...this.gLayers, ...this.dLayers]);
+    for (const [k, e] of this.gEma ?? []) all.set(Dpgan.emaName(k), e);
+    return all;
+  }
+
+  optimizerState(): { step: number; slots: Map<string, tf.Variable> } {
+    const slots = new Map<string, tf.Variable>();
+    for (const [name, v] of this.weights()) {
+      const s = (name.startsWith('generator/') ? this.optG : this.optD).slotsOf(v);
+      if (s) {
+        slots.set(`${name}/adam_m`, s.m);
+        slots.set(`${name}/adam_v`, s.v);
+      }
+    }
+    // One step count for both: D's; G's is derived (one G step per dSteps D steps).
+    return { step: this.optD.step, slots };
+  }
+
+  restoreOptimizerState(state: { step: number; slots: Map<string, tf.Tensor> }): void {
+    this.optD.step = state.step;
+    this.optG.step = Math.floor(state.step / this.cfg.dSteps);
+    for (const [name, v] of this.weights()) {
+      const m = state.slots.get(`${name}/adam_m`);
+      const s = state.slots.get(`${name}/adam_v`);
+      if (m && s) (name.startsWith('generator/') ? this.optG : this.optD).setSlots(v, m, s);
+    }
+  }
+
+  architecture(): Record<string, unknown> {
+    const { side, g, d } = this.arch;
+    return {
+      generator: [
+        `input z(${this.cfg.latent}) ++ condition(${this.condWidth})`,
+        `dense -> ${side}x${side}x${g[0]}, batchnorm, relu`,
+        ...g.map((_, i) => `convT k4 s2 -> ${i + 1 < g.length ? g[i + 1] + ' ch, batchnorm, relu' : this.channels + ' ch, sigmoid'}`),
+      ],
+      discriminator: [
+        `input ${this.imageSize}x${this.imageSize}x${this.channels} ++ ${this.condWidth} condition maps`,
+        ...d.map((w, i) => `conv k4 s2 -> ${w} ch${i > 0 ? `, groupnorm(${Math.min(8, w)})` : ''}, leaky relu 0.2`),
+        'logit = dense(flatten) + <embed(condition), mean-pooled features> (projection)',
+      ],
+      parameters: { generator: paramsOf(this.gLayers).reduce((a, v) => a + v.size, 0), discriminator: paramsOf(this.dLayers).reduce((a, v) => a + v.size, 0) },
+    };
+  }
+
+  config(): Record<string, unknown> {
+    return { ...this.cfg };
+  }
+
+  dispose(): void {
+    disposeLayers([...this.gLayers, ...this.dLayers]);
+    tf.dispose([...(this.gEma?.values() ?? [])]);
+    this.optD.dispose();
+    this.optG.dispose();
+  }
+}
+
+export const dpganFactory: GeneratorFactory = {
+  kind: 'dpgan',
+  create(config, spec, shape, seed) {
+    const parsed = DpganConfigSchema.safeParse(config ?? {});
+    if (!parsed.success) {
+      const issue = parsed.error.issues[0]!;
+      throw new ConfigError(`dpgan option ${issue.path.join('.') || '(config)'}: ${issue.message}`);
+    }
+    return new Dpgan(parsed.data, spec, shape.size, shape.channels, seed);
+  },
+};
