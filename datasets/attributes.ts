@@ -21,8 +21,8 @@ import { ConfigError, DatasetError } from '../src/core/errors.js';
 /** A value quoted for a one-line message (newlines and quotes escaped). */
 const q = (v: string): string => JSON.stringify(v);
 
-/** Manifest columns with a fixed meaning; never attributes. */
-export const RESERVED_COLUMNS: readonly string[] = ['path', 'label', 'label_name', 'split', 'patient_id'];
+/** Manifest columns with a fixed meaning; never attributes (model_id, seed: provenance of synthetic rows). */
+export const RESERVED_COLUMNS: readonly string[] = ['path', 'label', 'label_name', 'split', 'patient_id', 'model_id', 'seed'];
 
 export const MISSING = 'missing';
 export const DEFAULT_BIN_EDGES: readonly number[] = [10, 20, 30, 40, 50, 60, 70, 80, 90];

@@ -1,0 +1,234 @@
+/**
+ * `medsynth balance`: plan and generate class × group top-ups of a training split with a trained
+ * generator, and write the augmented dataset.
+ *
+ * Cells: every class × group combination of the vocabulary (groups = --group-by attributes, default the
+ * model's conditioning attributes), counted over the train split (the split the run used, from its
+ * --split-seed). Empty cells are cells too: they are where balancing matters most.
+ * Generation: each synthetic image is conditioned on its cell; conditioning attributes outside --group-by
+ * are drawn from the real train rows of the same cell (uniformly when the cell is empty). All draws and
+ * the generator's noise come from --seed: same seed, same bytes.
+ * Output (built in a temporary folder and renamed): manifest.csv with the real train rows BY REFERENCE
+ * (paths relative to the output folder; `--copy` writes them as PNGs instead), then the synthetic rows
+ * (images/syn_*.png, synthetic=1, model_id, seed); plan.json with the plan and the diversity indices.
+ * The manifest is a normal medsynth manifest: train, evaluate and data inspect read it. Real rows keep
+ * their patient_id (the dataset's own privacy unit); each synthetic row is its own unit (syn_<n>).
+ */
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { dirname, isAbsolute, join, relative, resolve } from 'node:path';
+import * as tf from '@tensorflow/tfjs';
+import { imageLength, type ImageDataset } from '../../datasets/dataset.js';
+import { encodePng } from '../../datasets/image/encode.js';
+import { toCsv } from '../../datasets/csv.js';
+import { loadDataset } from '../../datasets/load.js';
+import { assignSplits, splitIndices } from '../../datasets/splits.js';
+import { diversityIndices, type DiversityIndices } from '../../eval/diversity/indices.js';
+import { conditionWidth, encodeConditions } from '../../models/generator.js';
+import { ConfigError, DatasetError } from '../core/errors.js';
+import { writeDirAtomic, writeFileAtomic } from '../core/fs.js';
+import { Rng } from '../core/rng.js';
+import { runModelId } from '../sample/sample.js';
+import { loadRunGenerator, readRunConfig } from '../train/run.js';
+import { parseTargetFile, planBalance, type BalanceTarget, type CellCount, type PlannedCell } from './plan.js';
+
+export interface BalanceRequest {
+  data: string;
+  run: string;
+  /** equalize-groups | equalize-classes | uniform | path to a JSON file. */
+  target: string;
+  groupBy?: string[];
+  minPerCell?: number;
+  maxSyntheticRatio?: number;
+  dryRun: boolean;
+  copy: boolean;
+  seed: number;
+  out?: string;
+}
+
+export interface BalanceResult {
+  groupBy: string[];
+  target: string;
+  seed: number;
+  modelId: string;
+  cells: (PlannedCell & { labelName: string; groupValues: Record<string, string> })[];
+  before: DiversityIndices;
+  after: DiversityIndices;
+  realImages: number;
+  syntheticImages: number;
+  /** Cells where --max-synthetic-ratio lowered the count. */
+  capped: string[];
+  out: string | null;
+}
+
+/** Where the dataset's image paths are relative to. */
+function manifestRoot(ds: ImageDataset): string {
+  const p = resolve(ds.source.path);
+  return p.toLowerCase().endsWith('.csv') ? dirname(p) : statSync(p).isDirectory() ? p : dirname(p);
+}
+
+export async function balance(req: BalanceRequest): Promise<BalanceResult> {
+  const runDir = resolve(req.run);
+  const cfg = readRunConfig(runDir);
+  const { gen, conditions } = loadRunGenerator(runDir);
+  try {
+    const spec = conditions.spec;
+    const ds = loadDataset({ path: req.data, size: gen.imageSize, channels: gen.channels, bins: cfg.bins });
+    const groupBy = req.groupBy ?? spec.attributes.map((a) => a.name);
+    const attrs = groupBy.map((name) => {
+      const a = ds.attributes.find((x) => x.name === name);
+      if (!a) throw new ConfigError(`--group-by ${name}: ${ds.name} has no attribute '${name}' (available: ${ds.attributes.map((x) => x.name).join(', ') || 'none'})`);
+      return a;
+    });
+    const split = assignSplits(ds, { seed: cfg.splitSeed });
+    const train = splitIndices(split, 'train');
+    if (train.length === 0) throw new DatasetError(`${req.data}: the train split is empty; nothing to balance`);
+
+    // Cells: the full class × group product, counted over the train split.
+    const keyOf = (label: number, group: number[]) =>
+      [ds.labelNames[label]!, ...group.map((g, k) => `${attrs[k]!.name}=${attrs[k]!.values[g]!}`)].join('|');
+    const product: number[][] = attrs.reduce<number[][]>((acc, a) => acc.flatMap((g) => a.values.map((_, v) => [...g, v])), [[]]);
+    const cells: CellCount[] = [];
+    const rowsOf = new Map<string, number[]>();
+    ds.labelNames.forEach((_, label) => {
+      for (const group of product) {
+        const key = keyOf(label, group);
+        cells.push({ key, label, group, real: 0 });
+        rowsOf.set(key, []);
+      }
+    });
+    const byKey = new Map(cells.map((c) => [c.key, c]));
+    for (const i of train) {
+      const key = keyOf(ds.labels[i]!, attrs.map((a) => a.codes[i]!));
+      byKey.get(key)!.real++;
+      rowsOf.get(key)!.push(i);
+    }
+    let target: BalanceTarget;
+    if (['equalize-groups', 'equalize-classes', 'uniform'].includes(req.target)) target = { kind: req.target } as BalanceTarget;
+    else {
+      if (!existsSync(req.target)) {
+        throw new ConfigError(`--target ${req.target}: not one of equalize-groups, equalize-classes, uniform, and no such file`);
+      }
+      target = parseTargetFile(req.target, readFileSync(req.target, 'utf8'), cells.map((c) => c.key));
+    }
+    const plan = planBalance(cells, { target, minPerCell: req.minPerCell, maxSyntheticRatio: req.maxSyntheticRatio });
+
+    // Every cell that needs images must be one the model can generate.
+    const modelLabel = (label: number) => spec.labels.indexOf(ds.labelNames[label]!);
+    const condAttrIndex = spec.attributes.map((a) => groupBy.indexOf(a.name));
+    for (const c of plan) {
+      if (c.synthetic === 0) continue;
+      if (modelLabel(c.label) < 0) throw new ConfigError(`cell ${c.key}: the model was not trained on class '${ds.labelNames[c.label]}' (it knows ${spec.labels.join(', ')}); it cannot generate this cell`);
+      c.group.forEach((g, k) => {
+        const name = attrs[k]!.name;
+        const a = spec.attributes.find((x) => x.name === name);
+        if (!a) throw new ConfigError(`cell ${c.key}: the model is not conditioned on '${name}' (conditioning: ${spec.attributes.map((x) => x.name).join(', ') || 'class only'}); it cannot generate this cell; use --group-by with conditioning attributes or retrain with --condition label,${name}`);
+        if (!a.values.includes(attrs[k]!.values[g]!)) throw new ConfigError(`cell ${c.key}: the model never saw ${name}=${attrs[k]!.values[g]} in training; it cannot generate this cell`);
+      });
+    }
+
+    const realImages = train.length;
+    const syntheticImages = plan.reduce((a, c) => a + c.synthetic, 0);
+    const modelId = runModelId(runDir, gen.kind);
+    const result: BalanceResult = {
+      groupBy,
+      target: req.target,
+      seed: req.seed,
+      modelId,
+      cells: plan.map((c) => ({
+        ...c,
+        labelName: ds.labelNames[c.label]!,
+        groupValues: Object.fromEntries(c.group.map((g, k) => [attrs[k]!.name, attrs[k]!.values[g]!])),
+      })),
+      before: diversityIndices(plan.map((c) => c.real)),
+      after: diversityIndices(plan.map((c) => c.total)),
+      realImages,
+      syntheticImages,
+      capped: plan.filter((c) => c.cappedFrom !== null).map((c) => c.key),
+      out: null,
+    };
+    if (req.dryRun) return result;
+    if (!req.out) throw new ConfigError('medsynth balance needs --out DIR (or --dry-run to print the plan only)');
+    if (ds.source.kind === 'medmnist-npz' && !req.copy) {
+      throw new ConfigError(`--data ${req.data} is an .npz file: its real images cannot be referenced by path; add --copy to write them into ${req.out}`);
+    }
+
+    const card = JSON.parse(readFileSync(join(runDir, 'model-card.json'), 'utf8')) as { dataset: { bitDepth?: 8 | 16 } };
+    const bitDepth: 8 | 16 = card.dataset.bitDepth === 16 ? 16 : 8;
+    const out = resolve(req.out);
+    const root = manifestRoot(ds);
+    await writeDirAtomic(
+      out,
+      async (tmp) => {
+        const header = ['path', 'label', 'label_name', ...ds.attributes.map((a) => a.name), ...(ds.patientIds ? ['patient_id'] : []), 'split', 'synthetic', 'model_id', 'seed'];
+        const rows: (string | number)[][] = [];
+        const len = imageLength(ds);
+        const realDigits = Math.max(6, String(train.length).length);
+        train.forEach((i, n) => {
+          let path: string;
+          if (req.copy) {
+            path = `real/real_${String(n + 1).padStart(realDigits, '0')}.png`;
+            writeFileAtomic(join(tmp, path), encodePng(ds.images.subarray(i * len, (i + 1) * len), ds.width, ds.height, ds.channels, ds.bitDepth));
+          } else {
+            const src = ds.ids[i]!;
+            path = relative(out, isAbsolute(src) ? src : join(root, src)).split('\\').join('/');
+          }
+          rows.push([path, ds.labels[i]!, ds.labelNames[ds.labels[i]!]!, ...ds.attributes.map((a) => a.values[a.codes[i]!]!), ...(ds.patientIds ? [ds.patientIds[i]!] : []), 'train', 0, '', '']);
+        });
+        // Synthetic rows, cell by cell in plan order, in batches of 64.
+        const rng = new Rng(req.seed);
+        const digits = Math.max(6, String(syntheticImages).length);
+        let made = 0;
+        const width = conditionWidth(spec);
+        for (const c of plan) {
+          if (c.synthetic === 0) continue;
+          const cellRng = rng.derive(`cell-${c.key}`);
+          const pool = rowsOf.get(c.key)!;
+          for (let start = 0, b = 0; start < c.synthetic; start += 64, b++) {
+            const n = Math.min(64, c.synthetic - start);
+            const labels = new Array<number>(n).fill(modelLabel(c.label));
+            // Conditioning codes: from the cell's group where the attribute is a group attribute, else from a
+            // random real row of the cell (uniform over the model's values when the cell has none).
+            const codes = spec.attributes.map((a, k) =>
+              Array.from({ length: n }, () => {
+                const gi = condAttrIndex[k]!;
+                if (gi >= 0) return a.values.indexOf(attrs[gi]!.values[c.group[gi]!]!);
+                if (pool.length > 0) {
+                  const src = ds.attributes.find((x) => x.name === a.name);
+                  const v = src ? src.values[src.codes[pool[cellRng.int(pool.length)]!]!]! : undefined;
+                  const code = v === undefined ? -1 : a.values.indexOf(v);
+                  if (code >= 0) return code;
+                }
+                return cellRng.int(a.values.length);
+              }),
+            );
+            const pixels = tf.tidy(() => {
+              const cond = tf.tensor2d(encodeConditions(spec, labels, codes), [n, width]);
+              return gen.sample(cond, cellRng.derive(`batch-${b}`).nextUint32()).dataSync() as Float32Array;
+            });
+            const glen = gen.imageSize * gen.imageSize * gen.channels;
+            for (let i = 0; i < n; i++) {
+              made++;
+              const name = `images/syn_${String(made).padStart(digits, '0')}.png`;
+              writeFileAtomic(join(tmp, name), encodePng(pixels.subarray(i * glen, (i + 1) * glen), gen.imageSize, gen.imageSize, gen.channels, bitDepth));
+              const attrValues = ds.attributes.map((a) => {
+                const gi = groupBy.indexOf(a.name);
+                if (gi >= 0) return a.values[c.group[gi]!]!;
+                const k = spec.attributes.findIndex((x) => x.name === a.name);
+                return k >= 0 ? spec.attributes[k]!.values[codes[k]![i]!]! : '';
+              });
+              rows.push([name, c.label, ds.labelNames[c.label]!, ...attrValues, ...(ds.patientIds ? [`syn_${String(made).padStart(digits, '0')}`] : []), 'train', 1, modelId, req.seed]);
+            }
+          }
+        }
+        writeFileAtomic(join(tmp, 'manifest.csv'), toCsv(header, rows));
+        const { out: _o, ...rest } = result;
+        writeFileAtomic(join(tmp, 'plan.json'), JSON.stringify({ ...rest, model: runDir, data: resolve(req.data), copy: req.copy }, null, 2) + '\n');
+      },
+      { option: '--out' },
+    );
+    result.out = out;
+    return result;
+  } finally {
+    gen.dispose();
+  }
+}

@@ -1,0 +1,91 @@
+/** `medsynth balance`: plan class × group top-ups, generate them, write the augmented dataset. */
+import { InvalidArgumentError, type Command } from 'commander';
+import { balance, type BalanceResult } from '../../balance/balance.js';
+import { info_, printJson, startBackend, withCommonOptions, type CommonOptions } from '../context.js';
+import { parseList, parseSeed } from '../options.js';
+import { fmt, formatTable } from '../table.js';
+
+interface BalanceCliOptions extends CommonOptions {
+  data: string;
+  model: string;
+  target: string;
+  groupBy?: string[];
+  minPerCell?: number;
+  maxSyntheticRatio?: number;
+  dryRun: boolean;
+  copy: boolean;
+  seed: number;
+  out?: string;
+}
+
+function parseCount(value: string): number {
+  const n = Number(value);
+  if (!(Number.isInteger(n) && n >= 0)) throw new InvalidArgumentError('expected a whole number >= 0');
+  return n;
+}
+
+function parseRatio(value: string): number {
+  const n = Number(value);
+  if (!(Number.isFinite(n) && n >= 0)) throw new InvalidArgumentError('expected a number >= 0');
+  return n;
+}
+
+export function planTable(r: BalanceResult): string {
+  const rows = r.cells.map((c) => [
+    c.labelName,
+    ...r.groupBy.map((g) => c.groupValues[g]!),
+    c.real,
+    c.synthetic,
+    c.total,
+    c.cappedFrom !== null ? `capped (wanted ${c.cappedFrom})` : '',
+  ]);
+  const table = formatTable(['class', ...r.groupBy, 'real', 'synthetic', 'total', 'note'], rows);
+  const idx = (name: string, d: BalanceResult['before']) => `${name}: Gini ${fmt(d.gini)}  Shannon ${fmt(d.shannon)} nats  Pielou ${fmt(d.pielou)}`;
+  return [
+    table,
+    '',
+    `${r.realImages} real + ${r.syntheticImages} synthetic = ${r.realImages + r.syntheticImages} images (target ${r.target}, seed ${r.seed})`,
+    idx('cell counts before', r.before),
+    idx('cell counts after ', r.after),
+  ].join('\n');
+}
+
+export function registerBalanceCommand(program: Command): void {
+  withCommonOptions(
+    program
+      .command('balance')
+      .description('plan and generate synthetic top-ups per class x group cell, and write the augmented dataset')
+      .requiredOption('--data <path>', 'the real dataset (its train split is balanced)')
+      .requiredOption('--model <run>', 'a trained run folder (runs/NAME)')
+      .requiredOption('--target <kind>', 'equalize-groups, equalize-classes, uniform, or FILE.json with counts or proportions per cell')
+      .option('--group-by <attrs>', 'attributes that define a group (default: the model\'s conditioning attributes)', parseList)
+      .option('--min-per-cell <n>', 'every cell gets at least this many images', parseCount)
+      .option('--max-synthetic-ratio <r>', 'at most r synthetic images per real image in a cell', parseRatio)
+      .option('--dry-run', 'print the plan and write nothing', false)
+      .option('--copy', 'write the real training images into the output (default: reference them by path)', false)
+      .option('--seed <int>', 'sampling seed', parseSeed, 1)
+      .option('--out <dir>', 'output folder (must not exist)'),
+  ).action(async (opts: BalanceCliOptions) => {
+    const backend = await startBackend(opts);
+    const r = await balance({
+      data: opts.data,
+      run: opts.model,
+      target: opts.target,
+      groupBy: opts.groupBy,
+      minPerCell: opts.minPerCell,
+      maxSyntheticRatio: opts.maxSyntheticRatio,
+      dryRun: opts.dryRun,
+      copy: opts.copy,
+      seed: opts.seed,
+      out: opts.out,
+    });
+    if (opts.json) {
+      printJson({ command: 'balance', backend, ...r });
+      return;
+    }
+    process.stdout.write(planTable(r) + '\n');
+    if (r.capped.length) info_(`--max-synthetic-ratio capped ${r.capped.length} cell(s): ${r.capped.join(', ')}`);
+    if (r.out) info_(`wrote ${r.out}/manifest.csv (${r.realImages} real rows by ${opts.copy ? 'copy' : 'reference'}, ${r.syntheticImages} synthetic)`);
+    else info_('dry run: nothing written');
+  });
+}
