@@ -1,0 +1,125 @@
+/** The human-readable `medsynth evaluate` report: fidelity, utility & fairness, diversity. */
+import { fmt, formatTable } from '../cli/table.js';
+import type { EvaluateResult, FidelityComparison } from './evaluate.js';
+
+const pct = (x: number | null | undefined) => fmt(x, 3);
+
+function fidelityCells(c: FidelityComparison): string[] {
+  const v = c.values;
+  if (!v) return ['-', '-', '-', '-', '-', '-'];
+  const kid = v.kid ? `${(v.kid.mean * 1e3).toFixed(2)}±${(v.kid.std * 1e3).toFixed(2)}` : '-';
+  return [fmt(v.fid, 2), kid, pct(v.precision), pct(v.recall), pct(v.density), pct(v.coverage)];
+}
+
+function fidelitySection(r: EvaluateResult): string[] {
+  const label = (row: EvaluateResult['fidelity']['rows'][number]) =>
+    row.slice === 'overall' ? 'all' : row.slice === 'class' ? `class ${row.name}` : `${r.groupBy.join('/')}=${row.name}`;
+  const width = Math.max(...r.fidelity.rows.map((row) => label(row).length));
+  const rows: string[][] = [];
+  const notes = new Set<string>();
+  for (const row of r.fidelity.rows) {
+    const name = label(row);
+    rows.push([`${name.padEnd(width)}  synthetic`, String(row.synthetic.n), ...fidelityCells(row.synthetic)]);
+    rows.push([`${''.padEnd(width)}  real test (baseline)`, String(row.baseline.n), ...fidelityCells(row.baseline)]);
+    for (const [who, c] of [['synthetic', row.synthetic], ['real test', row.baseline]] as const) {
+      if (c.note) notes.add(`${name}, ${who}: ${c.note}`);
+      for (const s of c.values?.skipped ?? []) notes.add(`${name}, ${who}: ${s.metric} ${s.reason}`);
+    }
+  }
+  const f = r.features;
+  return [
+    `Fidelity vs the real train split (features: ${f.name}, ${f.dim}-d, fitted on ${f.fittedOn}; KID x 1e3, mean±std over subsets)`,
+    formatTable(['slice / compared set', 'n', 'FID', 'KID', 'precision', 'recall', 'density', 'coverage'], rows),
+    ...[...notes].map((n) => `  note: ${n}`),
+  ];
+}
+
+function utilitySection(r: EvaluateResult): string[] {
+  const u = r.utility;
+  const ways = u.ways;
+  const header = ['metric', ...ways.map((w) => `(${w.key}) ${w.label}`)];
+  const rows: (string | number)[][] = [];
+  const each = (name: string, f: (rep: NonNullable<(typeof ways)[number]['report']>) => number | null) =>
+    rows.push([name, ...ways.map((w) => (w.report ? pct(f(w.report)) : '-'))]);
+  rows.push(['train images', ...ways.map((w) => w.trainImages)]);
+  each('accuracy', (x) => x.accuracy);
+  each('balanced accuracy', (x) => x.balancedAccuracy);
+  r.classes.forEach((name, c) => each(`recall ${name}`, (x) => x.recall[c] ?? null));
+  const gname = (g: number) => (r.groupBy.length ? `${r.groupBy.join('/')}=${r.groups[g]}` : 'all');
+  const groupIds = [...new Set(ways.flatMap((w) => w.report?.groupAccuracy.map((g) => g.group) ?? []))].sort((a, b) => a - b);
+  for (const g of groupIds) each(`accuracy ${gname(g)}`, (x) => x.groupAccuracy.find((y) => y.group === g)?.accuracy ?? null);
+  if (u.mode === 'binary') {
+    for (const g of groupIds) {
+      each(`TPR ${gname(g)}`, (x) => x.perPositive[0]?.groups.find((y) => y.group === g)?.tpr ?? null);
+      each(`FPR ${gname(g)}`, (x) => x.perPositive[0]?.groups.find((y) => y.group === g)?.fpr ?? null);
+    }
+  }
+  each('worst-group accuracy', (x) => x.worstGroupAccuracy);
+  each('demographic-parity diff.', (x) => x.demographicParityDifference);
+  each('equalized-odds diff.', (x) => x.equalizedOddsDifference);
+  if (u.mode === 'one-vs-rest') {
+    r.classes.forEach((name, c) => {
+      each(`  DP diff. ${name} vs rest`, (x) => x.perPositive[c]?.demographicParityDifference ?? null);
+      each(`  EO diff. ${name} vs rest`, (x) => x.perPositive[c]?.equalizedOddsDifference ?? null);
+    });
+  }
+  const positive = u.mode === 'binary' ? `positive class ${u.positiveName}` : 'one-vs-rest per class, headline = largest; per-group TPR/FPR in --json';
+  const skipped = ways.filter((w) => w.skipped).map((w) => `  note: (${w.key}) skipped: ${w.skipped}`);
+  return [
+    `Utility & fairness on the real test split (${u.testImages} images; cnn classifier, ${u.classifier.steps} steps, seed ${u.classifier.seed}; ${positive}; (c) = ${u.augmentedSource})`,
+    formatTable(header, rows),
+    ...skipped,
+  ];
+}
+
+function diversitySection(r: EvaluateResult): string[] {
+  const d = r.diversity;
+  const cellRow = (name: string, c: typeof d.cells.realTrain | null) =>
+    c ? [name, c.indices.total, c.indices.cells, c.indices.emptyCells, fmt(c.indices.gini), fmt(c.indices.shannon), fmt(c.indices.pielou)] : [name, '-', '-', '-', '-', '-', '-'];
+  const cellsOf = d.cells.groupBy.length ? `class x ${d.cells.groupBy.join('/')}` : 'class';
+  const m = d.modes;
+  const occRow = (name: string, o: typeof m.synthetic) => [
+    name,
+    o.counts.reduce((a, b) => a + b, 0),
+    fmt(o.coverage),
+    `${o.ndb.ndb}/${o.k} = ${fmt(o.ndb.ndbOverK)}`,
+    o.ndb.underfilled,
+    fmt(o.indices.gini),
+    fmt(o.indices.shannon),
+    fmt(o.indices.pielou),
+  ];
+  const mpd = d.intraClass.perClass.map((c) => [c.name, fmt(c.real), fmt(c.synthetic), fmt(c.ratio)]);
+  mpd.push(['all (pooled)', fmt(d.intraClass.all.real), fmt(d.intraClass.all.synthetic), fmt(d.intraClass.all.ratio)]);
+  return [
+    `Diversity: ${cellsOf} cell counts (Gini: 0 = even; Shannon in nats; Pielou: 1 = even)`,
+    formatTable(['set', 'images', 'cells', 'empty', 'Gini', 'Shannon', 'Pielou'], [
+      cellRow('real train', d.cells.realTrain),
+      cellRow('synthetic', d.cells.synthetic),
+      cellRow('augmented (c)', d.cells.augmented),
+    ]),
+    ...d.cells.notes.map((n) => `  note: ${n}`),
+    '',
+    `Mode coverage: k-means, K = ${m.k}, on ${m.fittedOn} (seed ${m.seed}); NDB at alpha = ${m.synthetic.ndb.alpha} (lower is better, ~alpha for real data)`,
+    formatTable(['set', 'images', 'coverage', 'NDB/K', 'under-filled', 'Gini', 'Shannon', 'Pielou'], [occRow('synthetic', m.synthetic), occRow('real test (baseline)', m.baseline)]),
+    '',
+    `Intra-class mean pairwise distance in ${r.features.name} feature space (ratio < 1: less varied than real)`,
+    formatTable(['class', 'real train', 'synthetic', 'ratio'], mpd),
+  ];
+}
+
+export function formatEvaluation(r: EvaluateResult): string {
+  const s = r.splits.sizes;
+  return [
+    `real      ${r.datasets.real.path} (${r.datasets.real.n} images; split seed ${r.splits.seed}: train ${s.train}, holdout ${s.holdout}, test ${s.test})`,
+    `synthetic ${r.datasets.synthetic.path} (${r.datasets.synthetic.n} images)`,
+    ...(r.datasets.augmented ? [`augmented ${r.datasets.augmented.path} (${r.datasets.augmented.n} images)`] : []),
+    `images    ${r.image.size}x${r.image.size}, ${r.image.channels} channel${r.image.channels > 1 ? 's' : ''}; features ${r.features.name}: ${r.features.preprocessing}`,
+    `seed      ${r.seeds.evaluation} (sub-seeds in --json)`,
+    '',
+    ...fidelitySection(r),
+    '',
+    ...utilitySection(r),
+    '',
+    ...diversitySection(r),
+  ].join('\n');
+}
