@@ -34,18 +34,19 @@
  * of G; the unfold (U_i, G_i) writes k²/s²× the size of the input, as ONE depthwise conv with a one-hot
  * filter (k² strided slices, the first implementation, cost ~10× more on wasm). Per layer, the form that
  * writes fewer floats (the unfold's counted twice: its depthwise conv does k² multiply-adds per float),
- * the unfold when s does not divide k. Then ghost or materialised (Bu et al., "Differentially Private
- * Optimization on Large Model at Small Cost", ICML 2023, Sec. 3: mixed ghost clipping): the ghost form
- * when its multiply-adds R²(K + N) are fewer than the materialised R·K·N (R rows, K and N columns of
- * the two factors), i.e. for small feature maps with many channels.
+ * the unfold when s does not divide k. Then ghost or materialised per layer ("mixed ghost clipping": Bu,
+ * Mao & Xu, "Scalable and Efficient Training of Large Convolutional Neural Networks with Differential
+ * Privacy", NeurIPS 2022): the ghost form when its multiply-adds R²(K + N) are fewer than the materialised
+ * R·K·N (R rows, K and N columns of the two factors), i.e. for small feature maps with many channels.
  * With units (patients) the per-example gradients are materialised ([B, D]) and summed per unit by a
  * [units, B] membership matrix before taking norms.
  *
  * Clipped sum with per-image factors c_i (c_i = the clip factor of image i's unit):
  *   Σ_i c_i ∇θ_i = the ordinary batch gradient of the layer with g replaced by c ⊙ g
  * (a backward-filter convolution on the fast kernels; no per-example tensors), except for conv layers
- * whose per-example gradients were materialised for their norms: those are weighted and summed directly
- * (Bu et al. 2023's book-keeping), which saves the backward-filter convolution.
+ * whose per-example gradients were materialised for their norms: those are weighted and summed directly,
+ * which saves the backward-filter convolution (the layerwise mix of book-keeping and materialisation in
+ * Bu, Wang, Zha & Karypis, "Differentially Private Optimization on Large Model at Small Cost", ICML 2023).
  */
 import * as tf from '@tensorflow/tfjs';
 import { PrivacyAssumptionError } from '../core/errors.js';
@@ -388,8 +389,8 @@ export function clippedSum(tape: CaptureTape, factors: Float32Array): Map<tf.Var
     const [gw, gb] = tf.tidy(() => {
       const pe = r.perExample;
       if (pe) {
-        // Materialised per-example gradients (book-keeping, Bu et al. 2023): Σ_i c_i ∇W_i, put back in
-        // filter order; the bias from the per-example output-gradient sums.
+        // Materialised per-example gradients (see the header): Σ_i c_i ∇W_i, put back in filter order;
+        // the bias from the per-example output-gradient sums.
         const conv = layer as Conv2d | ConvTranspose2d;
         const cw = tf.tensor2d(factors, [1, b]);
         const sum = tf.reshape(tf.matMul(cw, tf.reshape(pe.m, [b, -1]) as tf.Tensor2D), [-1]);
