@@ -4,9 +4,14 @@
  */
 import { Command, CommanderError } from 'commander';
 import { UserError, oneLine } from '../core/errors.js';
+import { registerAuditCommand } from './commands/audit.js';
+import { registerBalanceCommand } from './commands/balance.js';
 import { registerDataCommands } from './commands/data.js';
 import { registerDemoCommand } from './commands/demo.js';
+import { registerEvaluateCommand } from './commands/evaluate.js';
+import { registerMetricsCommand } from './commands/metrics.js';
 import { registerPrivacyCommands } from './commands/privacy.js';
+import { registerReportCommand } from './commands/report.js';
 import { registerSampleCommand } from './commands/sample.js';
 import { registerTrainCommand } from './commands/train.js';
 import { packageVersion } from './context.js';
@@ -20,7 +25,12 @@ export function buildProgram(): Command {
   registerDataCommands(program);
   registerTrainCommand(program);
   registerSampleCommand(program);
+  registerBalanceCommand(program);
+  registerEvaluateCommand(program);
+  registerMetricsCommand(program);
   registerPrivacyCommands(program);
+  registerAuditCommand(program);
+  registerReportCommand(program);
   registerDemoCommand(program);
   return program;
 }

@@ -1,0 +1,254 @@
+/**
+ * Rendering a ReportData as self-contained HTML (inline CSS + SVG, images as data: URIs, no scripts, no
+ * network) and as Markdown. Every section has a stable id (summary, privacy, attacks, fidelity, utility,
+ * diversity, samples, training, provenance) so tests and readers can find it.
+ */
+import type { ReportData, Verdict } from './report.js';
+import { barChart, esc, lineChart, rocChart } from './svg.js';
+
+type Obj = Record<string, any>;
+const f = (x: unknown, d = 3): string => (typeof x === 'number' && Number.isFinite(x) ? x.toFixed(d) : x === Infinity ? '∞' : '–');
+const ci = (o: Obj | number | undefined, d = 3): string => {
+  if (typeof o === 'number') return f(o, d);
+  if (!o) return '–';
+  const v = o.value ?? o.estimate ?? o.mean;
+  const lo = o.lo ?? o.lower;
+  const hi = o.hi ?? o.upper;
+  return lo !== undefined && hi !== undefined ? `${f(v, d)} [${f(lo, d)}, ${f(hi, d)}]` : f(v, d);
+};
+
+interface Table {
+  header: string[];
+  rows: string[][];
+}
+
+export interface Section {
+  id: string;
+  title: string;
+  paragraphs: string[];
+  tables: { caption: string; table: Table }[];
+  charts: string[];
+  images: { caption: string; base64: string }[];
+}
+
+function section(id: string, title: string): Section {
+  return { id, title, paragraphs: [], tables: [], charts: [], images: [] };
+}
+
+const verdictRow = (name: string, v: Verdict) => [name, v.level, v.text];
+
+export function sections(d: ReportData): Section[] {
+  const out: Section[] = [];
+  const pv = d.privacy as Obj;
+  const audit = d.audit as Obj | null;
+  const ev = d.evaluation as Obj | null;
+
+  const s = section('summary', 'Summary');
+  s.paragraphs.push(`Run <b>${esc(d.run.name)}</b>: a ${esc(d.run.kind)} trained for ${d.run.steps} steps (seed ${d.run.seed}).`);
+  s.tables.push({ caption: 'Verdicts', table: { header: ['aspect', 'verdict', 'why'], rows: [verdictRow('privacy', d.verdicts.privacy), verdictRow('fidelity', d.verdicts.fidelity), verdictRow('utility', d.verdicts.utility), verdictRow('fairness', d.verdicts.fairness)] } });
+  const t = d.thresholds;
+  s.paragraphs.push(
+    `How verdicts are read: privacy is <i>low leakage</i> when the model is (ε, δ)-DP with ε ≤ ${t.lowLeakage.epsilon} and the best membership attack's AUC ≤ ${t.lowLeakage.auc}; <i>moderate</i> when the best AUC ≤ ${t.moderateLeakage.auc}; <i>high</i> otherwise. Fidelity is <i>close</i> when FID ≤ ${t.fidelityRatio.close}× the real-vs-real baseline, <i>fair</i> up to ${t.fidelityRatio.fair}×. Utility is <i>good</i> when training on synthetic data loses ≤ ${t.utilityGap.good * 100} accuracy points against real data, <i>fair</i> up to ${t.utilityGap.fair * 100}. Fairness compares the worst-group accuracy before and after augmentation.`,
+  );
+  out.push(s);
+
+  const p = section('privacy', 'Privacy');
+  if (pv.differentialPrivacy) {
+    p.paragraphs.push(`<b>Claim:</b> ${esc(String(pv.claim ?? ''))}.`);
+    p.tables.push({
+      caption: 'DP parameters',
+      table: {
+        header: ['unit', 'ε', 'δ', 'accountant', 'noise multiplier σ', 'clip norm C', 'sample rate q', 'steps', 'units N'],
+        rows: [[String(pv.unit), f(pv.epsilon), String(pv.delta), String(pv.accountant), f(pv.noiseMultiplier, 4), String(pv.clipNorm), f(pv.sampleRate, 5), String(pv.steps), String(pv.units)]],
+      },
+    });
+    p.paragraphs.push(`Accountant: ${esc(String(pv.accountantDescription ?? pv.accountant))}.`);
+    p.paragraphs.push(`<b>Covers:</b> ${esc(String(pv.covers ?? ''))}.`);
+    p.paragraphs.push(`<b>Does not cover:</b> ${(pv.doesNotCover as string[] | undefined)?.map(esc).join('; ') ?? '–'}.`);
+    p.paragraphs.push('Any other use of the private data — tuning on it, releasing training logs, or running other analyses on it — will invalidate the stated privacy guarantee.');
+    const eps = d.curves.filter((c) => typeof c.epsilon === 'number').map((c) => [c.step, c.epsilon!] as [number, number]);
+    p.charts.push(lineChart({ title: 'ε spent over training', xLabel: 'DP-SGD step', yLabel: 'ε', series: [{ name: `ε (${pv.accountant})`, points: [[0, 0], ...eps] }] }));
+  } else {
+    p.paragraphs.push(`<b>${esc(String(pv.warning ?? 'Trained without differential privacy.'))}</b>`);
+  }
+  const best = audit?.best as Obj | null | undefined;
+  if (best) p.paragraphs.push(`<b>Empirical ε lower bound</b> (best attack, ${esc(String(best.attack))}): ${f(best.epsilonLowerBound)}${pv.differentialPrivacy ? ` — beside the accountant's ε ${f(pv.epsilon)}; a lower bound above the accountant's ε would mean a broken guarantee` : ''}.`);
+  out.push(p);
+
+  const a = section('attacks', 'Membership attacks');
+  if (audit?.attacks) {
+    const attacks = audit.attacks as Obj[];
+    const tpr = (m: Obj | null | undefined, fpr: number) => ci((m?.tprAtFpr as Obj[] | undefined)?.find((x) => Math.abs(x.fpr - fpr) < 1e-12));
+    const sz = audit.sizes as Obj | undefined;
+    a.paragraphs.push(
+      `Members: ${sz?.members ?? '–'} training images; non-members: ${sz?.nonMembers ?? '–'} holdout images never trained on; ${sz?.synthetic ?? '–'} synthetic samples. Each attack scores every image (higher = more likely a member). Intervals are ${Math.round(100 * Number(audit.settings?.confidence ?? 0.95))}% bootstrap CIs; the ε lower bound is a Clopper–Pearson bound at the best threshold (Jagielski et al. 2020; Nasr et al. 2021).`,
+    );
+    a.tables.push({
+      caption: 'Attack results',
+      table: {
+        header: ['attack', 'access', 'AUC', 'TPR @ FPR 1%', 'TPR @ FPR 0.1%', 'max advantage', 'ε lower bound'],
+        rows: attacks.map((x) => [String(x.name), String(x.access ?? ''), ci(x.overall?.auc), tpr(x.overall, 0.01), tpr(x.overall, 0.001), ci(x.overall?.advantage), f(x.overall?.epsilon?.epsilon)]),
+      },
+    });
+    const curves = attacks.filter((x) => x.overall?.roc?.fpr && x.overall?.roc?.tpr).map((x) => ({ name: String(x.name), fpr: x.overall.roc.fpr as number[], tpr: x.overall.roc.tpr as number[] }));
+    if (curves.length) a.charts.push(rocChart('ROC curves of the membership attacks (log-log)', curves));
+    const groups = attacks.flatMap((x) => ((x.groups ?? []) as Obj[]).filter((g) => g.metrics).map((g) => [String(x.name), `${g.variable}=${g.value}`, `${g.members}/${g.nonMembers}`, ci(g.metrics.auc), tpr(g.metrics, 0.01)]));
+    if (groups.length) a.tables.push({ caption: 'Leakage per group (members/non-members per group)', table: { header: ['attack', 'group', 'n', 'AUC', 'TPR @ FPR 1%'], rows: groups } });
+    for (const d of (audit.dcr ?? []) as Obj[]) a.paragraphs.push(`DCR test (${esc(String(d.space))} space): ${f(d.share)} [${f(d.lower)}, ${f(d.upper)}] of synthetic samples are closer to a training image than to a holdout image (ideal ≈ 0.5; above it, samples sit nearer the training data).`);
+    for (const c of (audit.caveats ?? []) as string[]) a.paragraphs.push(`<i>${esc(c)}</i>`);
+  } else a.paragraphs.push('Not audited: run <code>medsynth audit --model RUN --data DIR --json audit.json</code> and pass <code>--audit audit.json</code>.');
+  out.push(a);
+
+  const fi = section('fidelity', 'Fidelity');
+  if (ev?.fidelity?.rows) {
+    const fv = (c: Obj | undefined) => {
+      const v = c?.values as Obj | null | undefined;
+      if (!v) return ['–', '–', '–', '–', '–', '–'];
+      return [f(v.fid, 2), v.kid ? `${f(v.kid.mean * 1e3, 2)}±${f(v.kid.std * 1e3, 2)}` : '–', f(v.precision), f(v.recall), f(v.density), f(v.coverage)];
+    };
+    const rows: string[][] = [];
+    for (const r of ev.fidelity.rows as Obj[]) {
+      rows.push([`${r.slice} ${r.name}`, 'synthetic', String(r.synthetic?.n ?? '–'), ...fv(r.synthetic)]);
+      rows.push(['', 'real test (baseline)', String(r.baseline?.n ?? '–'), ...fv(r.baseline)]);
+    }
+    fi.paragraphs.push(`Each slice compares a set with the real train split in ${esc(String(ev.features?.name ?? 'feature'))} features (${esc(String(ev.features?.fittedOn ?? ''))}); the real-test row is what a fresh sample of real data scores. Lower FID/KID and higher precision, recall, density and coverage are better. KID × 10³.`);
+    fi.tables.push({ caption: 'Fidelity overall, per class and per group', table: { header: ['slice', 'set', 'n', 'FID', 'KID×1e3', 'precision', 'recall', 'density', 'coverage'], rows } });
+  } else fi.paragraphs.push('Not evaluated: run <code>medsynth evaluate</code> and pass <code>--eval</code>.');
+  out.push(fi);
+
+  const u = section('utility', 'Utility and fairness');
+  if (ev?.utility?.ways) {
+    const ways = ev.utility.ways as Obj[];
+    const classes = (ev.classes ?? []) as string[];
+    const metric = (name: string, get: (r: Obj) => unknown) => [name, ...ways.map((w) => (w.report ? f(get(w.report)) : '–'))];
+    const rows = [
+      metric('accuracy', (r) => r.accuracy),
+      metric('balanced accuracy', (r) => r.balancedAccuracy),
+      ...classes.map((c, i) => metric(`recall ${c}`, (r) => (r.recall as unknown[])[i])),
+      metric('worst-group accuracy', (r) => r.worstGroupAccuracy),
+      metric('demographic-parity difference', (r) => r.demographicParityDifference),
+      metric('equalized-odds difference', (r) => r.equalizedOddsDifference),
+    ];
+    const groups = (ev.groups ?? []) as string[];
+    for (let g = 0; g < groups.length; g++) rows.push(metric(`accuracy, group ${groups[g]}`, (r) => (r.groupAccuracy as Obj[]).find((x) => x.group === g)?.accuracy));
+    u.paragraphs.push(`The same classifier trained three ways and tested on the real test split (${ev.utility.testImages} images, used for nothing else); positive class for the fairness rates: ${esc(String(ev.utility.positiveName ?? '–'))}. Demographic parity and equalized odds as in Hardt, Price & Srebro 2016 (differences between the best and worst group; 0 is parity).`);
+    u.tables.push({ caption: 'Utility and fairness: (b) and (c) next to (a)', table: { header: ['metric', ...ways.map((w) => String(w.label ?? w.key))], rows } });
+  } else u.paragraphs.push('Not evaluated.');
+  out.push(u);
+
+  const dv = section('diversity', 'Diversity');
+  const cells = ev?.diversity?.cells as Obj | undefined;
+  if (cells?.realTrain) {
+    const names: string[] = [];
+    const classes = (ev!.classes ?? []) as string[];
+    const groups = (ev!.groups ?? []) as string[];
+    classes.forEach((c) => groups.forEach((g) => names.push(`${c} | ${g}`)));
+    const flat = (cc: Obj | null | undefined) => (cc ? (cc.counts as number[][]).flat() : []);
+    const series = [{ name: 'real train (before)', values: flat(cells.realTrain) }];
+    if (cells.augmented) series.push({ name: 'augmented (after)', values: flat(cells.augmented) });
+    else if (cells.synthetic) series.push({ name: 'synthetic', values: flat(cells.synthetic) });
+    dv.charts.push(barChart({ title: 'Images per class × group cell', yLabel: 'images', categories: names, series }));
+    const idx = (name: string, cc: Obj | null | undefined) => (cc ? [name, f(cc.indices.gini), f(cc.indices.shannon), f(cc.indices.pielou), String(cc.indices.emptyCells)] : [name, '–', '–', '–', '–']);
+    dv.tables.push({ caption: 'Evenness of the cell counts (Gini: 0 = even; Shannon in nats; Pielou: 1 = even)', table: { header: ['set', 'Gini', 'Shannon', 'Pielou', 'empty cells'], rows: [idx('real train', cells.realTrain), idx('synthetic', cells.synthetic), idx('augmented', cells.augmented)] } });
+    const modes = ev!.diversity.modes as Obj | undefined;
+    if (modes) {
+      const occ = (name: string, o: Obj | undefined) => [name, f(o?.coverage), o?.ndb ? `${o.ndb.ndb}/${modes.k}` : '–', f(o?.indices?.gini)];
+      dv.tables.push({ caption: `Mode coverage over K = ${modes.k} k-means clusters of real features, and NDB (Richardson & Weiss 2018)`, table: { header: ['set', 'coverage', 'NDB', 'Gini of occupancy'], rows: [occ('synthetic', modes.synthetic), occ('real test (baseline)', modes.baseline)] } });
+    }
+    const intra = ev!.diversity.intraClass as Obj | undefined;
+    if (intra) dv.tables.push({ caption: 'Intra-class diversity: mean pairwise feature distance', table: { header: ['class', 'real', 'synthetic', 'ratio'], rows: [...(intra.perClass as Obj[]).map((c) => [String(c.name), f(c.real), f(c.synthetic), f(c.ratio)]), ['all', f(intra.all.real), f(intra.all.synthetic), f(intra.all.ratio)]] } });
+  } else dv.paragraphs.push('Not evaluated.');
+  out.push(dv);
+
+  const sm = section('samples', 'Samples');
+  sm.paragraphs.push(`Generated samples, one row per class × group cell (${d.samples.perRow} per row, seed ${d.samples.seed}): ${d.samples.cells.map(esc).join('; ')}.`);
+  sm.images.push({ caption: 'Generated samples per class × group', base64: d.samples.png });
+  if (d.samples.realPng) sm.images.push({ caption: 'REAL training images of the same cells (included because --include-training-images was given)', base64: d.samples.realPng });
+  else sm.paragraphs.push('No training image is shown (pass --include-training-images to add real rows).');
+  out.push(sm);
+
+  const tr = section('training', 'Training curves');
+  const keys = [...new Set(d.curves.flatMap((c) => Object.keys(c.losses)))].filter((k) => !['beta', 'batch', 'clipped', 'fake_rejected'].includes(k));
+  tr.charts.push(lineChart({ title: 'Mean losses per epoch', xLabel: 'epoch', yLabel: 'loss', series: keys.map((k) => ({ name: k, points: d.curves.filter((c) => Number.isFinite(c.losses[k])).map((c) => [c.epoch, c.losses[k]!] as [number, number]) })) }));
+  out.push(tr);
+
+  const pr = section('provenance', 'Provenance: model card and datasheet');
+  const card = d.modelCard as Obj;
+  pr.tables.push({
+    caption: 'Datasheet',
+    table: {
+      header: ['field', 'value'],
+      rows: [
+        ['dataset', String(card.dataset?.name)],
+        ['source', `${card.dataset?.source}`],
+        ['fingerprint', String(card.dataset?.fingerprint)],
+        ['preprocessing', JSON.stringify(card.dataset?.preprocessing)],
+        ['splits (images)', JSON.stringify(card.splits?.sizes)],
+        ['splits (units)', `${JSON.stringify(card.splits?.units)} by ${card.splits?.unit}, seed ${card.splits?.seed}`],
+        ['conditioning', JSON.stringify(card.conditioning)],
+      ],
+    },
+  });
+  pr.tables.push({
+    caption: 'Model card',
+    table: {
+      header: ['field', 'value'],
+      rows: [
+        ['generator', `${card.generator?.type} ${JSON.stringify(card.generator?.config)}`],
+        ['training', `seed ${card.training?.seed}, ${card.training?.steps} steps, ${f(card.training?.seconds, 1)} s`],
+        ['config', JSON.stringify(card.training?.config)],
+        ['versions', JSON.stringify(card.environment?.versions)],
+        ['backend', `${card.environment?.backend?.name} (${card.environment?.backend?.package} ${card.environment?.backend?.version})`],
+        ['report', d.generatedBy],
+      ],
+    },
+  });
+  out.push(pr);
+  return out;
+}
+
+const CSS = `body{font:14px/1.5 system-ui,-apple-system,"Segoe UI",sans-serif;color:#0f172a;max-width:1100px;margin:0 auto;padding:24px;background:#f8fafc}
+h1{font-size:24px;margin:0 0 4px}h2{font-size:19px;border-bottom:2px solid #cbd5e1;padding-bottom:4px;margin-top:32px}
+section{background:#fff;border:1px solid #e2e8f0;border-radius:8px;padding:8px 20px 16px;margin:16px 0}
+table{border-collapse:collapse;margin:8px 0 16px;font-size:13px}th,td{border:1px solid #e2e8f0;padding:4px 8px;text-align:left;vertical-align:top}
+th{background:#f1f5f9}caption{text-align:left;font-weight:600;padding:4px 0}td.good{background:#dcfce7}td.fair{background:#fef9c3}td.poor{background:#fee2e2}td.unknown{background:#f1f5f9}
+figure{margin:8px 0}img.grid{image-rendering:pixelated;width:560px;max-width:100%;border:1px solid #e2e8f0}td{overflow-wrap:anywhere}nav a{margin-right:12px}.chart{max-width:100%;height:auto}`;
+
+export function renderHtml(d: ReportData): string {
+  const secs = sections(d);
+  const table = (t: { caption: string; table: Table }) =>
+    `<table><caption>${esc(t.caption)}</caption><thead><tr>${t.table.header.map((h) => `<th>${esc(h)}</th>`).join('')}</tr></thead><tbody>${t.table.rows
+      .map((r) => `<tr>${r.map((c, i) => `<td${t.caption === 'Verdicts' && i === 1 ? ` class="${esc(c)}"` : ''}>${esc(c)}</td>`).join('')}</tr>`)
+      .join('')}</tbody></table>`;
+  const body = secs
+    .map(
+      (s) =>
+        `<section id="${s.id}"><h2>${esc(s.title)}</h2>${s.paragraphs.map((p) => `<p>${p}</p>`).join('')}${s.tables.map(table).join('')}${s.charts.map((c) => `<figure>${c}</figure>`).join('')}${s.images
+          .map((im) => `<figure><img class="grid" alt="${esc(im.caption)}" src="data:image/png;base64,${im.base64}"><figcaption>${esc(im.caption)}</figcaption></figure>`)
+          .join('')}</section>`,
+    )
+    .join('\n');
+  return `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
+<title>${esc(d.title)}</title><style>${CSS}</style></head>
+<body><h1>${esc(d.title)}</h1><p>${esc(d.generatedBy)}; everything below is traceable to the run's data fingerprint, config, seed and privacy budget (see Provenance).</p>
+<nav>${secs.map((s) => `<a href="#${s.id}">${esc(s.title)}</a>`).join('')}</nav>
+${body}
+</body></html>
+`;
+}
+
+export function renderMarkdown(d: ReportData): string {
+  const strip = (h: string) => h.replace(/<[^>]+>/g, '').replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&amp;/g, '&').replace(/&quot;/g, '"');
+  const lines: string[] = [`# ${d.title}`, '', `${d.generatedBy}. Plots and sample grids are in report.html.`, ''];
+  for (const s of sections(d)) {
+    lines.push(`## ${s.title}`, '');
+    for (const p of s.paragraphs) lines.push(strip(p), '');
+    for (const t of s.tables) {
+      lines.push(`**${t.caption}**`, '', `| ${t.table.header.join(' | ')} |`, `|${t.table.header.map(() => '---').join('|')}|`, ...t.table.rows.map((r) => `| ${r.map((c) => c.replace(/\|/g, '\\|')).join(' | ')} |`), '');
+    }
+  }
+  return lines.join('\n');
+}
+
+export { barChart };

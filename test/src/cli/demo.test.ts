@@ -1,0 +1,38 @@
+/**
+ * The main job as a new user runs it: `medsynth demo --quick` goes through all six stages (phantom data,
+ * DP cVAE at ε = 8 per patient, balance, evaluate, audit, report), ends by printing the report's path,
+ * and leaves a report whose privacy claim matches the run's model card. The full demo's time is measured
+ * in eval/results (not asserted here).
+ */
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { runCli } from '../../helpers/cli.js';
+
+describe('medsynth demo --quick', () => {
+  it('runs the whole pipeline and prints the report path last', () => {
+    const out = join(mkdtempSync(join(tmpdir(), 'medsynth-demo-')), 'demo');
+    const r = runCli(['demo', '--quick', '--out', out]);
+    expect(r.status, r.stderr).toBe(0);
+    for (const stage of ['[1/6] phantom data', '[2/6] DP cVAE: epsilon 8, patients', '[3/6] balance', '[4/6] evaluate', '[5/6] audit', '[6/6] report']) {
+      expect(r.stderr).toContain(stage);
+    }
+    const last = r.stdout.trim().split('\n').pop()!;
+    expect(last).toBe(join(out, 'report', 'report.html'));
+    for (const f of ['report.html', 'report.md', 'report.json']) expect(existsSync(join(out, 'report', f)), f).toBe(true);
+    const card = JSON.parse(readFileSync(join(out, 'run', 'model-card.json'), 'utf8'));
+    expect(card.privacy.unit).toBe('patient');
+    expect(card.privacy.epsilon).toBeLessThanOrEqual(8);
+    const rep = JSON.parse(readFileSync(join(out, 'report', 'report.json'), 'utf8'));
+    expect(rep.privacy.epsilon).toBe(card.privacy.epsilon);
+    expect(rep.audit.attacks.length).toBeGreaterThan(0);
+    expect(rep.evaluation.utility.ways).toHaveLength(3);
+    const demo = JSON.parse(readFileSync(join(out, 'demo.json'), 'utf8'));
+    expect(demo.quick).toBe(true);
+    // Nothing of the patients leaks into the report: no patient id appears in it.
+    const ids = new Set(readFileSync(join(out, 'phantom', 'manifest.csv'), 'utf8').trim().split('\n').slice(1).map((l) => l.split(',').pop()!));
+    const html = readFileSync(join(out, 'report', 'report.html'), 'utf8');
+    for (const id of [...ids].slice(0, 50)) expect(html.includes(`>${id}<`) || html.includes(`"${id}"`), id).toBe(false);
+  });
+});

@@ -1,0 +1,82 @@
+/**
+ * `medsynth report` as a person sees it: report.html rendered in headless Chromium (Debian's `chromium`
+ * driven by playwright-core) with every section and plot visible, no network request, and a screenshot
+ * written into the run folder; report.md and report.json beside it; no training image unless asked.
+ */
+import { existsSync, mkdtempSync, readFileSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { runCli } from '../../helpers/cli.js';
+
+const CHROMIUM = ['/usr/bin/chromium', '/usr/bin/chromium-browser'].find((p) => existsSync(p));
+const SECTIONS = ['summary', 'privacy', 'attacks', 'fidelity', 'utility', 'diversity', 'samples', 'training', 'provenance'];
+
+let work: string;
+let run: string;
+let report: string;
+
+beforeAll(() => {
+  work = mkdtempSync(join(tmpdir(), 'medsynth-report-'));
+  const data = join(work, 'phantom');
+  run = join(work, 'run');
+  expect(runCli(['data', 'phantom', '--out', data, '--n', '240', '--size', '28', '--seed', '2']).status).toBe(0);
+  const t = runCli(['train', '--data', data, '--out', run, '--size', '28', '--condition', 'label,sex', '--epochs', '2', '--batch-size', '32', '--dp', '--target-epsilon', '8']);
+  expect(t.status, t.stderr).toBe(0);
+  report = join(work, 'report');
+  const r = runCli(['report', '--run', run, '--out', report]);
+  expect(r.status, r.stderr).toBe(0);
+});
+
+describe('medsynth report', () => {
+  it('writes report.html, report.md and report.json with the DP claim and no training image', () => {
+    for (const f of ['report.html', 'report.md', 'report.json']) expect(statSync(join(report, f)).size, f).toBeGreaterThan(500);
+    const j = JSON.parse(readFileSync(join(report, 'report.json'), 'utf8'));
+    expect(j.privacy.differentialPrivacy).toBe(true);
+    expect(j.samples.realImagesIncluded).toBe(false);
+    expect(j.curves.at(-1).epsilon).toBeCloseTo(j.privacy.epsilon, 10);
+    const html = readFileSync(join(report, 'report.html'), 'utf8');
+    expect(html).not.toMatch(/<script|(src|href)="https?:|<link |url\(/i); // self-contained, nothing fetched
+    expect((html.match(/data:image\/png;base64/g) ?? []).length).toBe(1); // the generated grid only
+    const md = readFileSync(join(report, 'report.md'), 'utf8');
+    expect(md).toMatch(/-DP per patient, RDP accountant/);
+    expect(md).toMatch(/## Membership attacks/);
+  });
+
+  it('adds real rows only with --include-training-images', () => {
+    const out = join(work, 'report-real');
+    expect(runCli(['report', '--run', run, '--out', out, '--include-training-images']).status).toBe(0);
+    expect(JSON.parse(readFileSync(join(out, 'report.json'), 'utf8')).samples.realImagesIncluded).toBe(true);
+    expect((readFileSync(join(out, 'report.html'), 'utf8').match(/data:image\/png;base64/g) ?? []).length).toBe(2);
+  });
+
+  it.skipIf(!CHROMIUM)('renders in headless Chromium with every section and plot visible, and saves a screenshot', async () => {
+    const { chromium } = await import('playwright-core');
+    const browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] });
+    try {
+      const page = await browser.newPage({ viewport: { width: 1200, height: 900 } });
+      const remote: string[] = [];
+      page.on('request', (r) => {
+        if (!/^(file|data):/.test(r.url())) remote.push(r.url());
+      });
+      await page.goto(`file://${join(report, 'report.html')}`);
+      for (const id of SECTIONS) expect(await page.locator(`section#${id}`).isVisible(), id).toBe(true);
+      const charts = page.locator('svg.chart');
+      expect(await charts.count()).toBeGreaterThanOrEqual(2); // ε over training, losses
+      for (let i = 0; i < (await charts.count()); i++) {
+        const box = await charts.nth(i).boundingBox();
+        expect(box && box.width > 100 && box.height > 100, `chart ${i}`).toBe(true);
+      }
+      const img = page.locator('section#samples img.grid').first();
+      expect(await img.evaluate((el) => (el as unknown as { complete: boolean; naturalWidth: number }).complete && (el as unknown as { naturalWidth: number }).naturalWidth > 0)).toBe(true);
+      expect(remote).toEqual([]);
+      const shot = join(run, 'report-screenshot.png');
+      await page.screenshot({ path: shot, fullPage: true });
+      expect(statSync(shot).size).toBeGreaterThan(10_000);
+    } finally {
+      await browser.close();
+    }
+  });
+
+  if (!CHROMIUM) it('browser check skipped: Debian chromium is not installed (apt-get install chromium)', () => {});
+});
