@@ -115,6 +115,32 @@ export function rocAuc(members: ArrayLike<number>, nonMembers: ArrayLike<number>
   return rocFromSorted(sortedCopy(members), sortedCopy(nonMembers), []).auc;
 }
 
+/**
+ * The empirical ROC curve of "member iff score ≥ t" over every threshold t (ties move together), as
+ * (FPR, TPR) points from (0, 0) to (1, 1), thinned to at most `maxPoints` (evenly over the point list,
+ * first and last kept) for plotting. Members' scores are the positives.
+ */
+export function rocCurve(members: ArrayLike<number>, nonMembers: ArrayLike<number>, maxPoints = 200): { fpr: number[]; tpr: number[] } {
+  checkScores(members, 'members');
+  checkScores(nonMembers, 'non-members');
+  const m = sortedCopy(members);
+  const u = sortedCopy(nonMembers);
+  const fpr = [0];
+  const tpr = [0];
+  let i = m.length - 1;
+  let j = u.length - 1;
+  while (i >= 0 || j >= 0) {
+    const t = Math.max(i >= 0 ? m[i]! : -Infinity, j >= 0 ? u[j]! : -Infinity);
+    while (i >= 0 && m[i] === t) i--;
+    while (j >= 0 && u[j] === t) j--;
+    fpr.push((u.length - 1 - j) / Math.max(u.length, 1));
+    tpr.push((m.length - 1 - i) / Math.max(m.length, 1));
+  }
+  if (fpr.length <= maxPoints) return { fpr, tpr };
+  const keep = Array.from({ length: maxPoints }, (_, k) => Math.round((k * (fpr.length - 1)) / (maxPoints - 1)));
+  return { fpr: keep.map((k) => fpr[k]!), tpr: keep.map((k) => tpr[k]!) };
+}
+
 /** AUC, TPR at each FPR and maximum advantage. */
 export function rocSummary(members: ArrayLike<number>, nonMembers: ArrayLike<number>, fprs: readonly number[] = DEFAULT_FPRS): RocSummary {
   checkScores(members, 'members');

@@ -30,6 +30,7 @@ import { ganLeaksScores } from '../../eval/privacy/gan-leaks.js';
 import { randomControlScores } from '../../eval/privacy/control.js';
 import { loganBlackBoxScores } from '../../eval/privacy/logan.js';
 import { selectRows, type FeatureMatrix } from '../../eval/privacy/nearest.js';
+import { rocCurve } from '../../eval/privacy/metrics.js';
 import { attackMetrics, groupMetrics, type AttackMetrics, type GroupMetrics } from '../../eval/privacy/summary.js';
 import { bernoulliEntropy, discriminatorScores, elboScores, reconstructionErrors, reconstructionScores } from '../../eval/privacy/whitebox.js';
 import { conditionWidth, encodeConditions, type ConditionSpec, type Generator } from '../../models/generator.js';
@@ -77,7 +78,8 @@ export const AUDIT_DEFAULTS = {
 } as const;
 
 export interface AttackResult extends AttackInfo {
-  overall: AttackMetrics;
+  /** Metrics, plus the ROC curve's points (for the report's log-log plot). */
+  overall: AttackMetrics & { roc: { fpr: number[]; tpr: number[] } };
   groups: GroupMetrics[];
   seconds: number;
   details?: Record<string, unknown>;
@@ -250,7 +252,7 @@ export async function auditRun(req: AuditRequest): Promise<AuditResult> {
           minPerSide: req.minGroup,
         }),
       );
-      const overall = attackMetrics(sm, sn, opts);
+      const overall = { ...attackMetrics(sm, sn, opts), roc: rocCurve(sm, sn) };
       results.push({ ...attackInfo(name), overall, groups, seconds: (performance.now() - started) / 1000, ...(details ? { details } : {}) });
       say(`${name}: AUC ${overall.auc.estimate.toFixed(3)}`);
     };

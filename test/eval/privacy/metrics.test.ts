@@ -191,3 +191,14 @@ describe('summaries', () => {
     expect(few.every((g) => g.metrics === null)).toBe(true);
   });
 });
+
+describe('rocCurve (hand-worked)', () => {
+  it('steps through every threshold, ties together, from (0,0) to (1,1)', async () => {
+    const { rocCurve } = await import('../../../eval/privacy/metrics.js');
+    // members 3, 2, 2; non-members 2, 1. Thresholds 3 → (0, 1/3); 2 → (1/2, 1) (tie moves both); 1 → (1, 1).
+    expect(rocCurve([3, 2, 2], [2, 1])).toEqual({ fpr: [0, 0, 0.5, 1], tpr: [0, 1 / 3, 1, 1] });
+    const thin = rocCurve(Array.from({ length: 500 }, (_, i) => i), Array.from({ length: 500 }, (_, i) => i + 0.5), 50);
+    expect(thin.fpr).toHaveLength(50);
+    expect([thin.fpr[0], thin.tpr[0], thin.fpr.at(-1), thin.tpr.at(-1)]).toEqual([0, 0, 1, 1]);
+  });
+});

@@ -33,6 +33,8 @@ describe('medsynth demo --quick', () => {
     // Nothing of the patients leaks into the report: no patient id appears in it.
     const ids = new Set(readFileSync(join(out, 'phantom', 'manifest.csv'), 'utf8').trim().split('\n').slice(1).map((l) => l.split(',').pop()!));
     const html = readFileSync(join(out, 'report', 'report.html'), 'utf8');
+    expect(html).toMatch(/ROC curves of the membership attacks \(log-log\)/);
+    expect(html).toMatch(/Images per class × group cell/);
     for (const id of [...ids].slice(0, 50)) expect(html.includes(`>${id}<`) || html.includes(`"${id}"`), id).toBe(false);
   });
 });
