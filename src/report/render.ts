@@ -94,7 +94,11 @@ export function sections(d: ReportData): Section[] {
     if (curves.length) a.charts.push(rocChart('ROC curves of the membership attacks (log-log)', curves));
     const groups = attacks.flatMap((x) => ((x.groups ?? []) as Obj[]).filter((g) => g.metrics).map((g) => [String(x.name), `${g.variable}=${g.value}`, `${g.members}/${g.nonMembers}`, ci(g.metrics.auc), tpr(g.metrics, 0.01)]));
     if (groups.length) a.tables.push({ caption: 'Leakage per group (members/non-members per group)', table: { header: ['attack', 'group', 'n', 'AUC', 'TPR @ FPR 1%'], rows: groups } });
-    for (const d of (audit.dcr ?? []) as Obj[]) a.paragraphs.push(`DCR test (${esc(String(d.space))} space): ${f(d.share)} [${f(d.lower)}, ${f(d.upper)}] of synthetic samples are closer to a training image than to a holdout image (ideal ≈ 0.5; above it, samples sit nearer the training data).`);
+    for (const d of (audit.dcr ?? []) as Obj[]) {
+      const perm = d.permutation as Obj | undefined;
+      const permText = perm ? `; permutation test p = ${f(perm.pValue)}, chance range [${f(perm.nullLower)}, ${f(perm.nullUpper)}] (trust this over the binomial interval when samples share nearest records)` : '';
+      a.paragraphs.push(`DCR test (${esc(String(d.space))} space): ${f(d.share)} [${f(d.lower)}, ${f(d.upper)}] of synthetic samples are closer to a training image than to a holdout image (ideal ≈ 0.5; above it, samples sit nearer the training data)${permText}.`);
+    }
     for (const c of (audit.caveats ?? []) as string[]) a.paragraphs.push(`<i>${esc(c)}</i>`);
   } else a.paragraphs.push('Not audited: run <code>medsynth audit --model RUN --data DIR --json audit.json</code> and pass <code>--audit audit.json</code>.');
   out.push(a);
