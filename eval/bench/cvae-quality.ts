@@ -10,34 +10,18 @@
  * 3. Samples --per-cell images for every class × group cell with `medsynth sample`, classifies them, and
  *    reports the share whose predicted class is the requested one, overall and per group.
  * 4. `--write` appends the numbers to eval/results/cvae.md and saves a sample grid (rows: class × group).
- * The CLI runs as a subprocess, so this file imports no model code.
+ * The CLI runs as a subprocess (quality-common.ts), so this file imports no model code.
  */
-import { spawnSync } from 'node:child_process';
 import { appendFileSync, existsSync, mkdtempSync, writeFileSync } from 'node:fs';
-import { cpus, tmpdir } from 'node:os';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Command } from 'commander';
-import { encodePng } from '../../datasets/image/encode.js';
 import { loadDataset } from '../../datasets/load.js';
 import { assignSplits, splitIndices } from '../../datasets/splits.js';
-import { imageLength, type ImageDataset } from '../../datasets/dataset.js';
+import { imageLength } from '../../datasets/dataset.js';
 import { initBackend } from '../../src/backend/index.js';
 import { accuracyReport, CnnClassifier } from '../classifier/cnn.js';
-
-const BIN = new URL('../../src/cli/bin.js', import.meta.url).pathname;
-
-function cli(args: string[]): string {
-  const r = spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', maxBuffer: 1 << 26 });
-  if (r.status !== 0) throw new Error(`medsynth ${args[0]} failed: ${r.stderr.trim().split('\n').pop()}`);
-  return r.stdout;
-}
-
-function pick(ds: ImageDataset, idx: number[]): Float32Array {
-  const len = imageLength(ds);
-  const out = new Float32Array(idx.length * len);
-  idx.forEach((s, d) => out.set(ds.images.subarray(s * len, (s + 1) * len), d * len));
-  return out;
-}
+import { cli, machineLine, pct, pick, saveGrid } from './quality-common.js';
 
 async function main(): Promise<void> {
   const o = new Command('cvae-quality')
@@ -95,9 +79,8 @@ async function main(): Promise<void> {
   }
   judge.dispose();
   const overall = accuracyReport(truthAll, predAll, ds.labelNames.length);
-  const pct = (x: number | null) => (x === null ? '-' : `${(100 * x).toFixed(1)}%`);
   const lines = [
-    `## ${o.name}: ${new Date().toISOString().slice(0, 10)}, ${cpus()[0]?.model ?? '?'} (${cpus().length} cores), backend ${backend.name}${backend.native ? ' + native oneDNN' : ''}`,
+    `## ${o.name}: ${machineLine(backend)}`,
     '',
     `- cVAE: \`medsynth train --data ${o.name} --epochs ${o.epochs} --condition ${o.condition} ${common.join(' ')} ${o.trainArgs}\` (other options default, seed 1): ${trainSeconds.toFixed(0)} s`,
     `- judge: eval/classifier/cnn.ts on the real train split (${tr.length} images), ${o.judgeSteps} steps; on the real test split (${te.length}): accuracy ${pct(real.accuracy)}, balanced ${pct(real.balancedAccuracy)}`,
@@ -115,18 +98,7 @@ async function main(): Promise<void> {
     const gridName = `cvae-${o.name}-samples.png`;
     appendFileSync(results, lines.join('\n') + `Sample grid (rows: class × ${groupAttr ?? 'group'} in the table's order; 8 samples each): [${gridName}](${gridName})\n\n`);
     // Grid: one row per cell, 8 samples per row.
-    const len = size * size * ds.channels;
-    const cols = 8;
-    const img = new Float32Array(grid.length * size * cols * size * ds.channels);
-    grid.forEach((cell, r) => {
-      for (let c = 0; c < cols && c * len < cell.length; c++) {
-        for (let y = 0; y < size; y++) {
-          const src = cell.subarray(c * len + y * size * ds.channels, c * len + (y + 1) * size * ds.channels);
-          img.set(src, ((r * size + y) * cols * size + c * size) * ds.channels);
-        }
-      }
-    });
-    writeFileSync(new URL(`../../../eval/results/${gridName}`, import.meta.url), encodePng(img, cols * size, grid.length * size, ds.channels, 8));
+    saveGrid(new URL(`../../../eval/results/${gridName}`, import.meta.url), grid, size, ds.channels);
   }
 }
 

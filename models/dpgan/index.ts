@@ -69,6 +69,12 @@ export const DpganConfigSchema = z
      * call everything fake. Opacus-based DP-GANs (Bie et al. 2023; DPImageBench) clip every example D sees.
      */
     clipFake: z.boolean().default(true),
+    /**
+     * G's ×2 upsampling: `convT` = ConvTranspose(k4, s2) (DCGAN); `resize` = nearest-neighbour ×2 then
+     * Conv(k3, s1), which avoids the transposed convolution's checkerboard artefacts (Odena, Dumoulin &
+     * Olah, "Deconvolution and Checkerboard Artifacts", Distill 2016).
+     */
+    gUpsample: z.enum(['convT', 'resize']).default('convT'),
     /** Channel widths of D's conv stages (default: ARCH[size].d); each stage halves the side. */
     dWidths: z.array(z.number().int().min(1).max(1024)).min(1).max(6).optional(),
   })
@@ -81,7 +87,7 @@ export class Dpgan implements Generator {
   readonly kind = 'dpgan';
   private readonly gIn: Dense;
   private readonly gBn: BatchNorm[];
-  private readonly gUp: ConvTranspose2d[];
+  private readonly gUp: (ConvTranspose2d | Conv2d)[];
   private readonly dConv: Conv2d[];
   private readonly dNorm: GroupNorm[];
   private readonly dHead: Dense;
@@ -115,7 +121,12 @@ export class Dpgan implements Generator {
     this.gUp = [];
     for (let i = 0; i < g.length; i++) {
       const last = i + 1 === g.length;
-      this.gUp.push(new ConvTranspose2d(`generator/convt${i}`, g[i]!, last ? channels : g[i + 1]!, 4, 2, 'same', init));
+      const cout = last ? channels : g[i + 1]!;
+      this.gUp.push(
+        cfg.gUpsample === 'resize'
+          ? new Conv2d(`generator/upconv${i}`, g[i]!, cout, 3, 1, 'same', init)
+          : new ConvTranspose2d(`generator/convt${i}`, g[i]!, cout, 4, 2, 'same', init),
+      );
       if (!last) this.gBn.push(new BatchNorm(`generator/bn${i + 1}`, g[i + 1]!));
     }
     let cin = channels + this.condWidth;
@@ -167,6 +178,7 @@ export class Dpgan implements Generator {
       let h: tf.Tensor = tf.reshape(this.gIn.apply(tf.concat([zs, cond], 1)), [b, side, side, g[0]!]);
       h = tf.relu(this.gBn[0]!.apply(h, { training }));
       this.gUp.forEach((l, i) => {
+        if (l instanceof Conv2d) h = tf.image.resizeNearestNeighbor(h as tf.Tensor4D, [h.shape[1]! * 2, h.shape[2]! * 2]); // [B, 2s, 2s, C]
         h = l.apply(h);
         if (i + 1 < this.gUp.length) h = tf.relu(this.gBn[i + 1]!.apply(h, { training }));
       });
@@ -397,7 +409,7 @@ export class Dpgan implements Generator {
       generator: [
         `input z(${this.cfg.latent}) ++ condition(${this.condWidth})`,
         `dense -> ${side}x${side}x${g[0]}, batchnorm, relu`,
-        ...g.map((_, i) => `convT k4 s2 -> ${i + 1 < g.length ? g[i + 1] + ' ch, batchnorm, relu' : this.channels + ' ch, sigmoid'}`),
+        ...g.map((_, i) => `${this.cfg.gUpsample === 'resize' ? 'nearest x2, conv k3 s1' : 'convT k4 s2'} -> ${i + 1 < g.length ? g[i + 1] + ' ch, batchnorm, relu' : this.channels + ' ch, sigmoid'}`),
       ],
       discriminator: [
         `input ${this.imageSize}x${this.imageSize}x${this.channels} ++ ${this.condWidth} condition maps`,
