@@ -31,7 +31,7 @@ interface DemoOptions extends CommonOptions {
 
 /** What each mode runs: sizes, epochs and evaluation effort. */
 export const DEMO_SETTINGS = {
-  full: { n: 2000, size: 32, epochs: 20, batchSize: 64, classifierSteps: 400, bootstrap: 500, epsilon: 8 },
+  full: { n: 2000, size: 32, epochs: 20, batchSize: 64, classifierSteps: 300, bootstrap: 300, epsilon: 8 },
   quick: { n: 400, size: 28, epochs: 4, batchSize: 32, classifierSteps: 60, bootstrap: 100, epsilon: 8 },
 } as const;
 
