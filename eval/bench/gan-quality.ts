@@ -64,6 +64,18 @@ function summarise(reports: Report[], get: (r: Report) => number | null): string
   return v.length === 1 ? pct(mean) : `${pct(mean)} (${pct(Math.min(...v))}–${pct(Math.max(...v))})`;
 }
 
+/** The `medsynth train` command line that reproduces a run.json (its resolved config). */
+function equivalentTrainCommand(cfg: Record<string, any>, dataName: string): string {
+  const args = ['train', '--model', cfg.model, '--data', dataName, '--out', 'RUN', '--size', String(cfg.size), '--condition', cfg.condition.join(','), '--epochs', String(cfg.epochs), '--batch-size', String(cfg.batchSize), '--seed', String(cfg.seed), '--split-seed', String(cfg.splitSeed)];
+  if (cfg.channels) args.push('--channels', String(cfg.channels));
+  if (cfg.generator && Object.keys(cfg.generator).length) args.push('--model-config', `'${JSON.stringify(cfg.generator)}'`);
+  const dp = cfg.dp;
+  if (dp) {
+    args.push(...(dp.calibrated ? ['--target-epsilon', String(dp.targetEpsilon)] : ['--noise-multiplier', String(dp.noiseMultiplier)]), '--delta', String(dp.delta), '--max-grad-norm', String(dp.clipNorm), '--accountant', dp.accountant, '--privacy-unit', dp.unit);
+  } else if (cfg.model === 'dpgan') args.push('--no-dp');
+  return `medsynth ${args.join(' ')}`;
+}
+
 async function main(): Promise<void> {
   const o = new Command('gan-quality')
     .option('--data <path>', 'dataset (folder with manifest.csv or .npz); with --run: read from the run')
@@ -94,12 +106,12 @@ async function main(): Promise<void> {
   let trainCmd: string;
   if (o.run) {
     run = resolve(o.run);
-    trainCmd = `(existing run ${o.run})`;
+    trainCmd = `${equivalentTrainCommand(JSON.parse(readFileSync(join(run, 'run.json'), 'utf8')), o.name)} (run trained beforehand; this is the command that reproduces its run.json)`;
   } else {
     if (!o.data) throw new Error('--data is required unless --run is given');
     run = o.out ? resolve(o.out) : join(work, 'run');
     const args = ['train', '--model', o.model, '--data', o.data, '--out', run, '--epochs', o.epochs, '--condition', o.condition, '--size', o.size, ...(o.channels ? ['--channels', o.channels] : []), ...o.trainArgs.split(' ').filter(Boolean)];
-    trainCmd = `medsynth ${args.join(' ').replace(o.data, o.name).replace(run, 'RUN')}`;
+    trainCmd = `medsynth ${args.map((a) => (/[\s{}"'*]/.test(a) ? `'${a}'` : a)).join(' ').replace(o.data, o.name).replace(run, 'RUN')}`;
     cli([...args, '--json']);
   }
   const card = JSON.parse(readFileSync(join(run, 'model-card.json'), 'utf8'));

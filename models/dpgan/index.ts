@@ -14,13 +14,17 @@
  *   L_D = E_x softplus(−D(x, c)) + E_z softplus(D(G(z, c'), c')),   L_G = E_z softplus(−D(G(z, c'), c'))
  *
  * Privacy (DP-SGD on D only, src/privacy/dp-sgd.ts): only D reads real images, so only the real-image
- * term of L_D goes through per-unit clipping and noise. The fake-image term and every G update are
- * functions of D's (private) weights and public noise, i.e. post-processing, and cost no budget. The fake
- * conditions c' are drawn uniformly from the condition vocabulary — never from the private batch. The
- * accountant counts D steps: one Poisson batch per D step.
- * Training defaults under DP (Bie et al. 2023, Sec. 3.2–3.3): noise weakens D, so take several D steps per
- * G step (`dSteps`, default 5 with --dp here — they find tens best for MNIST at ε = 10 with 60 000 images;
- * medical sets are 10–100× smaller, so fewer D steps leave G enough updates); Adam 2e-4, β = (0.5, 0.999).
+ * term of L_D goes through per-unit clipping and noise. Every G update is a function of D's (private)
+ * weights and public noise, i.e. post-processing, and costs no budget. Fakes in L_D (`fakeConditions`):
+ * `paired` (default) — each real example is paired with a fake of its own condition cell, drawn from a
+ * pool generated with stratified conditions, and the pair's gradient is clipped as part of that example's
+ * unit; `uniform` — fakes with uniform conditions, their term outside the noise (clipped per example when
+ * `clipFake`). G steps use uniform conditions. The accountant counts D steps: one Poisson batch per D step.
+ * Training defaults under DP (Bie et al. 2023, Sec. 3.2–3.3, tune the D/G step ratio and learning rates
+ * for the noise): they find tens of D steps per G step best for MNIST at ε = 10 with 60 000 images and tens
+ * of thousands of steps. Medical sets are 10–100× smaller, so ε = 10 buys only ~500–1500 D steps, and G
+ * then needs every update: one D step per G step measured best here (eval/results/dpgan.md); Adam 2e-4,
+ * β = (0.5, 0.999).
  *
  * Collapse: when D rejects ≥ 99% of the fakes for `collapseWindow` consecutive D steps, G has stopped
  * fooling it (collapse or divergence); the step throws GeneratorCollapsedError. The check reads fakes
@@ -36,7 +40,7 @@ import { dpGradients } from '../../src/privacy/dp-sgd.js';
 import { conditionWidth, encodeConditions, GeneratorCollapsedError, type ConditionSpec, type DpStepParams, type Generator, type GeneratorFactory, type PrivateBatch, type TrainBatch } from '../generator.js';
 
 /** D steps per G step under DP when the user does not choose (see the header). */
-export const DP_DEFAULT_D_STEPS = 5;
+export const DP_DEFAULT_D_STEPS = 1;
 
 /** G: first feature map side and channel widths of the upsampling stages; D: widths of its conv stages. */
 export const ARCH: Record<number, { side: number; g: number[]; d: number[] }> = {
@@ -75,6 +79,18 @@ export const DpganConfigSchema = z
      * Olah, "Deconvolution and Checkerboard Artifacts", Distill 2016).
      */
     gUpsample: z.enum(['convT', 'resize']).default('convT'),
+    /**
+     * Conditions of the fakes in D's loss. `uniform`: drawn uniformly from the vocabulary. `paired`: each
+     * real example is paired with a fake of its own condition cell, and under DP the pair's gradient is
+     * clipped as one unit (Opacus-style DP-GANs clip every example D sees). Why: with uniform fakes and
+     * imbalanced real conditions, D can score a condition on its own (log p_real(c)/p_fake(c)); under
+     * per-example clipping that prior term dominates D's output and G learns one class's look for every
+     * condition (eval/results/dpgan.md). Paired, fake and real conditions match and the prior cancels.
+     * Privacy: the fakes come from a pool generated from public noise with stratified conditions; each real
+     * example draws its partner from its cell's pool independently of the other examples, and the pair's
+     * gradient is inside that unit's clipped contribution, so the sensitivity stays C.
+     */
+    fakeConditions: z.enum(['uniform', 'paired']).default('paired'),
     /** Channel widths of D's conv stages (default: ARCH[size].d); each stage halves the side. */
     dWidths: z.array(z.number().int().min(1).max(1024)).min(1).max(6).optional(),
   })
@@ -215,10 +231,67 @@ export class Dpgan implements Generator {
   }
 
   /** Fake images and their conditions for a D step (G in training mode, outside any gradient). */
-  private fakes(n: number, rng: Rng): { images: tf.Tensor4D; cond: tf.Tensor2D } {
-    const cond = this.uniformConditions(n, rng.derive('cond'));
+  private fakes(n: number, rng: Rng, given?: tf.Tensor2D): { images: tf.Tensor4D; cond: tf.Tensor2D } {
+    const cond = given ? given.clone() : this.uniformConditions(n, rng.derive('cond'));
     const images = tf.tidy(() => this.generate(this.latents(n, rng.derive('z')), cond, true));
     return { images, cond };
+  }
+
+  /** Number of condition cells (labels × every attribute's values). */
+  private get cellCount(): number {
+    return this.spec.attributes.reduce((a, x) => a * x.values.length, this.spec.labels.length);
+  }
+
+  /** Cell index of each condition row (mixed radix: label, then the attributes in order). Sync point. */
+  private cellsOf(cond: tf.Tensor2D): Int32Array {
+    const v = cond.dataSync();
+    const w = this.condWidth;
+    const blocks = [this.spec.labels.length, ...this.spec.attributes.map((a) => a.values.length)];
+    return Int32Array.from({ length: cond.shape[0] }, (_, i) => {
+      let cell = 0;
+      let at = i * w;
+      for (const n of blocks) {
+        let k = 0;
+        for (let j = 1; j < n; j++) if (v[at + j]! > v[at + k]!) k = j;
+        cell = cell * n + k;
+        at += n;
+      }
+      return cell;
+    });
+  }
+
+  /** Condition rows for cell indices (inverse of cellsOf). */
+  private cellConditions(cells: ArrayLike<number>): tf.Tensor2D {
+    const sizes = this.spec.attributes.map((a) => a.values.length);
+    const labels: number[] = [];
+    const codes: number[][] = sizes.map(() => []);
+    for (const c of Array.from(cells)) {
+      let rest = c;
+      for (let k = sizes.length - 1; k >= 0; k--) {
+        codes[k]!.push(rest % sizes[k]!);
+        rest = Math.floor(rest / sizes[k]!);
+      }
+      labels.push(rest);
+    }
+    return tf.tensor2d(encodeConditions(this.spec, labels, codes), [cells.length, this.condWidth]);
+  }
+
+  /**
+   * `fakeConditions: paired` under DP. A pool of m fakes per cell (stratified conditions, public noise,
+   * G in training mode: its batch statistics mix only public fakes), then for each real row an independent
+   * uniform draw among its own cell's m fakes. Returns the pool and each real row's partner index.
+   */
+  /** @internal */
+  pairedFakes(cond: tf.Tensor2D, nExpected: number, rng: Rng): { pool: { images: tf.Tensor4D; cond: tf.Tensor2D }; partner: Int32Array } {
+    const cells = this.cellCount;
+    const m = Math.max(1, Math.ceil(nExpected / cells));
+    const poolCells = Int32Array.from({ length: cells * m }, (_, i) => Math.floor(i / m));
+    const poolCond = this.cellConditions(poolCells);
+    const pool = this.fakes(poolCells.length, rng, poolCond);
+    poolCond.dispose();
+    const draw = rng.derive('pair');
+    const partner = Int32Array.from(cond.shape[0] ? this.cellsOf(cond) : [], (c) => c * m + draw.int(m));
+    return { pool, partner };
   }
 
   /** One G step when this D step closes a cycle of dSteps; returns L_G or NaN when no G step ran. */
@@ -263,7 +336,7 @@ export class Dpgan implements Generator {
   trainStep(batch: TrainBatch, step: number): Record<string, number> {
     const rng = this.noise.derive(step);
     const b = batch.images.shape[0];
-    const fake = this.fakes(b, rng);
+    const fake = this.fakes(b, rng, this.cfg.fakeConditions === 'paired' ? batch.cond : undefined);
     let fakeLogits: tf.Tensor | null = null;
     let realLoss: tf.Scalar | null = null;
     try {
@@ -291,6 +364,7 @@ export class Dpgan implements Generator {
    * expected real batch, so both terms are averages over the same nominal size.
    */
   privateStep(batch: PrivateBatch, step: number, dp: DpStepParams): Record<string, number> {
+    if (this.cfg.fakeConditions === 'paired') return this.pairedPrivateStep(batch, step, dp);
     const rng = this.noise.derive(step);
     const b = batch.images.shape[0];
     const nFake = Math.max(1, Math.round(dp.expectedImages ?? dp.expectedUnits));
@@ -350,6 +424,74 @@ export class Dpgan implements Generator {
     } finally {
       tf.dispose([fake.images, fake.cond]);
     }
+  }
+
+  /**
+   * DP step with `fakeConditions: paired`: every real row j and its partner fake (same cell) form one
+   * term of L_D, softplus(−D(x_j, c_j)) + softplus(D(x̃_j, c_j)); the terms of a unit are summed, clipped
+   * at C, summed over units and noised (dp-sgd.ts), so each unit's whole influence on D — its image, its
+   * condition and the fake its condition picked — is bounded by C. The collapse check reads D's logits on
+   * the public pool only.
+   */
+  private pairedPrivateStep(batch: PrivateBatch, step: number, dp: DpStepParams): Record<string, number> {
+    const rng = this.noise.derive(step);
+    const nExpected = Math.max(1, Math.round(dp.expectedImages ?? dp.expectedUnits));
+    const params = paramsOf(this.dLayers);
+    const r = this.pairedDGradients(batch, dp, rng, step);
+    try {
+      this.optD.applyGradients(params.map((p) => [p, r.grads.get(p)!] as const));
+    } finally {
+      tf.dispose([...r.grads.values()]);
+    }
+    const g = this.maybeGeneratorStep(step, nExpected, rng);
+    return { loss: r.dReal + r.dFake, d_real: r.dReal, d_fake: r.dFake, ...(Number.isNaN(g) ? {} : { g }), fake_rejected: r.share, clipped: r.clippedShare, batch: batch.images.shape[0] };
+  }
+
+  /**
+   * @internal The noised D gradient of a paired DP step (exposed for tests; `rng` is the step's stream,
+   * `stepRng(step)`). Caller disposes `grads`.
+   */
+  pairedDGradients(batch: PrivateBatch, dp: DpStepParams, rng: Rng, step = 0): { grads: Map<tf.Variable, tf.Tensor>; dReal: number; dFake: number; share: number; clippedShare: number } {
+    const b = batch.images.shape[0];
+    const nExpected = Math.max(1, Math.round(dp.expectedImages ?? dp.expectedUnits));
+    const { pool, partner } = this.pairedFakes(batch.cond, nExpected, rng);
+    const poolLogits = tf.tidy(() => this.discriminate(pool.images, pool.cond));
+    const share = this.checkCollapse(poolLogits.dataSync() as Float32Array, step); // public: the pool only
+    poolLogits.dispose();
+    const { x, cond, sign } = tf.tidy(() => {
+      const idx = tf.tensor1d(partner, 'int32');
+      return {
+        x: tf.concat([batch.images, tf.gather(pool.images, idx)], 0) as tf.Tensor4D,
+        cond: tf.concat([batch.cond, tf.gather(pool.cond, idx)], 0) as tf.Tensor2D,
+        sign: tf.concat([tf.fill([b], -1), tf.fill([b], 1)], 0),
+      };
+    });
+    const unitOf = new Int32Array(2 * b);
+    for (let i = 0; i < b; i++) unitOf[i] = unitOf[b + i] = batch.grouping ? batch.grouping.unitOf[i]! : i;
+    const parts = [0, 0];
+    try {
+      const r = dpGradients(
+        paramsOf(this.dLayers),
+        b > 0 ? x : null,
+        (xs, tape) => {
+          const l = tf.mul(this.discriminate(xs as tf.Tensor4D, cond, tape), sign); // softplus(∓D): real −, fake +
+          const v = l.dataSync(); // sync point: the real and fake halves of the loss, for progress output
+          parts[0] = parts[1] = 0;
+          for (let i = 0; i < 2 * b; i++) parts[i < b ? 0 : 1]! += Math.max(v[i]!, 0) + Math.log1p(Math.exp(-Math.abs(v[i]!)));
+          return tf.sum(softplus(l)) as tf.Scalar;
+        },
+        { unitOf, units: batch.grouping ? batch.grouping.units : b },
+        { ...dp, aux: [cond] },
+      );
+      return { grads: r.grads, dReal: b ? parts[0]! / b : 0, dFake: b ? parts[1]! / b : 0, share, clippedShare: r.clippedShare };
+    } finally {
+      tf.dispose([pool.images, pool.cond, x, cond, sign]);
+    }
+  }
+
+  /** @internal The random stream of D step `step` (tests reproduce a step's fakes with it). */
+  stepRng(step: number): Rng {
+    return this.noise.derive(step);
   }
 
   privateLayers(): Layer[] {

@@ -8,7 +8,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { GeneratorCollapsedError, encodeConditions, type ConditionSpec } from '../../models/generator.js';
 import { Dpgan, dpganFactory } from '../../models/dpgan/index.js';
 import { initBackend } from '../../src/backend/index.js';
-import { BatchNorm, GroupNorm } from '../../src/nn/layers.js';
+import { BatchNorm, GroupNorm, paramsOf } from '../../src/nn/layers.js';
 import { dpViolations } from '../../src/privacy/validate.js';
 import { toyConditionalImages } from '../helpers/toy-images.js';
 
@@ -91,5 +91,89 @@ describe('dpgan', () => {
       tf.dispose([b.images, b.cond]);
       g.dispose();
     }
+  });
+
+  describe('fakeConditions: paired', () => {
+    const globalNorm = (grads: Map<tf.Variable, tf.Tensor>) => Math.sqrt([...grads.values()].reduce((a, g) => a + tf.tidy(() => tf.sum(tf.square(g))).dataSync()[0]!, 0));
+
+    it('pairs each real row with a fake of its own condition cell', () => {
+      const g = dpganFactory.create({ fakeConditions: 'paired' }, SPEC, { size: 28, channels: 1 }, 4) as Dpgan;
+      const b = batch(24);
+      try {
+        const { pool, partner } = g.pairedFakes(b.cond, 24, g.stepRng(0));
+        expect(pool.cond.shape).toEqual([4 * 6, 4]); // 4 cells × ceil(24 / 4)
+        const real = b.cond.arraySync();
+        const fake = pool.cond.arraySync();
+        partner.forEach((j, i) => expect(fake[j]).toEqual(real[i]));
+        tf.dispose([pool.images, pool.cond]);
+      } finally {
+        tf.dispose([b.images, b.cond]);
+        g.dispose();
+      }
+    });
+
+    it("clips a unit's real images and their partner fakes together: norm ≤ C, and = C when clipped", () => {
+      const g = dpganFactory.create({ fakeConditions: 'paired' }, SPEC, { size: 28, channels: 1 }, 5) as Dpgan;
+      const b = batch(3);
+      try {
+        // One patient with three images; σ = 0 so the gradient is the clipped sum / expected units (1).
+        const patient = { unitOf: Int32Array.from([0, 0, 0]), units: 1 };
+        const r = g.pairedDGradients({ ...b, grouping: patient }, { clipNorm: 1e-3, noiseMultiplier: 0, expectedUnits: 1, expectedImages: 3, seed: 1 }, g.stepRng(0));
+        expect(globalNorm(r.grads)).toBeGreaterThan(1e-3 * (1 - 1e-4));
+        expect(globalNorm(r.grads)).toBeLessThan(1e-3 * (1 + 1e-4));
+        tf.dispose([...r.grads.values()]);
+      } finally {
+        tf.dispose([b.images, b.cond]);
+        g.dispose();
+      }
+    });
+
+    it('unclipped, equals the gradient of Σ softplus(−D(x, c)) + softplus(D(partner fake, c)) (fake term included)', () => {
+      const g = dpganFactory.create({ fakeConditions: 'paired' }, SPEC, { size: 28, channels: 1 }, 6) as Dpgan;
+      const b = batch(8);
+      try {
+        const dp = { clipNorm: 1e9, noiseMultiplier: 0, expectedUnits: 8, seed: 1 };
+        const r = g.pairedDGradients({ ...b, grouping: null }, dp, g.stepRng(3));
+        const { pool, partner } = g.pairedFakes(b.cond, 8, g.stepRng(3)); // the same fakes: same stream
+        const params = paramsOf(g.privateLayers());
+        const { grads } = tf.variableGrads(() => {
+          const idx = tf.tensor1d(partner, 'int32');
+          const real = tf.sum(tf.softplus(tf.neg(g.discriminate(b.images, b.cond))));
+          const fake = tf.sum(tf.softplus(g.discriminate(tf.gather(pool.images, idx), tf.gather(pool.cond, idx))));
+          return tf.div(tf.add(real, fake), 8) as tf.Scalar;
+        }, params);
+        for (const p of params) {
+          const got = r.grads.get(p)!.dataSync();
+          const want = grads[p.name]!.dataSync();
+          const scale = Math.max(...Array.from(want, Math.abs));
+          for (let i = 0; i < want.length; i++) expect(Math.abs(got[i]! - want[i]!)).toBeLessThan(1e-4 * scale + 1e-7);
+        }
+        tf.dispose([...r.grads.values(), ...Object.values(grads), pool.images, pool.cond]);
+      } finally {
+        tf.dispose([b.images, b.cond]);
+        g.dispose();
+      }
+    });
+
+    it('paired DP steps (also with an empty batch) leak no tensor', () => {
+      const g = dpganFactory.create({ fakeConditions: 'paired', dSteps: 2 }, SPEC, { size: 28, channels: 1 }, 7) as Dpgan;
+      const b = batch(16);
+      const empty = { images: tf.zeros([0, 28, 28, 1]) as tf.Tensor4D, cond: tf.zeros([0, 4]) as tf.Tensor2D, grouping: null };
+      try {
+        const dp = { clipNorm: 1, noiseMultiplier: 1, expectedUnits: 16, seed: 7 };
+        g.privateStep({ ...b, grouping: null }, 0, dp);
+        g.privateStep({ ...b, grouping: null }, 1, dp); // first G step: creates G's Adam slots
+        const before = tf.memory().numTensors;
+        g.privateStep({ ...b, grouping: null }, 2, dp);
+        const l = g.privateStep({ ...b, grouping: null }, 3, dp);
+        g.privateStep(empty, 4, dp);
+        g.trainStep(b, 5);
+        expect(tf.memory().numTensors).toBe(before);
+        expect(Number.isFinite(l.d_real!) && Number.isFinite(l.d_fake!) && Number.isFinite(l.g!)).toBe(true);
+      } finally {
+        tf.dispose([b.images, b.cond, empty.images, empty.cond]);
+        g.dispose();
+      }
+    });
   });
 });

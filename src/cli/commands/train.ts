@@ -1,4 +1,5 @@
 /** `medsynth train`: fit a generator on a dataset's train split, with checkpoints and resume. */
+import { existsSync, readFileSync } from 'node:fs';
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import { parseBinsOption } from '../../../datasets/attributes.js';
 import { DEFAULT_SPLIT_SEED } from '../../../datasets/splits.js';
@@ -33,6 +34,7 @@ interface TrainCliOptions extends CommonOptions {
   attributes?: string[];
   dp?: boolean;
   dSteps?: number;
+  modelConfig?: Record<string, unknown>;
   targetEpsilon?: number;
   delta?: number;
   maxGradNorm: number;
@@ -78,7 +80,8 @@ export function registerTrainCommand(program: Command): void {
       .option('--resume <dir>', 'continue the run in this folder from its last checkpoint (with --epochs: up to that many)')
       .option('--dp', 'train with DP-SGD (Poisson sampling, per-unit clipping, Gaussian noise); the default for dpgan')
       .option('--no-dp', 'dpgan: train WITHOUT differential privacy (a non-private baseline)')
-      .option('--d-steps <n>', `dpgan: discriminator steps per generator step (default ${DP_DEFAULT_D_STEPS} with --dp, 1 without)`, parsePositiveInt)
+      .option('--model-config <json>', "generator options as a JSON object or a .json file, e.g. '{\"emaDecay\":0.999}' (see the model's options in ARCHITECTURE.md; flags win)", parseModelConfig)
+      .option('--d-steps <n>', `dpgan: discriminator steps per generator step (default ${DP_DEFAULT_D_STEPS})`, parsePositiveInt)
       .option('--target-epsilon <e>', 'DP budget; the noise multiplier is calibrated to it, and training stops before exceeding it', parsePositive)
       .option('--delta <d>', 'DP delta (default: min(1e-5, 1/(10 N)) for N privacy units)', parsePositive)
       .option('--max-grad-norm <c>', 'DP clipping norm C per privacy unit', parsePositive, 1)
@@ -140,8 +143,26 @@ export function registerTrainCommand(program: Command): void {
   });
 }
 
+/** --model-config: an inline JSON object, or the path of a .json file holding one. */
+function parseModelConfig(value: string): Record<string, unknown> {
+  const inline = value.trim().startsWith('{');
+  let text = value;
+  if (!inline) {
+    if (!existsSync(value)) throw new InvalidArgumentError(`--model-config ${value}: not a JSON object and no such file`);
+    text = readFileSync(value, 'utf8');
+  }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch (err) {
+    throw new InvalidArgumentError(`--model-config ${inline ? '' : value + ' '}is not valid JSON (${(err as Error).message}); give an object such as '{"emaDecay":0.999}'`);
+  }
+  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) throw new InvalidArgumentError('--model-config must be a JSON object of generator options');
+  return parsed as Record<string, unknown>;
+}
+
 function runConfig(opts: TrainCliOptions): RunConfig {
-  const generator: Record<string, unknown> = {};
+  const generator: Record<string, unknown> = { ...(opts.modelConfig ?? {}) };
   if (opts.lr !== undefined) generator.lr = opts.lr;
   if (opts.latent !== undefined) generator.latent = opts.latent;
   if (opts.beta !== undefined) generator.beta = opts.beta;
@@ -152,7 +173,7 @@ function runConfig(opts: TrainCliOptions): RunConfig {
   // DP is the default for the DP-GAN (with a budget of epsilon 10 unless told otherwise).
   const dp = opts.dp ?? opts.model === 'dpgan';
   if (opts.model === 'dpgan') {
-    generator.dSteps = opts.dSteps ?? (dp ? DP_DEFAULT_D_STEPS : 1);
+    generator.dSteps = opts.dSteps ?? generator.dSteps ?? (dp ? DP_DEFAULT_D_STEPS : 1);
     if (dp && opts.targetEpsilon === undefined && opts.noiseMultiplier === undefined) {
       opts.targetEpsilon = DPGAN_DEFAULT_EPSILON;
       if (!opts.json) info_(`privacy budget: epsilon ${DPGAN_DEFAULT_EPSILON} (the dpgan default; set --target-epsilon, or --no-dp for a non-private baseline)`);

@@ -4,7 +4,7 @@
  * resume through the same CLI as the cVAE.
  */
 import { createHash } from 'node:crypto';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -31,7 +31,8 @@ describe('medsynth train --model dpgan', () => {
     expect(r.stderr).toMatch(/epoch 2: loss [\d.]+ +d_real [\d.]+ .*eps [\d.]+/);
     const card = readJson(join(out, 'model-card.json'));
     expect(card.generator.type).toBe('dpgan');
-    expect(card.generator.config.dSteps).toBe(5);
+    expect(card.generator.config.dSteps).toBe(1);
+    expect(card.generator.config.fakeConditions).toBe('paired');
     const pv = card.privacy;
     expect(pv.differentialPrivacy).toBe(true);
     expect(pv.unit).toBe('patient');
@@ -65,5 +66,23 @@ describe('medsynth train --model dpgan', () => {
     const r = runCli(['train', '--resume', cut, '--epochs', '3']);
     expect(r.status, r.stderr).toBe(0);
     for (const f of ['generator/model.bin', 'discriminator/model.bin']) expect(sha(join(cut, f)), f).toBe(sha(join(straight, f)));
+  });
+
+  it('takes generator options from --model-config (inline JSON or a file), refusing unknown ones before writing anything', () => {
+    const out = join(work, 'gan-config');
+    const r = runCli(['train', '--data', data, '--out', out, '--epochs', '1', ...TRAIN, '--model-config', '{"emaDecay":0.9,"dSteps":3}']);
+    expect(r.status, r.stderr).toBe(0);
+    const cfg = readJson(join(out, 'model-card.json')).generator.config;
+    expect(cfg.emaDecay).toBe(0.9);
+    expect(cfg.dSteps).toBe(3); // no --d-steps flag: the config file's value, not the DP default
+    const file = join(work, 'bad-config.json');
+    writeFileSync(file, '{"emaDecay":0.9,"nope":1}');
+    const bad = runCli(['train', '--data', data, '--out', join(work, 'gan-bad'), '--epochs', '1', ...TRAIN, '--model-config', file]);
+    expect(bad.status).not.toBe(0);
+    expect(bad.stderr.trim().split('\n').pop()).toMatch(/dpgan option .*nope|Unrecognized key.*nope/);
+    expect(existsSync(join(work, 'gan-bad'))).toBe(false);
+    const broken = runCli(['train', '--data', data, '--out', join(work, 'gan-bad'), '--epochs', '1', ...TRAIN, '--model-config', '{emaDecay: 0.9}']);
+    expect(broken.status).not.toBe(0);
+    expect(broken.stderr).toMatch(/--model-config .*is not valid JSON/);
   });
 });
