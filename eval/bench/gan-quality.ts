@@ -252,7 +252,7 @@ async function main(): Promise<void> {
       writeFileSync(results, `# ${o.model}: sample quality\n\nProduced by \`npm run bench:gan-quality -- ... --write\` (eval/bench/gan-quality.ts).\n\n`);
     }
     const gridName = `${o.model}-${o.name}-samples.png`;
-    appendFileSync(results, lines.join('\n') + `Sample grid (rows: class × ${groupAttr ?? 'group'} in the table's order; 8 samples each, \`--seed 100+K\`): [${gridName}](${gridName})\n\n`);
+    appendFileSync(results, lines.join('\n') + `\nSample grid (rows: class × ${groupAttr ?? 'group'} in the table's order; 8 samples each, \`--seed 100+K\`): [${gridName}](${gridName})\n\n`);
     saveGrid(new URL(`../../../eval/results/${gridName}`, import.meta.url), grid, size, ds.channels);
   }
 }
