@@ -64,9 +64,10 @@ export const DpganConfigSchema = z
     collapseWindow: z.number().int().min(1).default(500),
     /**
      * Decay of the exponential moving average of G's weights that `sample` uses (0: sample from the raw
-     * weights). Averaging is post-processing of G, so it costs no privacy.
+     * weights). Averaging is post-processing of G, so it costs no privacy. Default 0.995: it averages out
+     * the step-to-step jitter a noisy discriminator gives G (eval/results/dpgan.md, tuning table).
      */
-    emaDecay: z.number().min(0).max(0.99999).default(0),
+    emaDecay: z.number().min(0).max(0.99999).default(0.995),
     /**
      * DP steps: clip the fake term's per-example gradients at C too (no noise: fakes are not private).
      * Otherwise the clean, unclipped fake gradient swamps the clipped and noised real one and D learns to
@@ -76,9 +77,10 @@ export const DpganConfigSchema = z
     /**
      * G's ×2 upsampling: `convT` = ConvTranspose(k4, s2) (DCGAN); `resize` = nearest-neighbour ×2 then
      * Conv(k3, s1), which avoids the transposed convolution's checkerboard artefacts (Odena, Dumoulin &
-     * Olah, "Deconvolution and Checkerboard Artifacts", Distill 2016).
+     * Olah, "Deconvolution and Checkerboard Artifacts", Distill 2016). Default `resize`: under DP the
+     * discriminator cannot afford to penalise high-frequency artefacts (eval/results/dpgan.md).
      */
-    gUpsample: z.enum(['convT', 'resize']).default('convT'),
+    gUpsample: z.enum(['convT', 'resize']).default('resize'),
     /**
      * Conditions of the fakes in D's loss. `uniform`: drawn uniformly from the vocabulary. `paired`: each
      * real example is paired with a fake of its own condition cell, and under DP the pair's gradient is

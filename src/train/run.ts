@@ -404,6 +404,9 @@ export async function trainRun(outDir: string, requested: RunConfig, cb: RunCall
   const cfg: RunConfig = { ...requested, channels: p.ds.channels };
   if (cfg.dp && !isPlan(cfg.dp)) cfg.dp = resolveDp(cfg.dp, cfg, p);
   const gen = createGenerator(cfg, p.spec);
+  // run.json records the generator's full resolved options, so a later change of a default cannot change
+  // what an existing run folder loads as.
+  cfg.generator = gen.config();
   try {
     // The DP validators and the budget check run before anything is written.
     if (cfg.dp && isPlan(cfg.dp)) dpSchedule(cfg.dp, p, gen, cfg.epochs);

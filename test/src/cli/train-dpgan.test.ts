@@ -33,6 +33,9 @@ describe('medsynth train --model dpgan', () => {
     expect(card.generator.type).toBe('dpgan');
     expect(card.generator.config.dSteps).toBe(1);
     expect(card.generator.config.fakeConditions).toBe('paired');
+    // run.json holds the fully resolved options (defaults included), so a later default change cannot alter the run.
+    expect(readJson(join(out, 'run.json')).generator).toEqual(card.generator.config);
+    expect(card.generator.config).toMatchObject({ gUpsample: 'resize', emaDecay: 0.995 });
     const pv = card.privacy;
     expect(pv.differentialPrivacy).toBe(true);
     expect(pv.unit).toBe('patient');
