@@ -282,8 +282,8 @@ export class Dpgan implements Generator {
    * `fakeConditions: paired` under DP. A pool of m fakes per cell (stratified conditions, public noise,
    * G in training mode: its batch statistics mix only public fakes), then for each real row an independent
    * uniform draw among its own cell's m fakes. Returns the pool and each real row's partner index.
+   * @internal (exposed for tests)
    */
-  /** @internal */
   pairedFakes(cond: tf.Tensor2D, nExpected: number, rng: Rng): { pool: { images: tf.Tensor4D; cond: tf.Tensor2D }; partner: Int32Array } {
     const cells = this.cellCount;
     const m = Math.max(1, Math.ceil(nExpected / cells));
