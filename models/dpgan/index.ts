@@ -39,9 +39,6 @@ import { FusedAdam } from '../../src/nn/optim.js';
 import { dpGradients } from '../../src/privacy/dp-sgd.js';
 import { conditionWidth, encodeConditions, GeneratorCollapsedError, type ConditionSpec, type DpStepParams, type Generator, type GeneratorFactory, type PrivateBatch, type TrainBatch } from '../generator.js';
 
-/** D steps per G step under DP when the user does not choose (see the header). */
-export const DP_DEFAULT_D_STEPS = 1;
-
 /** G: first feature map side and channel widths of the upsampling stages; D: widths of its conv stages. */
 export const ARCH: Record<number, { side: number; g: number[]; d: number[] }> = {
   28: { side: 7, g: [128, 64], d: [32, 64] },
@@ -58,7 +55,7 @@ export const DpganConfigSchema = z
     lrG: z.number().positive().optional(),
     beta1: z.number().min(0).max(1).default(0.5),
     beta2: z.number().min(0).max(1).default(0.999),
-    /** D steps per G step. */
+    /** D steps per G step; 1 also under DP (see the header). */
     dSteps: z.number().int().min(1).max(1000).default(1),
     /** Consecutive D steps of ≥ 99% fake rejection that count as collapse. */
     collapseWindow: z.number().int().min(1).default(500),

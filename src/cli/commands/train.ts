@@ -3,7 +3,6 @@ import { existsSync, readFileSync } from 'node:fs';
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import { parseBinsOption } from '../../../datasets/attributes.js';
 import { DEFAULT_SPLIT_SEED } from '../../../datasets/splits.js';
-import { DP_DEFAULT_D_STEPS } from '../../../models/dpgan/index.js';
 import { generatorKinds } from '../../../models/registry.js';
 import { ConfigError } from '../../core/errors.js';
 import { ACCOUNTANTS, type AccountantName } from '../../privacy/accountants/index.js';
@@ -80,8 +79,8 @@ export function registerTrainCommand(program: Command): void {
       .option('--resume <dir>', 'continue the run in this folder from its last checkpoint (with --epochs: up to that many)')
       .option('--dp', 'train with DP-SGD (Poisson sampling, per-unit clipping, Gaussian noise); the default for dpgan')
       .option('--no-dp', 'dpgan: train WITHOUT differential privacy (a non-private baseline)')
-      .option('--model-config <json>', "generator options as a JSON object or a .json file, e.g. '{\"emaDecay\":0.999}' (see the model's options in ARCHITECTURE.md; flags win)", parseModelConfig)
-      .option('--d-steps <n>', `dpgan: discriminator steps per generator step (default ${DP_DEFAULT_D_STEPS})`, parsePositiveInt)
+      .option('--model-config <json>', "generator options as a JSON object or a .json file, e.g. '{\"emaDecay\":0.999}' (the options and their defaults: the model's config schema in models/<kind>/index.ts; the model card records them; flags win)", parseModelConfig)
+      .option('--d-steps <n>', 'dpgan: discriminator steps per generator step (default 1, with or without DP; see models/dpgan)', parsePositiveInt)
       .option('--target-epsilon <e>', 'DP budget; the noise multiplier is calibrated to it, and training stops before exceeding it', parsePositive)
       .option('--delta <d>', 'DP delta (default: min(1e-5, 1/(10 N)) for N privacy units)', parsePositive)
       .option('--max-grad-norm <c>', 'DP clipping norm C per privacy unit', parsePositive, 1)
@@ -173,7 +172,7 @@ function runConfig(opts: TrainCliOptions): RunConfig {
   // DP is the default for the DP-GAN (with a budget of epsilon 10 unless told otherwise).
   const dp = opts.dp ?? opts.model === 'dpgan';
   if (opts.model === 'dpgan') {
-    generator.dSteps = opts.dSteps ?? generator.dSteps ?? (dp ? DP_DEFAULT_D_STEPS : 1);
+    if (opts.dSteps !== undefined) generator.dSteps = opts.dSteps;
     if (dp && opts.targetEpsilon === undefined && opts.noiseMultiplier === undefined) {
       opts.targetEpsilon = DPGAN_DEFAULT_EPSILON;
       if (!opts.json) info_(`privacy budget: epsilon ${DPGAN_DEFAULT_EPSILON} (the dpgan default; set --target-epsilon, or --no-dp for a non-private baseline)`);
