@@ -69,6 +69,7 @@ function equivalentTrainCommand(cfg: Record<string, any>, dataName: string): str
   const args = ['train', '--model', cfg.model, '--data', dataName, '--out', 'RUN', '--size', String(cfg.size), '--condition', cfg.condition.join(','), '--epochs', String(cfg.epochs), '--batch-size', String(cfg.batchSize), '--seed', String(cfg.seed), '--split-seed', String(cfg.splitSeed)];
   if (cfg.channels) args.push('--channels', String(cfg.channels));
   if (cfg.generator && Object.keys(cfg.generator).length) args.push('--model-config', `'${JSON.stringify(cfg.generator)}'`);
+  if (cfg.initFrom) args.push('--init-from', 'PRETRAINED');
   const dp = cfg.dp;
   if (dp) {
     args.push(...(dp.calibrated ? ['--target-epsilon', String(dp.targetEpsilon)] : ['--noise-multiplier', String(dp.noiseMultiplier)]), '--delta', String(dp.delta), '--max-grad-norm', String(dp.clipNorm), '--accountant', dp.accountant, '--privacy-unit', dp.unit);
@@ -229,6 +230,11 @@ async function main(): Promise<void> {
     ...(o.dataCmd ? [`- data: \`${o.dataCmd}\``] : []),
     `- train: \`${trainCmd}\` (options not shown are defaults; training seed ${tc.seed}, split seed ${tc.splitSeed}): ${card.training.seconds.toFixed(0)} s, ${card.training.steps} steps`,
     `- generator config (model card): \`${JSON.stringify(card.generator.config)}\`, batch ${tc.batchSize}, epochs ${tc.epochs}`,
+    ...(card.initialisation
+      ? [
+          `- initial weights (\`--init-from PRETRAINED\`, model card): the final weights of a run pretrained on ${card.initialisation.dataset} (sha256:${card.initialisation.fingerprint.slice(0, 12)}…, ${card.initialisation.privacy}), treated as public data; weights sha256:${card.initialisation.weightsSha256.slice(0, 12)}…`,
+        ]
+      : []),
     `- privacy (model card): ${privacy}`,
     `- real split (the run's splits.csv): train ${tr.length} images, test ${te.length} images`,
     `- classifier: eval/classifier/cnn.ts, ${clfSteps} steps, ${seedText}; TRTR = trained on the real train split; TSTR = trained on ${o.tstr ? `${tr.length} synthetic images, balanced over classes${groupAttr ? ` and ${groupAttr}` : ''} (\`medsynth sample --label K${groupAttr ? ` --where ${groupAttr}=G` : ''} --seed 1000+cell\`)` : '(skipped)'}; both tested on the real test split`,

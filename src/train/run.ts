@@ -11,6 +11,7 @@
  *   <network>/model.json + model.bin   final weights per network (encoder/, decoder/, ...), tfjs format
  *   model-card.json    what was trained on what, how, and with which results
  */
+import { createHash } from 'node:crypto';
 import { appendFileSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
@@ -74,6 +75,25 @@ export interface RunConfig {
   generator: Record<string, unknown>;
   /** DP-SGD: the request (new runs) or the resolved plan (saved runs). */
   dp?: DpRequest | DpPlan;
+  /**
+   * Warm start (public pretraining): a finished run whose final weights this run starts from. New runs give
+   * its folder (`--init-from`); run.json records what was found there (`InitRecord`).
+   */
+  initFrom?: string | InitRecord;
+}
+
+/** Where a warm-started run's initial weights came from; recorded in run.json and the model card. */
+export interface InitRecord {
+  /** The pretraining run folder (absolute). */
+  run: string;
+  dataset: string;
+  /** sha256 of the pretraining run's data. */
+  fingerprint: string;
+  /** sha256 over the pretraining run's weight files (network folders in name order, model.json + model.bin). */
+  weightsSha256: string;
+  /** The pretraining run's own privacy claim, or that it had none. */
+  privacy: string;
+  conditioning: ConditionSpec;
 }
 
 export interface RunCallbacks {
@@ -179,7 +199,7 @@ function dpSchedule(plan: DpPlan, p: Prepared, gen: Generator, epochs: number): 
 }
 
 /** What a DP model card says the guarantee covers and does not cover. */
-function dpCardNote(plan: DpPlan): { covers: string; doesNotCover: string[] } {
+function dpCardNote(plan: DpPlan, init: InitRecord | null): { covers: string; doesNotCover: string[] } {
   const who = plan.unit === 'patient' ? 'each patient (all of a patient\'s images together)' : 'each training image (a patient with several images is protected image by image, so their combined privacy loss can be larger)';
   return {
     covers: `the released generator weights and everything computed from them (samples), for ${who} in the train split`,
@@ -189,6 +209,11 @@ function dpCardNote(plan: DpPlan): { covers: string; doesNotCover: string[] } {
       'the holdout and test splits, which training never reads (they get no protection from this training either)',
       'hyperparameter tuning on private data, which spends privacy this accounting does not count',
       'floating-point and pseudo-random-number effects: the noise comes from a seeded (reproducible, not cryptographically secure) generator in float32',
+      ...(init
+        ? [
+            `the pretraining data of the initial weights (--init-from ${init.run}: ${init.dataset}, sha256:${init.fingerprint}), treated as PUBLIC: this run gives its images and patients no protection (that run's own guarantee: ${init.privacy})`,
+          ]
+        : []),
     ],
   };
 }
@@ -259,22 +284,75 @@ async function saveNetworks(dir: string, gen: Generator, meta: Record<string, un
   }
 }
 
-function loadNetworks(dir: string, gen: Generator): void {
+/**
+ * Loads every network of `gen` from `dir`. Each of gen's weights must be there with its shape and nothing
+ * else may be: `mismatch(detail)` makes the error (what the folder is, and what to do).
+ */
+function loadNetworks(dir: string, gen: Generator, mismatch: (detail: string) => Error = (d) => new DatasetError(`${dir}: ${d} for this ${gen.kind}; the run folder does not match its run.json`)): void {
   const weights = gen.weights();
+  const seen = new Set<string>();
   for (const net of byNetwork(weights).keys()) {
+    if (!existsSync(join(dir, net, 'model.json'))) throw mismatch(`no ${net} weights (${join(net, 'model.json')} is missing)`);
     const saved = loadTensors(join(dir, net), 'model');
     try {
       for (const [name, t] of saved.tensors) {
         const v = weights.get(name);
-        if (!v || v.shape.join() !== t.shape.join()) {
-          throw new DatasetError(`${join(dir, net, 'model.json')}: weight ${name} does not fit this ${gen.kind}; the run folder does not match its run.json`);
-        }
+        if (!v) throw mismatch(`weight ${name} has no place`);
+        if (v.shape.join() !== t.shape.join()) throw mismatch(`weight ${name} is [${t.shape.join(', ')}] there but [${v.shape.join(', ')}] here`);
         v.assign(t);
+        seen.add(name);
       }
     } finally {
       tf.dispose([...saved.tensors.values()]);
     }
   }
+  const missing = [...weights.keys()].find((k) => !seen.has(k));
+  if (missing) throw mismatch(`weight ${missing} is missing`);
+}
+
+/** The InitRecord of a run config, once resolved (null: no warm start). */
+function initRecord(cfg: RunConfig): InitRecord | null {
+  return cfg.initFrom && typeof cfg.initFrom === 'object' ? cfg.initFrom : null;
+}
+
+/** sha256 over a run's final weight files: network folders in name order, model.json then model.bin. */
+function weightsSha256(runDir: string, networks: string[]): string {
+  const h = createHash('sha256');
+  for (const net of [...networks].sort()) for (const f of ['model.json', 'model.bin']) h.update(readFileSync(join(runDir, net, f)));
+  return h.digest('hex');
+}
+
+/**
+ * Warm start: copies the final weights of the finished run `from` into `gen` (optimiser state starts fresh)
+ * and returns what run.json and the model card record about it. The pretraining run must be the same
+ * model with the same shapes (size, channels, widths, condition layout). Under DP it must not have seen
+ * this run's data: a model of the private data as the starting point would carry that data into the
+ * released weights outside the accountant, so the same data (equal sha256) is refused. Its data is public
+ * by the user's declaration, which the card states; nothing here can check that.
+ */
+export function initialiseFrom(from: string, cfg: RunConfig, fingerprint: string, gen: Generator): InitRecord {
+  const dir = resolve(from);
+  if (!existsSync(join(dir, 'run.json')) || !existsSync(join(dir, 'model-card.json'))) {
+    throw new DatasetError(`--init-from ${from}: not a finished medsynth run (run.json or model-card.json missing); train the pretraining run to the end first`);
+  }
+  const initCfg = readRunConfig(dir);
+  const card = JSON.parse(readFileSync(join(dir, 'model-card.json'), 'utf8'));
+  if (initCfg.model !== cfg.model) throw new ConfigError(`--init-from ${from}: that run trained a ${initCfg.model}, this one a ${cfg.model}; warm-start from a run of the same --model`);
+  if (cfg.dp && initCfg.fingerprint === fingerprint) {
+    throw new PrivacyAssumptionError(
+      `--init-from ${from}: that run was trained on this run's data (same sha256); starting a DP run from a model of its private data would put that data in the weights outside the privacy accounting; pretrain on public data`,
+    );
+  }
+  loadNetworks(dir, gen, (d) => new ConfigError(`--init-from ${from}: ${d}; the pretraining run needs the same --model, --size, --channels, generator widths (--model-config) and condition layout (number of labels, attributes and their values)`));
+  const privacy = card.privacy?.differentialPrivacy ? String(card.privacy.claim) : 'not private';
+  return {
+    run: dir,
+    dataset: String(card.dataset?.name ?? initCfg.data),
+    fingerprint: initCfg.fingerprint,
+    weightsSha256: weightsSha256(dir, [...byNetwork(gen.weights()).keys()]),
+    privacy,
+    conditioning: card.conditioning,
+  };
 }
 
 async function writeCheckpoint(out: string, gen: Generator, pos: LoopPosition, cfg: RunConfig): Promise<void> {
@@ -328,6 +406,7 @@ async function runLoop(out: string, cfg: RunConfig, p: Prepared, gen: Generator,
         : undefined;
     if (result.status !== 'stopped') {
       await saveNetworks(out, gen, { generatorType: gen.kind });
+      const init = initRecord(cfg);
       modelCard = join(out, 'model-card.json');
       const card = {
         generator: { type: gen.kind, architecture: gen.architecture(), config: gen.config() },
@@ -348,6 +427,14 @@ async function runLoop(out: string, cfg: RunConfig, p: Prepared, gen: Generator,
           seconds: result.position.elapsedMs / 1000,
           finalLosses,
         },
+        ...(init
+          ? {
+              initialisation: {
+                ...init,
+                note: `started from the final weights of ${init.run} (pretrained on ${init.dataset}); that data is treated as PUBLIC: this run's privacy accounting does not cover it`,
+              },
+            }
+          : {}),
         privacy:
           plan && spent
             ? {
@@ -371,7 +458,7 @@ async function runLoop(out: string, cfg: RunConfig, p: Prepared, gen: Generator,
                 stoppedByBudget: result.status === 'budget',
                 privateModule: gen.privateLayers?.().map((l) => l.name) ?? [],
                 claim: `(${spent.epsilon.toFixed(3)}, ${plan.delta})-DP per ${plan.unit}, ${plan.accountant.toUpperCase()} accountant, ${result.position.step} DP-SGD steps`,
-                ...dpCardNote(plan),
+                ...dpCardNote(plan, init),
               }
             : {
                 differentialPrivacy: false,
@@ -408,8 +495,9 @@ export async function trainRun(outDir: string, requested: RunConfig, cb: RunCall
   // what an existing run folder loads as.
   cfg.generator = gen.config();
   try {
-    // The DP validators and the budget check run before anything is written.
+    // The DP validators, the budget check and the warm start run before anything is written.
     if (cfg.dp && isPlan(cfg.dp)) dpSchedule(cfg.dp, p, gen, cfg.epochs);
+    if (typeof cfg.initFrom === 'string') cfg.initFrom = initialiseFrom(cfg.initFrom, cfg, p.ds.source.fingerprint, gen);
     mkdirSync(out, { recursive: true });
     writeFileAtomic(join(out, 'run.json'), JSON.stringify({ ...cfg, fingerprint: p.ds.source.fingerprint }, null, 2) + '\n');
     writeFileAtomic(join(out, 'splits.csv'), splitsCsv(p.ds, p.split));

@@ -34,6 +34,7 @@ interface TrainCliOptions extends CommonOptions {
   dp?: boolean;
   dSteps?: number;
   modelConfig?: Record<string, unknown>;
+  initFrom?: string;
   targetEpsilon?: number;
   delta?: number;
   maxGradNorm: number;
@@ -80,6 +81,7 @@ export function registerTrainCommand(program: Command): void {
       .option('--dp', 'train with DP-SGD (Poisson sampling, per-unit clipping, Gaussian noise); the default for dpgan')
       .option('--no-dp', 'dpgan: train WITHOUT differential privacy (a non-private baseline)')
       .option('--model-config <json>', "generator options as a JSON object or a .json file, e.g. '{\"emaDecay\":0.999}' (the options and their defaults: the model's config schema in models/<kind>/index.ts; the model card records them; flags win)", parseModelConfig)
+      .option('--init-from <run>', 'start from the final weights of a finished run of the same model and shapes, trained on PUBLIC data (public pretraining); the privacy claim covers only this run\'s data')
       .option('--d-steps <n>', 'dpgan: discriminator steps per generator step (default 1, with or without DP; see models/dpgan)', parsePositiveInt)
       .option('--target-epsilon <e>', 'DP budget; the noise multiplier is calibrated to it, and training stops before exceeding it', parsePositive)
       .option('--delta <d>', 'DP delta (default: min(1e-5, 1/(10 N)) for N privacy units)', parsePositive)
@@ -91,7 +93,9 @@ export function registerTrainCommand(program: Command): void {
     if (!opts.resume && !(opts.data && opts.out)) {
       throw new ConfigError('medsynth train needs --data and --out for a new run, or --resume runs/NAME to continue one');
     }
+    if (opts.resume && opts.initFrom) throw new ConfigError('--init-from starts a new run; a resumed run continues from its own checkpoint (drop --init-from)');
     const backend = await startBackend(opts);
+    if (opts.initFrom && !opts.json) info_(`--init-from ${opts.initFrom}: starting from that run's weights; its training data must be PUBLIC, as this run's privacy claim does not cover it`);
     const tty = process.stderr.isTTY && !opts.json;
     const onProgress = (p: Progress) => {
       if (!tty) return;
@@ -198,6 +202,7 @@ function runConfig(opts: TrainCliOptions): RunConfig {
     seed: opts.seed,
     splitSeed: opts.splitSeed,
     generator,
+    ...(opts.initFrom ? { initFrom: opts.initFrom } : {}),
     ...(dp
       ? {
           dp: {
