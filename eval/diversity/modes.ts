@@ -35,6 +35,7 @@
  * Python's math.erfc: Lloyd from a fixed start, NDB counts, z and p-values, MPD).
  */
 import { Rng } from '../../src/core/rng.js';
+import { erfc } from '../../src/core/special.js';
 import { diversityIndices, type DiversityIndices } from './indices.js';
 
 /** Row-major features: row i is data[i*d .. (i+1)*d). */
@@ -181,44 +182,7 @@ export function binCounts(assign: ArrayLike<number>, k: number): number[] {
   return c;
 }
 
-/**
- * erfc(x) to ~1e-15 relative: the Maclaurin series of erf for |x| < 1, else the Laplace continued
- * fraction erfc(x) = exp(-x^2)/sqrt(pi) * 1/(x + (1/2)/(x + 1/(x + (3/2)/(x + ...)))) evaluated by
- * the modified Lentz method (Press et al., Numerical Recipes 3rd ed., Sec. 5.2 and 6.2).
- */
-export function erfc(x: number): number {
-  if (Number.isNaN(x)) return NaN;
-  if (x < 0) return 2 - erfc(-x);
-  if (x < 1) {
-    // erf(x) = 2/sqrt(pi) sum_n (-1)^n x^(2n+1) / (n! (2n+1))
-    let term = x;
-    let sum = x;
-    for (let n = 1; n < 200; n++) {
-      term *= (-x * x) / n;
-      const add = term / (2 * n + 1);
-      sum += add;
-      if (Math.abs(add) < 1e-17 * Math.abs(sum)) break;
-    }
-    return 1 - (2 / Math.sqrt(Math.PI)) * sum;
-  }
-  // Continued fraction b0 = x, a_n = n/2, b_n = x (Lentz).
-  const tiny = 1e-300;
-  let f = x;
-  let c = x;
-  let dd = 0;
-  for (let n = 1; n < 500; n++) {
-    const a = n / 2;
-    dd = x + a * dd;
-    dd = Math.abs(dd) < tiny ? tiny : dd;
-    c = x + a / c;
-    c = Math.abs(c) < tiny ? tiny : c;
-    dd = 1 / dd;
-    const delta = c * dd;
-    f *= delta;
-    if (Math.abs(delta - 1) < 1e-16) break;
-  }
-  return Math.exp(-x * x) / Math.sqrt(Math.PI) / f;
-}
+export { erfc };
 
 /** Two-sided p-value of a standard normal statistic: 2 (1 - Phi(|z|)) = erfc(|z| / sqrt 2). */
 export function twoSidedNormalP(z: number): number {

@@ -101,6 +101,7 @@
  */
 import { PrivacyAssumptionError } from '../../core/errors.js';
 import { fftForward, fftInverse } from './fft.js';
+import { erfSeries } from '../../core/special.js';
 
 export interface PrvSegment {
   noiseMultiplier: number;
@@ -169,18 +170,7 @@ const SQRT_PI = Math.sqrt(Math.PI);
  * precision by depth 800, at x = 1 by 200).
  */
 function erfcxReference(x: number): number {
-  if (x < 0.5) {
-    // erf(x) = 2/√π Σ_n (−1)^n x^(2n+1) / (n!(2n+1))
-    let term = x;
-    let sum = x;
-    for (let n = 1; n < 200; n++) {
-      term *= (-x * x) / n;
-      const add = term / (2 * n + 1);
-      sum += add;
-      if (Math.abs(add) < 1e-18 * Math.abs(sum)) break;
-    }
-    return Math.exp(x * x) * (1 - (2 / SQRT_PI) * sum);
-  }
+  if (x < 0.5) return Math.exp(x * x) * (1 - erfSeries(x));
   let t = x;
   for (let k = Math.ceil(100 + 400 / (x * x)); k >= 1; k--) t = x + k / 2 / t;
   return 1 / (SQRT_PI * t);

@@ -22,6 +22,7 @@
  * Orders: 1.1, 1.2, ..., 10.9, then 12, 13, ..., 63 (the grid the established Python libraries use).
  * Reference values: test/fixtures/rdp.json.
  */
+import { logErfc } from '../../core/special.js';
 
 export const DEFAULT_ORDERS: readonly number[] = [
   ...Array.from({ length: 99 }, (_, i) => Math.round((1.1 + i * 0.1) * 10) / 10),
@@ -72,46 +73,8 @@ function logBinom(alpha: number, i: number): { log: number; sign: 1 | -1 } {
   return { log: log - logGamma(i + 1), sign };
 }
 
-/**
- * log erfc(x), accurate in double precision across the real line: a Taylor series of erf for 0 ≤ x < 2,
- * reflection erfc(x) = 2 − erfc(−x) for x < 0,
- * and for x ≥ 2 the continued fraction erfc(x) = exp(−x²)/√π · 1/(x + 1/2/(x + 1/(x + 3/2/(x + ...))))
- * evaluated with the modified Lentz method (Press et al. §5.2), so the log never underflows.
- */
-export function logErfc(x: number): number {
-  // erfc(x) = 2 − erfc(−x): keeps the series to 0 ≤ x < 2, where its terms cannot cancel badly.
-  if (x < 0) return Math.log(2 - Math.exp(logErfc(-x)));
-  if (x < 2) {
-    // erf(x) = 2/√π Σ_n (−1)^n x^(2n+1) / (n! (2n+1))
-    let term = x;
-    let sum = x;
-    for (let n = 1; n < 200; n++) {
-      term *= (-x * x) / n;
-      const add = term / (2 * n + 1);
-      sum += add;
-      if (Math.abs(add) < 1e-17 * Math.abs(sum)) break;
-    }
-    const erf = (2 / Math.sqrt(Math.PI)) * sum;
-    return Math.log1p(-erf);
-  }
-  // Lentz for the continued fraction K = x + (1/2)/(x + 1/(x + (3/2)/(x + 2/(x + ...)))).
-  const tiny = 1e-300;
-  let f = x;
-  let c = x;
-  let d = 0;
-  for (let k = 1; k < 500; k++) {
-    const a = k / 2;
-    d = x + a * d;
-    d = Math.abs(d) < tiny ? tiny : d;
-    c = x + a / c;
-    c = Math.abs(c) < tiny ? tiny : c;
-    d = 1 / d;
-    const delta = c * d;
-    f *= delta;
-    if (Math.abs(delta - 1) < 1e-16) break;
-  }
-  return -x * x - 0.5 * Math.log(Math.PI) - Math.log(f);
-}
+/** log erfc(x) (src/core/special.ts), re-exported for this module's tests. */
+export { logErfc };
 
 /** log A_α for one step (see the header). */
 function logA(q: number, sigma: number, alpha: number): number {
