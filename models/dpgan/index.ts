@@ -57,6 +57,12 @@ export const DpganConfigSchema = z
     beta2: z.number().min(0).max(1).default(0.999),
     /** D steps per G step; 1 also under DP (see the header). */
     dSteps: z.number().int().min(1).max(1000).default(1),
+    /**
+     * G steps after each cycle of dSteps D steps, each with fresh noise and conditions. G steps are
+     * post-processing of D, so they cost no privacy: with a large DP batch (few, less noisy D steps at a
+     * given ε, see the header) they give G as many updates as a small batch would.
+     */
+    gSteps: z.number().int().min(1).max(100).default(1),
     /** Consecutive D steps of ≥ 99% fake rejection that count as collapse. */
     collapseWindow: z.number().int().min(1).default(500),
     /**
@@ -293,9 +299,15 @@ export class Dpgan implements Generator {
     return { pool, partner };
   }
 
-  /** One G step when this D step closes a cycle of dSteps; returns L_G or NaN when no G step ran. */
+  /** gSteps G steps when this D step closes a cycle of dSteps; returns the mean L_G, or NaN when none ran. */
   private maybeGeneratorStep(step: number, n: number, rng: Rng): number {
     if ((step + 1) % this.cfg.dSteps !== 0) return Number.NaN;
+    let sum = 0;
+    for (let i = 0; i < this.cfg.gSteps; i++) sum += this.generatorStep(n, i === 0 ? rng : rng.derive(`g${i}`));
+    return sum / this.cfg.gSteps;
+  }
+
+  private generatorStep(n: number, rng: Rng): number {
     const cond = this.uniformConditions(n, rng.derive('g-cond'));
     const zs = this.latents(n, rng.derive('g-z'));
     try {
@@ -530,13 +542,13 @@ export class Dpgan implements Generator {
         slots.set(`${name}/adam_v`, s.v);
       }
     }
-    // One step count for both: D's; G's is derived (one G step per dSteps D steps).
+    // One step count for both: D's; G's is derived (gSteps G steps per dSteps D steps).
     return { step: this.optD.step, slots };
   }
 
   restoreOptimizerState(state: { step: number; slots: Map<string, tf.Tensor> }): void {
     this.optD.step = state.step;
-    this.optG.step = Math.floor(state.step / this.cfg.dSteps);
+    this.optG.step = Math.floor(state.step / this.cfg.dSteps) * this.cfg.gSteps;
     for (const [name, v] of this.weights()) {
       const m = state.slots.get(`${name}/adam_m`);
       const s = state.slots.get(`${name}/adam_v`);

@@ -72,6 +72,41 @@ describe('dpgan', () => {
     }
   });
 
+  it('takes gSteps G steps per D cycle, each with its own noise, and restores G\'s step count from D\'s', () => {
+    const g = dpganFactory.create({ gSteps: 3 }, SPEC, { size: 28, channels: 1 }, 2) as Dpgan;
+    const one = dpganFactory.create({ gSteps: 1 }, SPEC, { size: 28, channels: 1 }, 2) as Dpgan;
+    const b = batch(16);
+    try {
+      const dp = { clipNorm: 1, noiseMultiplier: 1, expectedUnits: 16, seed: 7 };
+      g.privateStep({ ...b, grouping: null }, 0, dp);
+      expect(g.optG.step).toBe(3);
+      one.privateStep({ ...b, grouping: null }, 0, dp);
+      expect(one.optG.step).toBe(1);
+      // Same seed, same D step: D agrees; G has moved further with three steps.
+      const w = (m: Dpgan, k: string) => Array.from(m.weights().get(k)!.dataSync());
+      const dName = [...g.weights().keys()].find((k) => k.startsWith('discriminator/'))!;
+      const gName = [...g.weights().keys()].find((k) => k.startsWith('generator/') && !k.startsWith('generator/ema/') && !k.includes('moving'))!;
+      expect(w(g, dName)).toEqual(w(one, dName));
+      expect(w(g, gName)).not.toEqual(w(one, gName));
+      const before = tf.memory().numTensors;
+      g.privateStep({ ...b, grouping: null }, 1, dp);
+      expect(tf.memory().numTensors).toBe(before);
+      expect(g.optG.step).toBe(6);
+      const state = g.optimizerState();
+      const fresh = dpganFactory.create({ gSteps: 3 }, SPEC, { size: 28, channels: 1 }, 2) as Dpgan;
+      try {
+        fresh.restoreOptimizerState(state);
+        expect(fresh.optG.step).toBe(6);
+      } finally {
+        fresh.dispose();
+      }
+    } finally {
+      tf.dispose([b.images, b.cond]);
+      g.dispose();
+      one.dispose();
+    }
+  });
+
   it('reports collapse when the generator stops learning and the discriminator rejects every fake', () => {
     // G never steps (dSteps 1000) while D trains fast: D soon rejects all fakes.
     const g = dpganFactory.create({ dSteps: 1000, lr: 5e-3, collapseWindow: 10 }, SPEC, { size: 28, channels: 1 }, 3);
