@@ -25,6 +25,14 @@
  * of thousands of steps. Medical sets are 10–100× smaller, so ε = 10 buys only ~500–1500 D steps, and G
  * then needs every update: one D step per G step measured best here (eval/results/dpgan.md); Adam 2e-4,
  * β = (0.5, 0.999).
+ * Batch size under DP: for a fixed number of epochs E and budget ε, the noise multiplier σ grows more
+ * slowly than the sampling rate q, so a larger expected batch B = qN lowers the noise on each D step,
+ * σC/B, much more than it cuts the number of steps T = E/q (Sander, Stock & Sablayrolles, "TAN Without a
+ * Burn", ICML 2023, Sec. 3: what matters is σ/B at a given T). Phantom, 3 537 patients, ε = 10, 10
+ * epochs: 32 patients per step → σ 0.57, noise σC/B = 0.018 C over 1 105 steps; 128 → σ 0.71, 0.0055 C
+ * over 276 (`medsynth privacy noise`). `gSteps` gives G its updates back at no privacy cost. At 64 px
+ * neither change, nor public pretraining (`--init-from`), nor 3–4 D steps per G step reached usable
+ * samples at ε = 10 here: G overpowers the noisy D (eval/results/dpgan.md, second round).
  *
  * Collapse: when D rejects ≥ 99% of the fakes for `collapseWindow` consecutive D steps, G has stopped
  * fooling it (collapse or divergence); the step throws GeneratorCollapsedError. The check reads fakes
