@@ -307,6 +307,11 @@ export class Dpgan implements Generator {
     return { pool, partner };
   }
 
+  /** G updates so far (G's optimiser step count). */
+  get generatorSteps(): number {
+    return this.optG.step;
+  }
+
   /** gSteps G steps when this D step closes a cycle of dSteps; returns the mean L_G, or NaN when none ran. */
   private maybeGeneratorStep(step: number, n: number, rng: Rng): number {
     if ((step + 1) % this.cfg.dSteps !== 0) return Number.NaN;

@@ -79,9 +79,9 @@ describe('dpgan', () => {
     try {
       const dp = { clipNorm: 1, noiseMultiplier: 1, expectedUnits: 16, seed: 7 };
       g.privateStep({ ...b, grouping: null }, 0, dp);
-      expect(g.optG.step).toBe(3);
+      expect(g.generatorSteps).toBe(3);
       one.privateStep({ ...b, grouping: null }, 0, dp);
-      expect(one.optG.step).toBe(1);
+      expect(one.generatorSteps).toBe(1);
       // Same seed, same D step: D agrees; G has moved further with three steps.
       const w = (m: Dpgan, k: string) => Array.from(m.weights().get(k)!.dataSync());
       const dName = [...g.weights().keys()].find((k) => k.startsWith('discriminator/'))!;
@@ -91,12 +91,12 @@ describe('dpgan', () => {
       const before = tf.memory().numTensors;
       g.privateStep({ ...b, grouping: null }, 1, dp);
       expect(tf.memory().numTensors).toBe(before);
-      expect(g.optG.step).toBe(6);
+      expect(g.generatorSteps).toBe(6);
       const state = g.optimizerState();
       const fresh = dpganFactory.create({ gSteps: 3 }, SPEC, { size: 28, channels: 1 }, 2) as Dpgan;
       try {
         fresh.restoreOptimizerState(state);
-        expect(fresh.optG.step).toBe(6);
+        expect(fresh.generatorSteps).toBe(6);
       } finally {
         fresh.dispose();
       }
