@@ -49,7 +49,10 @@ export interface Progress {
 export interface EpochSummary {
   epoch: number;
   step: number;
-  /** Mean of each loss term over the epoch's steps. */
+  /**
+   * Mean of each loss term over the epoch's steps that reported it (a DP-GAN reports its G loss only on
+   * the steps that end a cycle of D steps).
+   */
   losses: Record<string, number>;
   imagesPerSecond: number;
   elapsedMs: number;
@@ -191,7 +194,7 @@ export async function trainLoop(gen: Generator, data: LoopData, opts: LoopOption
 
   for (let epoch = Math.floor(step / perEpoch); epoch < epochs && step < total; epoch++) {
     const sums: Record<string, number> = {};
-    let count = 0;
+    const counts: Record<string, number> = {};
     let epochImages = 0;
     const epochStart = performance.now();
     const epochEnd = Math.min((epoch + 1) * perEpoch, total);
@@ -214,8 +217,10 @@ export async function trainLoop(gen: Generator, data: LoopData, opts: LoopOption
       step++;
       imagesThisSession += images;
       epochImages += images;
-      count++;
-      for (const [key, v] of Object.entries(losses)) sums[key] = (sums[key] ?? 0) + v;
+      for (const [key, v] of Object.entries(losses)) {
+        sums[key] = (sums[key] ?? 0) + v;
+        counts[key] = (counts[key] ?? 0) + 1;
+      }
       const secs = (performance.now() - t0) / 1000;
       const ips = imagesThisSession / Math.max(secs, 1e-9);
       opts.onProgress?.({
@@ -238,7 +243,7 @@ export async function trainLoop(gen: Generator, data: LoopData, opts: LoopOption
       }
     }
     const mean: Record<string, number> = {};
-    for (const [key, v] of Object.entries(sums)) mean[key] = v / Math.max(count, 1);
+    for (const [key, v] of Object.entries(sums)) mean[key] = v / counts[key]!;
     lastEpoch = {
       epoch: epoch + 1,
       step,
