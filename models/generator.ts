@@ -105,9 +105,9 @@ export interface Generator {
   /** Everything a saved model needs, by stable name: trainable weights and layer state. */
   weights(): Map<string, tf.Variable>;
   /** Optimiser state by stable name, plus the optimiser's step count: what a checkpoint adds to resume. */
-  optimizerState(): { step: number; slots: Map<string, tf.Variable> };
-  /** Restores optimiser state saved by `optimizerState`. */
-  restoreOptimizerState(state: { step: number; slots: Map<string, tf.Tensor> }): void;
+  optimizerState(): { step: number; slots: Map<string, tf.Variable>; meta?: Record<string, number> };
+  /** Restores optimiser state saved by `optimizerState` (`meta`: its numbers, absent in older checkpoints). */
+  restoreOptimizerState(state: { step: number; slots: Map<string, tf.Tensor>; meta?: Record<string, number> }): void;
   /** A JSON description of the networks (for the model card). */
   architecture(): Record<string, unknown>;
   /** The resolved configuration (JSON), enough to `create` the same generator again. */

@@ -45,6 +45,7 @@ import { Rng } from '../../src/core/rng.js';
 import { BatchNorm, Conv2d, ConvTranspose2d, Dense, GroupNorm, disposeLayers, namedVariables, paramsOf, type Layer, type Tape } from '../../src/nn/layers.js';
 import { FusedAdam } from '../../src/nn/optim.js';
 import { dpGradients } from '../../src/privacy/dp-sgd.js';
+import { afterGeneratorStep, initialSchedule, type DStepSchedule } from './schedule.js';
 import { conditionWidth, encodeConditions, GeneratorCollapsedError, type ConditionSpec, type DpStepParams, type Generator, type GeneratorFactory, type PrivateBatch, type TrainBatch } from '../generator.js';
 
 /** G: first feature map side and channel widths of the upsampling stages; D: widths of its conv stages. */
@@ -71,6 +72,18 @@ export const DpganConfigSchema = z
      * given ε, see the header) they give G as many updates as a small batch would.
      */
     gSteps: z.number().int().min(1).max(100).default(1),
+    /**
+     * `fixed`: dSteps D steps per G step throughout. `adaptive`: start at dSteps and move up the ladder
+     * 1, 2, 5, 10, 20, 50, … whenever the moving average of the share of fakes D rejects falls to
+     * `adaptiveThreshold` (Bie et al. 2023; models/dpgan/schedule.ts). It reads D's scores on public fakes
+     * only, so it costs no privacy.
+     */
+    dStepsSchedule: z.enum(['fixed', 'adaptive']).default('fixed'),
+    adaptiveThreshold: z.number().min(0).max(1).default(0.6),
+    /** Weight of the old value in the moving average, per G step. */
+    adaptiveBeta: z.number().min(0).max(0.9999).default(0.95),
+    /** G steps between two moves at least. */
+    adaptiveGrace: z.number().int().min(1).default(25),
     /** Consecutive D steps of ≥ 99% fake rejection that count as collapse. */
     collapseWindow: z.number().int().min(1).default(500),
     /**
@@ -129,6 +142,11 @@ export class Dpgan implements Generator {
   /** EMA shadows of G's variables by stable name (`emaDecay` > 0), else null. */
   private readonly gEma: Map<string, tf.Variable> | null;
   private rejectStreak = 0;
+  /** D steps per G step now (and, when adaptive, the moving average that moves it). */
+  private schedule: DStepSchedule;
+  /** D steps since the last G step, and the fakes D rejected over them (summed shares). */
+  private cycleSteps = 0;
+  private cycleShare = 0;
 
   constructor(
     private readonly cfg: DpganConfig,
@@ -168,6 +186,7 @@ export class Dpgan implements Generator {
     const dSide = Math.ceil(imageSize / 2 ** d.length);
     this.dHead = new Dense('discriminator/head', dSide * dSide * d[d.length - 1]!, 1, init);
     this.dEmbed = new Dense('discriminator/embed', this.condWidth, d[d.length - 1]!, init);
+    this.schedule = initialSchedule(cfg.dSteps);
     this.optD = new FusedAdam({ learningRate: cfg.lr, beta1: cfg.beta1, beta2: cfg.beta2 });
     this.optG = new FusedAdam({ learningRate: cfg.lrG ?? cfg.lr, beta1: cfg.beta1, beta2: cfg.beta2 });
     this.gEma = cfg.emaDecay > 0 ? new Map([...namedVariables(this.gLayers)].map(([k, v]) => [k, tf.variable(v.clone() as tf.Tensor, false)])) : null;
@@ -312,11 +331,31 @@ export class Dpgan implements Generator {
     return this.optG.step;
   }
 
-  /** gSteps G steps when this D step closes a cycle of dSteps; returns the mean L_G, or NaN when none ran. */
-  private maybeGeneratorStep(step: number, n: number, rng: Rng): number {
-    if ((step + 1) % this.cfg.dSteps !== 0) return Number.NaN;
+  /** D steps per G step now (fixed: dSteps; adaptive: the current rung). */
+  get discriminatorStepsPerCycle(): number {
+    return this.schedule.dSteps;
+  }
+
+  /**
+   * Counts this D step (D rejected `share` of its fakes); when it closes a cycle of the schedule's D steps,
+   * runs gSteps G steps and, when adaptive, updates the schedule. Returns the mean L_G, or NaN when no G
+   * step ran.
+   */
+  private maybeGeneratorStep(n: number, rng: Rng, share: number): number {
+    this.cycleSteps++;
+    this.cycleShare += share;
+    if (this.cycleSteps < this.schedule.dSteps) return Number.NaN;
     let sum = 0;
     for (let i = 0; i < this.cfg.gSteps; i++) sum += this.generatorStep(n, i === 0 ? rng : rng.derive(`g${i}`));
+    if (this.cfg.dStepsSchedule === 'adaptive') {
+      this.schedule = afterGeneratorStep(this.schedule, this.cycleShare / this.cycleSteps, {
+        threshold: this.cfg.adaptiveThreshold,
+        beta: this.cfg.adaptiveBeta,
+        grace: this.cfg.adaptiveGrace,
+      });
+    }
+    this.cycleSteps = 0;
+    this.cycleShare = 0;
     return sum / this.cfg.gSteps;
   }
 
@@ -375,8 +414,9 @@ export class Dpgan implements Generator {
       dLoss.dispose();
       const share = this.checkCollapse(fakeLogits!.dataSync() as Float32Array, step);
       const dReal = realLoss!.dataSync()[0]!;
-      const g = this.maybeGeneratorStep(step, b, rng);
-      return { loss: d, d_real: dReal, d_fake: d - dReal, ...(Number.isNaN(g) ? {} : { g }), fake_rejected: share };
+      const dPerG = this.schedule.dSteps;
+      const g = this.maybeGeneratorStep(b, rng, share);
+      return { loss: d, d_real: dReal, d_fake: d - dReal, ...(Number.isNaN(g) ? {} : { g }), fake_rejected: share, d_per_g: dPerG };
     } finally {
       tf.dispose([fake.images, fake.cond, ...(fakeLogits ? [fakeLogits] : []), ...(realLoss ? [realLoss] : [])]);
     }
@@ -443,8 +483,9 @@ export class Dpgan implements Generator {
         tf.dispose([...real.grads.values()]);
       }
       const dReal = b > 0 ? real.loss / b : 0;
-      const g = this.maybeGeneratorStep(step, nFake, rng);
-      return { loss: dReal + fakeValue, d_real: dReal, d_fake: fakeValue, ...(Number.isNaN(g) ? {} : { g }), fake_rejected: share, clipped: real.clippedShare, batch: b };
+      const dPerG = this.schedule.dSteps;
+      const g = this.maybeGeneratorStep(nFake, rng, share);
+      return { loss: dReal + fakeValue, d_real: dReal, d_fake: fakeValue, ...(Number.isNaN(g) ? {} : { g }), fake_rejected: share, clipped: real.clippedShare, batch: b, d_per_g: dPerG };
     } finally {
       tf.dispose([fake.images, fake.cond]);
     }
@@ -467,8 +508,9 @@ export class Dpgan implements Generator {
     } finally {
       tf.dispose([...r.grads.values()]);
     }
-    const g = this.maybeGeneratorStep(step, nExpected, rng);
-    return { loss: r.dReal + r.dFake, d_real: r.dReal, d_fake: r.dFake, ...(Number.isNaN(g) ? {} : { g }), fake_rejected: r.share, clipped: r.clippedShare, batch: batch.images.shape[0] };
+    const dPerG = this.schedule.dSteps;
+    const g = this.maybeGeneratorStep(nExpected, rng, r.share);
+    return { loss: r.dReal + r.dFake, d_real: r.dReal, d_fake: r.dFake, ...(Number.isNaN(g) ? {} : { g }), fake_rejected: r.share, clipped: r.clippedShare, batch: batch.images.shape[0], d_per_g: dPerG };
   }
 
   /**
@@ -546,7 +588,7 @@ export class Dpgan implements Generator {
     return all;
   }
 
-  optimizerState(): { step: number; slots: Map<string, tf.Variable> } {
+  optimizerState(): { step: number; slots: Map<string, tf.Variable>; meta: Record<string, number> } {
     const slots = new Map<string, tf.Variable>();
     for (const [name, v] of this.weights()) {
       const s = (name.startsWith('generator/') ? this.optG : this.optD).slotsOf(v);
@@ -555,13 +597,29 @@ export class Dpgan implements Generator {
         slots.set(`${name}/adam_v`, s.v);
       }
     }
-    // One step count for both: D's; G's is derived (gSteps G steps per dSteps D steps).
-    return { step: this.optD.step, slots };
+    // step: D's. meta: G's step count and the D-step schedule's position, which an adaptive schedule makes
+    // depend on the run's history (JSON has no NaN: ema −1 stands for "no G step yet").
+    const { dSteps, ema, sinceMove } = this.schedule;
+    return {
+      step: this.optD.step,
+      slots,
+      meta: { generatorSteps: this.optG.step, dSteps, ema: Number.isNaN(ema) ? -1 : ema, sinceMove, cycleSteps: this.cycleSteps, cycleShare: this.cycleShare },
+    };
   }
 
-  restoreOptimizerState(state: { step: number; slots: Map<string, tf.Tensor> }): void {
+  restoreOptimizerState(state: { step: number; slots: Map<string, tf.Tensor>; meta?: Record<string, number> }): void {
     this.optD.step = state.step;
-    this.optG.step = Math.floor(state.step / this.cfg.dSteps) * this.cfg.gSteps;
+    const m = state.meta;
+    if (m && Number.isFinite(m.generatorSteps) && Number.isFinite(m.dSteps)) {
+      this.optG.step = m.generatorSteps!;
+      this.schedule = { dSteps: m.dSteps!, ema: m.ema! < 0 ? Number.NaN : m.ema!, sinceMove: m.sinceMove ?? 0 };
+      this.cycleSteps = m.cycleSteps ?? 0;
+      this.cycleShare = m.cycleShare ?? 0;
+    } else {
+      // Checkpoints before the schedule state was saved: fixed schedule, G's count derived.
+      this.optG.step = Math.floor(state.step / this.cfg.dSteps) * this.cfg.gSteps;
+      this.cycleSteps = state.step % this.cfg.dSteps;
+    }
     for (const [name, v] of this.weights()) {
       const m = state.slots.get(`${name}/adam_m`);
       const s = state.slots.get(`${name}/adam_v`);

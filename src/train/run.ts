@@ -361,7 +361,7 @@ async function writeCheckpoint(out: string, gen: Generator, pos: LoopPosition, c
     async (tmp) => {
       await saveNetworks(tmp, gen, { generatorType: gen.kind });
       const opt = gen.optimizerState();
-      await saveTensors(tmp, 'optimizer', { step: opt.step }, opt.slots);
+      await saveTensors(tmp, 'optimizer', { step: opt.step, ...(opt.meta ? { state: opt.meta } : {}) }, opt.slots);
       writeFileAtomic(join(tmp, 'state.json'), JSON.stringify({ ...pos, seed: cfg.seed, epochs: cfg.epochs }, null, 2) + '\n');
     },
     { overwrite: true },
@@ -540,7 +540,7 @@ export async function resumeRun(runDir: string, cb: RunCallbacks, overrides: { e
     loadNetworks(join(out, 'checkpoint'), gen);
     const opt = loadTensors(join(out, 'checkpoint'), 'optimizer');
     try {
-      gen.restoreOptimizerState({ step: Number(opt.meta.step), slots: opt.tensors });
+      gen.restoreOptimizerState({ step: Number(opt.meta.step), slots: opt.tensors, ...(opt.meta.state ? { meta: opt.meta.state as Record<string, number> } : {}) });
     } finally {
       tf.dispose([...opt.tensors.values()]);
     }

@@ -97,6 +97,9 @@ describe('dpgan', () => {
       try {
         fresh.restoreOptimizerState(state);
         expect(fresh.generatorSteps).toBe(6);
+        // A checkpoint from before the schedule state was saved (no meta): G's count is derived from D's.
+        fresh.restoreOptimizerState({ step: state.step, slots: state.slots });
+        expect(fresh.generatorSteps).toBe(6);
       } finally {
         fresh.dispose();
       }
@@ -104,6 +107,57 @@ describe('dpgan', () => {
       tf.dispose([b.images, b.cond]);
       g.dispose();
       one.dispose();
+    }
+  });
+
+  it('adaptive schedule: moves up the D-step ladder when D rejects few fakes, and a checkpoint resumes it exactly', () => {
+    // threshold 1: every moving average qualifies, so with grace 1 each G step moves one rung: G steps
+    // after D steps 1 (→ 2 per G step), 3 (→ 5), 8 (→ 10).
+    const cfg = { dStepsSchedule: 'adaptive', adaptiveThreshold: 1, adaptiveGrace: 1, fakeConditions: 'paired' };
+    const make = () => dpganFactory.create(cfg, SPEC, { size: 28, channels: 1 }, 5) as Dpgan;
+    const fixed = dpganFactory.create({ fakeConditions: 'paired' }, SPEC, { size: 28, channels: 1 }, 5) as Dpgan;
+    const a = make();
+    const b = batch(16);
+    const dp = { clipNorm: 1, noiseMultiplier: 1, expectedUnits: 16, seed: 7 };
+    const resumed: Dpgan[] = [];
+    try {
+      const gAfter: number[] = [];
+      const perCycle: number[] = [];
+      for (let s = 0; s < 8; s++) {
+        const out = a.privateStep({ ...b, grouping: null }, s, dp);
+        expect(out.d_per_g).toBe(perCycle.length ? perCycle[perCycle.length - 1] : 1);
+        gAfter.push(a.generatorSteps);
+        perCycle.push(a.discriminatorStepsPerCycle);
+      }
+      expect(gAfter).toEqual([1, 1, 2, 2, 2, 2, 2, 3]);
+      expect(perCycle).toEqual([2, 2, 5, 5, 5, 5, 5, 10]);
+      // Fixed schedule, same seed: a G step after every D step.
+      for (let s = 0; s < 8; s++) fixed.privateStep({ ...b, grouping: null }, s, dp);
+      expect(fixed.generatorSteps).toBe(8);
+      expect(fixed.discriminatorStepsPerCycle).toBe(1);
+
+      // Resume mid-cycle from the saved state: the next steps match the uninterrupted run bit for bit.
+      const mid = make();
+      resumed.push(mid);
+      for (let s = 0; s < 5; s++) mid.privateStep({ ...b, grouping: null }, s, dp);
+      const state = mid.optimizerState();
+      expect(state.meta).toMatchObject({ generatorSteps: 2, dSteps: 5, cycleSteps: 2 });
+      const again = make();
+      resumed.push(again);
+      for (const [k, v] of mid.weights()) again.weights().get(k)!.assign(v);
+      // The meta goes through JSON, as in a checkpoint's optimizer.json.
+      again.restoreOptimizerState({ step: state.step, slots: state.slots, meta: JSON.parse(JSON.stringify(state.meta)) as Record<string, number> });
+      const before = tf.memory().numTensors;
+      for (let s = 5; s < 8; s++) again.privateStep({ ...b, grouping: null }, s, dp);
+      expect(tf.memory().numTensors).toBe(before);
+      expect(again.generatorSteps).toBe(3);
+      expect(again.discriminatorStepsPerCycle).toBe(10);
+      for (const [k, v] of a.weights()) expect(Array.from(again.weights().get(k)!.dataSync()), k).toEqual(Array.from(v.dataSync()));
+    } finally {
+      tf.dispose([b.images, b.cond]);
+      a.dispose();
+      fixed.dispose();
+      for (const r of resumed) r.dispose();
     }
   });
 
