@@ -21,9 +21,15 @@
  * unit; `uniform` — fakes with uniform conditions, their term outside the noise (clipped per example when
  * `clipFake`). G steps use uniform conditions. The accountant counts D steps: one Poisson batch per D step.
  * Training defaults under DP (Bie et al. 2023, Sec. 3.2–3.3, tune the D/G step ratio and learning rates
- * for the noise): they find tens of D steps per G step best for MNIST at ε = 10 with 60 000 images and tens
- * of thousands of steps. Medical sets are 10–100× smaller, so ε = 10 buys only ~500–1500 D steps, and G
- * then needs every update: one D step per G step measured best here (eval/results/dpgan.md); Adam 2e-4,
+ * for the noise): for MNIST at ε = 10 they take 50 D steps per G step over 450 000 D steps (σ = 1, 128
+ * images per step, their released configs), or raise the ratio whenever D's accuracy on fakes drops
+ * (`dStepsSchedule: 'adaptive'`, models/dpgan/schedule.ts). More D steps cost little privacy: on the
+ * phantom (3 537 patients, 32 per step) ε = 10 allows 1 100 D steps at σ = 0.57 or 10 000 at σ = 0.79
+ * (`medsynth privacy noise`). What limits them here is compute — a 64 px DP step takes ~0.5 s on two
+ * cores — and G, which gets one update per cycle. Measured (eval/results/dpgan.md): on PneumoniaMNIST
+ * (28 px, 1 480 D steps) one D step per G step was best, hence the default; on the 64 px phantom every
+ * 1 100-step run ended at chance, and 10 D steps per G step over 3 300 D steps (σ 0.65 instead of 0.57)
+ * reached 79% conditional accuracy from scratch, 89% from a public pretraining run. Adam 2e-4,
  * β = (0.5, 0.999).
  * Batch size under DP: for a fixed number of epochs E and budget ε, the noise multiplier σ grows more
  * slowly than the sampling rate q, so a larger expected batch B = qN lowers the noise on each D step,
@@ -31,8 +37,8 @@
  * Burn", ICML 2023, Sec. 3: what matters is σ/B at a given T). Phantom, 3 537 patients, ε = 10, 10
  * epochs: 32 patients per step → σ 0.57, noise σC/B = 0.018 C over 1 105 steps; 128 → σ 0.71, 0.0055 C
  * over 276 (`medsynth privacy noise`). `gSteps` gives G its updates back at no privacy cost. At 64 px
- * neither change, nor public pretraining (`--init-from`), nor 3–4 D steps per G step reached usable
- * samples at ε = 10 here: G overpowers the noisy D (eval/results/dpgan.md, second round).
+ * over ~1 100 D steps neither change, nor public pretraining (`--init-from`), nor 3–4 D steps per G step
+ * reached usable samples at ε = 10: G overpowers the noisy D (eval/results/dpgan.md, second round).
  *
  * Collapse: when D rejects ≥ 99% of the fakes for `collapseWindow` consecutive D steps, G has stopped
  * fooling it (collapse or divergence); the step throws GeneratorCollapsedError. The check reads fakes
