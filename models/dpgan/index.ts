@@ -337,6 +337,11 @@ export class Dpgan implements Generator {
     return this.optG.step;
   }
 
+  /** Progress field of an adaptive schedule: the D steps per G step this D step belongs to. */
+  private scheduleReport(): Record<string, number> {
+    return this.cfg.dStepsSchedule === 'adaptive' ? { d_per_g: this.schedule.dSteps } : {};
+  }
+
   /** D steps per G step now (fixed: dSteps; adaptive: the current rung). */
   get discriminatorStepsPerCycle(): number {
     return this.schedule.dSteps;
@@ -420,9 +425,9 @@ export class Dpgan implements Generator {
       dLoss.dispose();
       const share = this.checkCollapse(fakeLogits!.dataSync() as Float32Array, step);
       const dReal = realLoss!.dataSync()[0]!;
-      const dPerG = this.schedule.dSteps;
+      const dPerG = this.scheduleReport();
       const g = this.maybeGeneratorStep(b, rng, share);
-      return { loss: d, d_real: dReal, d_fake: d - dReal, ...(Number.isNaN(g) ? {} : { g }), fake_rejected: share, d_per_g: dPerG };
+      return { loss: d, d_real: dReal, d_fake: d - dReal, ...(Number.isNaN(g) ? {} : { g }), fake_rejected: share, ...dPerG };
     } finally {
       tf.dispose([fake.images, fake.cond, ...(fakeLogits ? [fakeLogits] : []), ...(realLoss ? [realLoss] : [])]);
     }
@@ -489,9 +494,9 @@ export class Dpgan implements Generator {
         tf.dispose([...real.grads.values()]);
       }
       const dReal = b > 0 ? real.loss / b : 0;
-      const dPerG = this.schedule.dSteps;
+      const dPerG = this.scheduleReport();
       const g = this.maybeGeneratorStep(nFake, rng, share);
-      return { loss: dReal + fakeValue, d_real: dReal, d_fake: fakeValue, ...(Number.isNaN(g) ? {} : { g }), fake_rejected: share, clipped: real.clippedShare, batch: b, d_per_g: dPerG };
+      return { loss: dReal + fakeValue, d_real: dReal, d_fake: fakeValue, ...(Number.isNaN(g) ? {} : { g }), fake_rejected: share, clipped: real.clippedShare, batch: b, ...dPerG };
     } finally {
       tf.dispose([fake.images, fake.cond]);
     }
@@ -514,9 +519,9 @@ export class Dpgan implements Generator {
     } finally {
       tf.dispose([...r.grads.values()]);
     }
-    const dPerG = this.schedule.dSteps;
+    const dPerG = this.scheduleReport();
     const g = this.maybeGeneratorStep(nExpected, rng, r.share);
-    return { loss: r.dReal + r.dFake, d_real: r.dReal, d_fake: r.dFake, ...(Number.isNaN(g) ? {} : { g }), fake_rejected: r.share, clipped: r.clippedShare, batch: batch.images.shape[0], d_per_g: dPerG };
+    return { loss: r.dReal + r.dFake, d_real: r.dReal, d_fake: r.dFake, ...(Number.isNaN(g) ? {} : { g }), fake_rejected: r.share, clipped: r.clippedShare, batch: batch.images.shape[0], ...dPerG };
   }
 
   /**

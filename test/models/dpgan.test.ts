@@ -132,7 +132,7 @@ describe('dpgan', () => {
       expect(gAfter).toEqual([1, 1, 2, 2, 2, 2, 2, 3]);
       expect(perCycle).toEqual([2, 2, 5, 5, 5, 5, 5, 10]);
       // Fixed schedule, same seed: a G step after every D step.
-      for (let s = 0; s < 8; s++) fixed.privateStep({ ...b, grouping: null }, s, dp);
+      for (let s = 0; s < 8; s++) expect(fixed.privateStep({ ...b, grouping: null }, s, dp).d_per_g).toBeUndefined();
       expect(fixed.generatorSteps).toBe(8);
       expect(fixed.discriminatorStepsPerCycle).toBe(1);
 
