@@ -71,6 +71,23 @@ describe('medsynth train --model dpgan', () => {
     for (const f of ['generator/model.bin', 'discriminator/model.bin']) expect(sha(join(cut, f)), f).toBe(sha(join(straight, f)));
   });
 
+  it('resumes an adaptive D-step schedule where it was: same weights, schedule state in the checkpoint', () => {
+    // threshold 1 and grace 1: the ratio moves up a rung after every G step, so a resume that lost the
+    // schedule's position (or G's step count) would take different steps.
+    const cfg = JSON.stringify({ dStepsSchedule: 'adaptive', adaptiveThreshold: 1, adaptiveGrace: 1 });
+    const args = [...TRAIN, '--noise-multiplier', '1.0', '--model-config', cfg];
+    const straight = join(work, 'gan-adaptive-straight');
+    expect(runCli(['train', '--data', data, '--out', straight, '--epochs', '3', ...args]).status).toBe(0);
+    const cut = join(work, 'gan-adaptive-cut');
+    expect(runCli(['train', '--data', data, '--out', cut, '--epochs', '1', ...args]).status).toBe(0);
+    const saved = readJson(join(cut, 'checkpoint', 'optimizer.json')).state;
+    expect(saved.dSteps).toBeGreaterThan(1);
+    expect(saved.generatorSteps).toBeGreaterThan(0);
+    const r = runCli(['train', '--resume', cut, '--epochs', '3']);
+    expect(r.status, r.stderr).toBe(0);
+    for (const f of ['generator/model.bin', 'discriminator/model.bin']) expect(sha(join(cut, f)), f).toBe(sha(join(straight, f)));
+  });
+
   it('takes generator options from --model-config (inline JSON or a file), refusing unknown ones before writing anything', () => {
     const out = join(work, 'gan-config');
     const r = runCli(['train', '--data', data, '--out', out, '--epochs', '1', ...TRAIN, '--model-config', '{"emaDecay":0.9,"dSteps":3}']);
