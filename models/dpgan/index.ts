@@ -90,6 +90,11 @@ export const DpganConfigSchema = z
     adaptiveBeta: z.number().min(0).max(0.9999).default(0.95),
     /** G steps between two moves at least. */
     adaptiveGrace: z.number().int().min(1).default(25),
+    /**
+     * Highest D steps per G step the adaptive schedule moves to (default 1000, the top of the ladder: no
+     * cap). Uncapped, it reached 50–100 within ~10 epochs on our runs and starved G (eval/results/dpgan.md).
+     */
+    adaptiveMaxDSteps: z.number().int().min(1).max(1000).default(1000),
     /** Consecutive D steps of ≥ 99% fake rejection that count as collapse. */
     collapseWindow: z.number().int().min(1).default(500),
     /**
@@ -363,6 +368,7 @@ export class Dpgan implements Generator {
         threshold: this.cfg.adaptiveThreshold,
         beta: this.cfg.adaptiveBeta,
         grace: this.cfg.adaptiveGrace,
+        max: this.cfg.adaptiveMaxDSteps,
       });
     }
     this.cycleSteps = 0;

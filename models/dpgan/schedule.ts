@@ -9,8 +9,9 @@
  *   a_ema ← a                          at the first G step,
  *   a_ema ← β·a_ema + (1 − β)·a        after,
  * and moves to the next rung of the ladder 1, 2, 5, 10, 20, 50, 100, 200, 500, 1000 when
- *   a_ema ≤ threshold  and  at least `grace` G steps have run since the last move.
- * It never moves down. Bie et al. measure D's accuracy on fakes, which reads no private data, so the
+ *   a_ema ≤ threshold,  at least `grace` G steps have run since the last move,  and  next rung ≤ max.
+ * It never moves down. The cap `max` is ours, not Bie et al.'s: on our short runs the uncapped ladder
+ * reached 50–100 D steps per G step within ~10 epochs and left G ~100 updates (eval/results/dpgan.md). Bie et al. measure D's accuracy on fakes, which reads no private data, so the
  * schedule is post-processing and costs no privacy; they use threshold 0.6, β = 0.99 and a grace of 200
  * G steps for runs of 10⁵ D steps. Our runs are ~10³–10⁴ D steps, so the defaults (models/dpgan) scale
  * the grace and the averaging window down.
@@ -32,6 +33,8 @@ export interface DStepScheduleOptions {
   threshold: number;
   beta: number;
   grace: number;
+  /** Highest D steps per G step the schedule may move to (a start above it stays where it is). */
+  max: number;
 }
 
 /** The schedule at the start: `dSteps` as given (it need not be a rung; the next move goes to the next larger rung). */
@@ -48,8 +51,9 @@ export function nextRung(dSteps: number): number {
 export function afterGeneratorStep(s: DStepSchedule, share: number, o: DStepScheduleOptions): DStepSchedule {
   const ema = Number.isNaN(s.ema) ? share : o.beta * s.ema + (1 - o.beta) * share;
   const sinceMove = s.sinceMove + 1;
-  if (sinceMove >= o.grace && ema <= o.threshold && nextRung(s.dSteps) !== s.dSteps) {
-    return { dSteps: nextRung(s.dSteps), ema, sinceMove: 0 };
+  const next = nextRung(s.dSteps);
+  if (sinceMove >= o.grace && ema <= o.threshold && next !== s.dSteps && next <= o.max) {
+    return { dSteps: next, ema, sinceMove: 0 };
   }
   return { dSteps: s.dSteps, ema, sinceMove };
 }

@@ -161,6 +161,26 @@ describe('dpgan', () => {
     }
   });
 
+  it('adaptive schedule with adaptiveMaxDSteps 2: climbs to the cap and stays there', () => {
+    // Same set-up as above; uncapped it would move 1 → 2 → 5 → 10. Capped at 2, G steps after every 2nd D step.
+    const cfg = { dStepsSchedule: 'adaptive', adaptiveThreshold: 1, adaptiveGrace: 1, adaptiveMaxDSteps: 2, fakeConditions: 'paired' };
+    const g = dpganFactory.create(cfg, SPEC, { size: 28, channels: 1 }, 5) as Dpgan;
+    const b = batch(16);
+    const dp = { clipNorm: 1, noiseMultiplier: 1, expectedUnits: 16, seed: 7 };
+    try {
+      const gAfter: number[] = [];
+      for (let s = 0; s < 7; s++) {
+        g.privateStep({ ...b, grouping: null }, s, dp);
+        gAfter.push(g.generatorSteps);
+      }
+      expect(gAfter).toEqual([1, 1, 2, 2, 3, 3, 4]);
+      expect(g.discriminatorStepsPerCycle).toBe(2);
+    } finally {
+      tf.dispose([b.images, b.cond]);
+      g.dispose();
+    }
+  });
+
   it('reports collapse when the generator stops learning and the discriminator rejects every fake', () => {
     // G never steps (dSteps 1000) while D trains fast: D soon rejects all fakes.
     const g = dpganFactory.create({ dSteps: 1000, lr: 5e-3, collapseWindow: 10 }, SPEC, { size: 28, channels: 1 }, 3);
