@@ -130,6 +130,12 @@ export const DpganConfigSchema = z
     fakeConditions: z.enum(['uniform', 'paired']).default('paired'),
     /** Channel widths of D's conv stages (default: ARCH[size].d); each stage halves the side. */
     dWidths: z.array(z.number().int().min(1).max(1024)).min(1).max(6).optional(),
+    /**
+     * Channel widths of G's upsampling stages (default: ARCH[size].g). G starts at ARCH[size].side and each
+     * stage doubles the side, so it needs as many stages as ARCH[size].g. G is post-processing, so a wider G
+     * costs compute only, no privacy.
+     */
+    gWidths: z.array(z.number().int().min(1).max(1024)).min(1).max(6).optional(),
   })
   .strict();
 export type DpganConfig = z.infer<typeof DpganConfigSchema>;
@@ -168,7 +174,12 @@ export class Dpgan implements Generator {
   ) {
     const arch = ARCH[imageSize];
     if (!arch) throw new ConfigError(`--size ${imageSize}: the DP-GAN supports ${Object.keys(ARCH).join(', ')}`);
-    this.arch = cfg.dWidths ? { ...arch, d: cfg.dWidths } : arch;
+    if (cfg.gWidths && cfg.gWidths.length !== arch.g.length) {
+      throw new ConfigError(
+        `--model-config gWidths: ${cfg.gWidths.length} stages given, but a ${imageSize} px generator needs ${arch.g.length} (it starts at ${arch.side} px and each stage doubles the side); give ${arch.g.length} widths, e.g. ${JSON.stringify(arch.g)}`,
+      );
+    }
+    this.arch = { side: arch.side, g: cfg.gWidths ?? arch.g, d: cfg.dWidths ?? arch.d };
     this.condWidth = conditionWidth(spec);
     const rng = new Rng(seed);
     const init = rng.derive('init');

@@ -110,6 +110,26 @@ describe('dpgan', () => {
     }
   });
 
+  it('gWidths and dWidths set the channel widths; a gWidths of the wrong length is refused with the fix', () => {
+    const g = dpganFactory.create({ gWidths: [96, 48], dWidths: [8, 16] }, SPEC, { size: 28, channels: 1 }, 1) as Dpgan;
+    const cond = tf.tensor2d(encodeConditions(SPEC, [0, 1], [[0, 1]]), [2, 4]);
+    try {
+      const w = g.weights();
+      // G: Dense to 7×7×96, then upconv0 96 → 48 and upconv1 48 → 1 (k3); D: conv0 (1 + 4 condition maps) → 8.
+      expect(w.get('generator/in/kernel')!.shape).toEqual([64 + 4, 7 * 7 * 96]);
+      expect(w.get('generator/upconv0/kernel')!.shape).toEqual([3, 3, 96, 48]);
+      expect(w.get('generator/upconv1/kernel')!.shape).toEqual([3, 3, 48, 1]);
+      expect(w.get('discriminator/conv0/kernel')!.shape).toEqual([4, 4, 5, 8]);
+      const x = g.sample(cond, 3);
+      expect(x.shape).toEqual([2, 28, 28, 1]);
+      x.dispose();
+    } finally {
+      cond.dispose();
+      g.dispose();
+    }
+    expect(() => dpganFactory.create({ gWidths: [64] }, SPEC, { size: 28, channels: 1 }, 1)).toThrow(/gWidths: 1 stages given, but a 28 px generator needs 2/);
+  });
+
   it('adaptive schedule: moves up the D-step ladder when D rejects few fakes, and a checkpoint resumes it exactly', () => {
     // threshold 1: every moving average qualifies, so with grace 1 each G step moves one rung: G steps
     // after D steps 1 (→ 2 per G step), 3 (→ 5), 8 (→ 10).
