@@ -119,6 +119,11 @@ export interface GeneratorFactory {
   kind: string;
   /** Builds an untrained generator; `config` is validated by the factory (user errors are ConfigErrors). */
   create(config: unknown, spec: ConditionSpec, shape: { size: number; channels: 1 | 3 }, seed: number): Generator;
+  /**
+   * Options that replace the factory's defaults when the run trains with DP (the user's own options still
+   * win). The trainer applies them before `create`, and run.json records the result.
+   */
+  privateDefaults?: Readonly<Record<string, unknown>>;
 }
 
 const registry = new Map<string, GeneratorFactory>();

@@ -375,7 +375,8 @@ function packageVersions(): Record<string, string> {
 function createGenerator(cfg: RunConfig, spec: ConditionSpec): Generator {
   const f = generatorFactory(cfg.model);
   if (!f) throw new ConfigError(`--model ${cfg.model}: unknown generator; use one of ${generatorKinds().join(', ')}`);
-  return f.create(cfg.generator, spec, { size: cfg.size, channels: cfg.channels ?? 1 }, cfg.seed);
+  const config = cfg.dp && f.privateDefaults ? { ...f.privateDefaults, ...cfg.generator } : cfg.generator;
+  return f.create(config, spec, { size: cfg.size, channels: cfg.channels ?? 1 }, cfg.seed);
 }
 
 async function runLoop(out: string, cfg: RunConfig, p: Prepared, gen: Generator, cb: RunCallbacks, start?: LoopPosition): Promise<RunSummary> {

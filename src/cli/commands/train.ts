@@ -82,7 +82,7 @@ export function registerTrainCommand(program: Command): void {
       .option('--no-dp', 'dpgan: train WITHOUT differential privacy (a non-private baseline)')
       .option('--model-config <json>', "generator options as a JSON object or a .json file, e.g. '{\"emaDecay\":0.999}' (the options and their defaults: the model's config schema in models/<kind>/index.ts; the model card records them; flags win)", parseModelConfig)
       .option('--init-from <run>', 'start from the final weights of a finished run of the same model and shapes, trained on PUBLIC data (public pretraining); the privacy claim covers only this run\'s data')
-      .option('--d-steps <n>', 'dpgan: discriminator steps per generator step (default 1, with or without DP; the starting ratio when --model-config sets {"dStepsSchedule":"adaptive"}; see models/dpgan)', parsePositiveInt)
+      .option('--d-steps <n>', 'dpgan: discriminator steps per generator step (default 10 with DP, 1 with --no-dp; the starting ratio when --model-config sets {"dStepsSchedule":"adaptive"}; see models/dpgan)', parsePositiveInt)
       .option('--target-epsilon <e>', 'DP budget; the noise multiplier is calibrated to it, and training stops before exceeding it', parsePositive)
       .option('--delta <d>', 'DP delta (default: min(1e-5, 1/(10 N)) for N privacy units)', parsePositive)
       .option('--max-grad-norm <c>', 'DP clipping norm C per privacy unit', parsePositive, 1)

@@ -31,7 +31,8 @@ describe('medsynth train --model dpgan', () => {
     expect(r.stderr).toMatch(/epoch 2: loss [\d.]+ +d_real [\d.]+ .*eps [\d.]+/);
     const card = readJson(join(out, 'model-card.json'));
     expect(card.generator.type).toBe('dpgan');
-    expect(card.generator.config.dSteps).toBe(1);
+    // Under DP the CLI's default is 10 D steps per G step (the model's own default, used with --no-dp, is 1).
+    expect(card.generator.config.dSteps).toBe(10);
     expect(card.generator.config.fakeConditions).toBe('paired');
     // run.json holds the fully resolved options (defaults included), so a later default change cannot alter the run.
     expect(readJson(join(out, 'run.json')).generator).toEqual(card.generator.config);
@@ -74,7 +75,8 @@ describe('medsynth train --model dpgan', () => {
   it('resumes an adaptive D-step schedule where it was: same weights, schedule state in the checkpoint', () => {
     // threshold 1 and grace 1: the ratio moves up a rung after every G step, so a resume that lost the
     // schedule's position (or G's step count) would take different steps.
-    const cfg = JSON.stringify({ dStepsSchedule: 'adaptive', adaptiveThreshold: 1, adaptiveGrace: 1 });
+    // It starts at 1 D step per G step (set here: the DP default start would be 10).
+    const cfg = JSON.stringify({ dStepsSchedule: 'adaptive', adaptiveThreshold: 1, adaptiveGrace: 1, dSteps: 1 });
     const args = [...TRAIN, '--noise-multiplier', '1.0', '--model-config', cfg];
     const straight = join(work, 'gan-adaptive-straight');
     expect(runCli(['train', '--data', data, '--out', straight, '--epochs', '3', ...args]).status).toBe(0);
