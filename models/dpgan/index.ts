@@ -27,8 +27,8 @@
  * phantom (3 537 patients, 32 per step) ε = 10 allows 1 100 D steps at σ = 0.57 or 10 000 at σ = 0.79
  * (`medsynth privacy noise`). What limits them here is compute — a 64 px DP step takes ~0.5 s on two
  * cores — and G, which gets one update per cycle. Measured (eval/results/dpgan.md): 10 D steps per G
- * step beat 1 : 1 at every point measured at ε = 10 — PneumoniaMNIST TSTR 81.7% on average over four training
- * seeds (40 epochs, 1 480 D steps, σ 0.87) vs 69.3% at 1 : 1 over the same steps; phantom 64 px
+ * step beat 1 : 1 at every point measured at ε = 10 — PneumoniaMNIST TSTR 81.7% on average over four
+ * training seeds (40 epochs, 1 480 D steps, σ 0.87) vs 69.3% at 1 : 1 over the same steps; phantom 64 px
  * conditional accuracy 79% from scratch and 89% from a public pretraining run vs 50% (3 300 D steps,
  * σ 0.65). So a DP run takes 10 unless told otherwise (`privateDefaults` below); without DP it is 1.
  * Longer is not better on PneumoniaMNIST: 80–160 epochs gave 78% and a narrower "normal" class.

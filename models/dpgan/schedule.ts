@@ -11,8 +11,9 @@
  * and moves to the next rung of the ladder 1, 2, 5, 10, 20, 50, 100, 200, 500, 1000 when
  *   a_ema ≤ threshold,  at least `grace` G steps have run since the last move,  and  next rung ≤ max.
  * It never moves down. The cap `max` is ours, not Bie et al.'s: on our short runs the uncapped ladder
- * reached 50–100 D steps per G step within ~10 epochs and left G ~100 updates (eval/results/dpgan.md). Bie et al. measure D's accuracy on fakes, which reads no private data, so the
- * schedule is post-processing and costs no privacy; they use threshold 0.6, β = 0.99 and a grace of 200
+ * reached 50–100 D steps per G step within ~10 epochs and left G ~100 updates (eval/results/dpgan.md).
+ * Bie et al. measure D's accuracy on fakes, which reads no private data, so the schedule is
+ * post-processing and costs no privacy; they use threshold 0.6, β = 0.99 and a grace of 200
  * G steps for runs of 10⁵ D steps. Our runs are ~10³–10⁴ D steps, so the defaults (models/dpgan) scale
  * the grace and the averaging window down.
  */
