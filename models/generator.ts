@@ -121,7 +121,8 @@ export interface GeneratorFactory {
   create(config: unknown, spec: ConditionSpec, shape: { size: number; channels: 1 | 3 }, seed: number): Generator;
   /**
    * Options that replace the factory's defaults when the run trains with DP (the user's own options still
-   * win). The trainer applies them before `create`, and run.json records the result.
+   * win). The trainer applies them to a new run before `create`; run.json records the result, which a
+   * resumed or loaded run uses as it is.
    */
   privateDefaults?: Readonly<Record<string, unknown>>;
 }

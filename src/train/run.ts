@@ -375,8 +375,7 @@ function packageVersions(): Record<string, string> {
 function createGenerator(cfg: RunConfig, spec: ConditionSpec): Generator {
   const f = generatorFactory(cfg.model);
   if (!f) throw new ConfigError(`--model ${cfg.model}: unknown generator; use one of ${generatorKinds().join(', ')}`);
-  const config = cfg.dp && f.privateDefaults ? { ...f.privateDefaults, ...cfg.generator } : cfg.generator;
-  return f.create(config, spec, { size: cfg.size, channels: cfg.channels ?? 1 }, cfg.seed);
+  return f.create(cfg.generator, spec, { size: cfg.size, channels: cfg.channels ?? 1 }, cfg.seed);
 }
 
 async function runLoop(out: string, cfg: RunConfig, p: Prepared, gen: Generator, cb: RunCallbacks, start?: LoopPosition): Promise<RunSummary> {
@@ -491,6 +490,10 @@ export async function trainRun(outDir: string, requested: RunConfig, cb: RunCall
   const p = prepare(requested);
   const cfg: RunConfig = { ...requested, channels: p.ds.channels };
   if (cfg.dp && !isPlan(cfg.dp)) cfg.dp = resolveDp(cfg.dp, cfg, p);
+  // A new DP run takes the model's DP defaults under the user's options. Only here: a resumed or loaded
+  // run uses what its run.json recorded, so a default change cannot alter it.
+  const privateDefaults = cfg.dp ? generatorFactory(cfg.model)?.privateDefaults : undefined;
+  if (privateDefaults) cfg.generator = { ...privateDefaults, ...cfg.generator };
   const gen = createGenerator(cfg, p.spec);
   // run.json records the generator's full resolved options, so a later change of a default cannot change
   // what an existing run folder loads as.
