@@ -11,6 +11,7 @@ import * as tf from '@tensorflow/tfjs';
 import { assert, UserError } from '../src/core/errors.js';
 import type { Layer } from '../src/nn/layers.js';
 import type { UnitGrouping } from '../src/privacy/per-example.js';
+import type { ReleaseParams } from '../src/privacy/release.js';
 
 export interface ConditionSpec {
   /** Class names, indexed by label. */
@@ -80,6 +81,14 @@ export interface DpStepParams {
   seed: number;
 }
 
+/**
+ * The train split as a one-shot generator's release reads it: images, condition rows, and the unit of each
+ * image (null: every image is its own unit). The caller owns the tensors.
+ */
+export interface ReleaseData extends TrainBatch {
+  unitOf: Int32Array | null;
+}
+
 export interface Generator {
   /** Registry name: `cvae`, `dpgan`. */
   readonly kind: string;
@@ -98,6 +107,18 @@ export interface Generator {
   privateStep?(batch: PrivateBatch, step: number, dp: DpStepParams): Record<string, number>;
   /** DP generators only: the layers that see private data, for the DP validators. */
   privateLayers?(): Layer[];
+  /**
+   * One-shot generators only (factory `mechanism: 'one-shot'`): the single access to the train split, which
+   * releases the generator's statistics with the Gaussian mechanism (σ = 0 without DP;
+   * src/privacy/release.ts). Returns numbers for the log (e.g. the clipped share of units).
+   */
+  releaseStatistics?(data: ReleaseData, params: ReleaseParams): Record<string, number>;
+  /** One-shot generators only: whether `releaseStatistics` has run (the release is saved with the weights). */
+  isReleased?(): boolean;
+  /** One-shot generators only: one fitting step against the released statistics; reads no data. */
+  fitStep?(step: number): Record<string, number>;
+  /** One-shot generators only: the class × group counts the release carries (noisy under DP). */
+  releasedConditionCounts?(): { label: number; codes: number[]; count: number }[];
   /** Images NHWC in [0, 1] for the given condition rows, from `seed`. The caller owns the tensor. */
   sample(cond: tf.Tensor2D, seed: number): tf.Tensor4D;
   /** Encoder-decoder generators only: the reconstruction (posterior mean) of images. Caller owns it. */
@@ -125,6 +146,11 @@ export interface GeneratorFactory {
    * resumed or loaded run uses as it is.
    */
   privateDefaults?: Readonly<Record<string, unknown>>;
+  /**
+   * How the generator touches private data: 'dp-sgd' (default) takes a DP-SGD step per Poisson batch;
+   * 'one-shot' releases its statistics once (`releaseStatistics`) and then fits to them (`fitStep`).
+   */
+  mechanism?: 'dp-sgd' | 'one-shot';
 }
 
 const registry = new Map<string, GeneratorFactory>();

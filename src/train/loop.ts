@@ -7,7 +7,9 @@
  *     fixed-size batches;
  *   - DP-SGD (`dp`): every step draws a Poisson batch — each privacy unit independently with probability q,
  *     from `Rng(seed).derive('poisson-<step>')` — and calls `privateStep`; an "epoch" is round(1/q) steps.
- *     The loop never takes a step past `dp.maxSteps`, the last step within the privacy budget.
+ *     The loop never takes a step past `dp.maxSteps`, the last step within the privacy budget;
+ *   - fitting (`fit`): a one-shot generator, whose statistics were released before the loop, takes
+ *     `fitStep`s that read no data (the run owns the release: src/train/run.ts).
  * A generator derives its step noise from the global step number, so a run resumed from a checkpoint at
  * step k takes the same steps k, k+1, ... as an uninterrupted run and ends with the same weights.
  */
@@ -81,6 +83,11 @@ export interface LoopOptions {
   start?: LoopPosition;
   /** DP-SGD schedule; absent for non-private training. */
   dp?: DpSchedule;
+  /**
+   * One-shot generators, after their release: `fitStep` steps that read no data, `stepsPerEpoch` per epoch;
+   * `epsilon` is what the release spent (shown in progress; fitting spends nothing).
+   */
+  fit?: { stepsPerEpoch: number; epsilon?: number };
   onProgress?: (p: Progress) => void;
   /** Called after each completed epoch, before the checkpoint. */
   onEpoch?: (e: EpochSummary) => void;
@@ -179,8 +186,22 @@ function poissonSchedule(gen: Generator, data: LoopData, opts: LoopOptions, dp: 
   };
 }
 
+function fitSchedule(gen: Generator, opts: LoopOptions, fit: { stepsPerEpoch: number }): Schedule {
+  if (!gen.fitStep) throw new Error(`internal error: the ${gen.kind} generator has no fitting step`);
+  return {
+    perEpoch: fit.stepsPerEpoch,
+    total: opts.epochs * fit.stepsPerEpoch,
+    run(step) {
+      const losses = gen.fitStep!(step);
+      const { batch, ...rest } = losses;
+      return { losses: rest, images: batch ?? 0 };
+    },
+  };
+}
+
 export async function trainLoop(gen: Generator, data: LoopData, opts: LoopOptions): Promise<LoopResult> {
-  const sched = opts.dp ? poissonSchedule(gen, data, opts, opts.dp) : shuffledSchedule(gen, data, opts);
+  if (opts.fit && opts.dp) throw new Error('internal error: a fitting schedule takes no DP-SGD schedule');
+  const sched = opts.fit ? fitSchedule(gen, opts, opts.fit) : opts.dp ? poissonSchedule(gen, data, opts, opts.dp) : shuffledSchedule(gen, data, opts);
   const { perEpoch, total } = sched;
   const epochs = Math.ceil(total / perEpoch);
   let step = opts.start?.step ?? 0;
@@ -188,9 +209,9 @@ export async function trainLoop(gen: Generator, data: LoopData, opts: LoopOption
   const t0 = performance.now();
   let lastEpoch: EpochSummary | null = null;
   let imagesThisSession = 0;
+  let stepsThisSession = 0;
   let lastCheckpoint: number | null = opts.start ? Math.floor(opts.start.step / perEpoch) : null;
   const elapsed = () => elapsedBefore + (performance.now() - t0);
-  const expectedBatch = opts.dp ? opts.dp.sampleRate * data.images.shape[0] : Math.min(opts.batchSize, data.images.shape[0]);
 
   for (let epoch = Math.floor(step / perEpoch); epoch < epochs && step < total; epoch++) {
     const sums: Record<string, number> = {};
@@ -215,6 +236,7 @@ export async function trainLoop(gen: Generator, data: LoopData, opts: LoopOption
         );
       }
       step++;
+      stepsThisSession++;
       imagesThisSession += images;
       epochImages += images;
       for (const [key, v] of Object.entries(losses)) {
@@ -231,8 +253,8 @@ export async function trainLoop(gen: Generator, data: LoopData, opts: LoopOption
         step,
         losses,
         imagesPerSecond: ips,
-        etaSeconds: ((total - step) * expectedBatch) / Math.max(ips, 1e-9),
-        ...(opts.dp ? { epsilon: opts.dp.epsilonAt(step) } : {}),
+        etaSeconds: ((total - step) * secs) / stepsThisSession,
+        ...(opts.dp ? { epsilon: opts.dp.epsilonAt(step) } : opts.fit?.epsilon !== undefined ? { epsilon: opts.fit.epsilon } : {}),
       });
       // Let the event loop run (signal handlers, timers): the step itself never yields.
       await new Promise<void>((resume) => setImmediate(resume));
@@ -250,7 +272,7 @@ export async function trainLoop(gen: Generator, data: LoopData, opts: LoopOption
       losses: mean,
       imagesPerSecond: epochImages / Math.max((performance.now() - epochStart) / 1000, 1e-9),
       elapsedMs: elapsed(),
-      ...(opts.dp ? { epsilon: opts.dp.epsilonAt(step) } : {}),
+      ...(opts.dp ? { epsilon: opts.dp.epsilonAt(step) } : opts.fit?.epsilon !== undefined ? { epsilon: opts.fit.epsilon } : {}),
     };
     opts.onEpoch?.(lastEpoch);
     await opts.checkpoint({ step, elapsedMs: elapsed() });

@@ -27,6 +27,7 @@ import { calibrateNoise } from '../privacy/calibrate.js';
 import { PrivacyLedger } from '../privacy/ledger.js';
 import { privacyUnits, type PrivacyUnit, type UnitIndex } from '../privacy/poisson.js';
 import { assertDpSetup } from '../privacy/validate.js';
+import { Rng } from '../core/rng.js';
 import { writeDirAtomic, writeFileAtomic } from '../core/fs.js';
 import { packageVersion } from '../core/version.js';
 import { loadTensors, saveTensors } from './checkpoint.js';
@@ -145,8 +146,14 @@ function resolveDp(req: DpRequest, cfg: RunConfig, p: Prepared): DpPlan {
   const unit: PrivacyUnit = req.unit ?? (p.ds.patientIds ? 'patient' : 'image');
   const n = trainUnits(p, unit).members.length;
   const delta = req.delta ?? Math.min(1e-5, 1 / (10 * n));
-  const sampleRate = Math.min(1, cfg.batchSize / p.trainIdx.length);
-  const plannedSteps = cfg.epochs * dpStepsPerEpoch(sampleRate);
+  // A one-shot generator releases its statistics of the whole train split once: one Gaussian mechanism,
+  // i.e. one step at sampling rate 1, with unit-norm vectors (clip norm 1).
+  const oneShot = isOneShot(cfg.model);
+  const sampleRate = oneShot ? 1 : Math.min(1, cfg.batchSize / p.trainIdx.length);
+  const plannedSteps = oneShot ? 1 : cfg.epochs * dpStepsPerEpoch(sampleRate);
+  if (oneShot && req.clipNorm !== 1) {
+    throw new ConfigError(`--max-grad-norm ${req.clipNorm}: ${cfg.model} releases unit-norm feature vectors with clip norm 1; drop --max-grad-norm`);
+  }
   if (req.targetEpsilon === undefined && req.noiseMultiplier === undefined) {
     throw new ConfigError('--dp needs a budget: give --target-epsilon E (the noise is calibrated to it) or --noise-multiplier S');
   }
@@ -169,7 +176,13 @@ function resolveDp(req: DpRequest, cfg: RunConfig, p: Prepared): DpPlan {
   };
 }
 
+/** True for generators that release their statistics once ('one-shot') instead of taking DP-SGD steps. */
+function isOneShot(model: string): boolean {
+  return generatorFactory(model)?.mechanism === 'one-shot';
+}
+
 function dpSchedule(plan: DpPlan, p: Prepared, gen: Generator, epochs: number): { schedule: DpSchedule; ledger: PrivacyLedger } {
+  const oneShot = isOneShot(gen.kind);
   assertDpSetup({
     privateLayers: gen.privateLayers?.() ?? [],
     units: plan.units,
@@ -178,12 +191,12 @@ function dpSchedule(plan: DpPlan, p: Prepared, gen: Generator, epochs: number): 
     clipNorm: plan.clipNorm,
     noiseMultiplier: plan.noiseMultiplier,
   });
-  if (!gen.privateStep) throw new ConfigError(`--dp: the ${gen.kind} generator has no DP-SGD step`);
+  if (!oneShot && !gen.privateStep) throw new ConfigError(`--dp: the ${gen.kind} generator has no DP-SGD step`);
   const ledger = new PrivacyLedger(plan.accountant, plan.noiseMultiplier, plan.sampleRate, plan.delta);
-  const plannedSteps = epochs * dpStepsPerEpoch(plan.sampleRate);
+  const plannedSteps = oneShot ? 1 : epochs * dpStepsPerEpoch(plan.sampleRate);
   const maxSteps = plan.targetEpsilon === null ? plannedSteps : ledger.maxStepsWithin(plan.targetEpsilon, plannedSteps);
   if (maxSteps === 0) {
-    throw new PrivacyAssumptionError(`--target-epsilon ${plan.targetEpsilon}: even one step at noise multiplier ${plan.noiseMultiplier} exceeds it; raise the noise multiplier or drop it so it is calibrated`);
+    throw new PrivacyAssumptionError(`--target-epsilon ${plan.targetEpsilon}: even one ${oneShot ? 'release' : 'step'} at noise multiplier ${plan.noiseMultiplier} exceeds it; raise the noise multiplier or drop it so it is calibrated`);
   }
   // Progress asks for ε every step: the RDP ledger answers at once; the PRV one (0.2–0.5 s a call) every 15 s.
   let last = { step: -1, at: 0, eps: 0 };
@@ -378,17 +391,41 @@ function createGenerator(cfg: RunConfig, spec: ConditionSpec): Generator {
   return f.create(cfg.generator, spec, { size: cfg.size, channels: cfg.channels ?? 1 }, cfg.seed);
 }
 
+/**
+ * A one-shot generator's single access to the train split: its statistics, released with the Gaussian
+ * mechanism at the plan's σ (σ = 0 without DP), units as in the plan (images without DP). The counts the
+ * release carries replace conditions.json's (under DP they are noisy, so releasing them costs nothing more).
+ */
+function releaseOnce(out: string, cfg: RunConfig, p: Prepared, gen: Generator, plan: DpPlan | null, data: { images: tf.Tensor4D; cond: tf.Tensor2D }): void {
+  const units = trainUnits(p, plan?.unit ?? 'image');
+  const unitOf = units.members.every((m) => m.length === 1) ? null : new Int32Array(p.trainIdx.length);
+  if (unitOf) units.members.forEach((m, u) => m.forEach((i) => (unitOf[i] = u)));
+  gen.releaseStatistics!({ ...data, unitOf }, { clipNorm: 1, noiseMultiplier: plan?.noiseMultiplier ?? 0, seed: new Rng(cfg.seed).derive('release-noise').nextUint32() });
+  const counts = gen.releasedConditionCounts!().filter((c) => c.count > 0);
+  const conditions = plan
+    ? { spec: p.spec, train: counts, countsSource: `noisy counts from the generator's differentially private release (the same Gaussian mechanism as its statistics, (epsilon, ${plan.delta})-DP per ${plan.unit} in total); cells below the model's minimum count are omitted` }
+    : { spec: p.spec, train: counts };
+  writeFileAtomic(join(out, 'conditions.json'), JSON.stringify(conditions, null, 2) + '\n');
+}
+
 async function runLoop(out: string, cfg: RunConfig, p: Prepared, gen: Generator, cb: RunCallbacks, start?: LoopPosition): Promise<RunSummary> {
   const plan = cfg.dp && isPlan(cfg.dp) ? cfg.dp : null;
   const dp = plan ? dpSchedule(plan, p, gen, cfg.epochs) : null;
+  const oneShot = isOneShot(gen.kind);
   const data = trainTensors(p);
   try {
+    if (oneShot && !gen.isReleased!()) {
+      releaseOnce(out, cfg, p, gen, plan, data);
+      // The release is saved at once, so a resumed run fits to it and never releases again.
+      await writeCheckpoint(out, gen, { step: 0, elapsedMs: 0 }, cfg);
+    }
     const result = await trainLoop(gen, data, {
       epochs: cfg.epochs,
       batchSize: cfg.batchSize,
       seed: cfg.seed,
       start,
-      dp: dp?.schedule,
+      dp: oneShot ? undefined : dp?.schedule,
+      ...(oneShot ? { fit: { stepsPerEpoch: Number(gen.config().stepsPerEpoch), ...(dp ? { epsilon: dp.ledger.epsilon(1).epsilon } : {}) } } : {}),
       onProgress: cb.onProgress,
       onEpoch: (e) => {
         appendFileSync(join(out, 'metrics.jsonl'), JSON.stringify(e) + '\n');
@@ -399,10 +436,12 @@ async function runLoop(out: string, cfg: RunConfig, p: Prepared, gen: Generator,
     });
     let modelCard: string | null = null;
     const finalLosses = result.lastEpoch?.losses ?? null;
-    const spent = plan && dp ? dp.ledger.epsilon(result.position.step) : null;
+    // Privacy-spending steps: the one release of a one-shot generator, else the DP-SGD steps taken.
+    const privateSteps = oneShot ? 1 : result.position.step;
+    const spent = plan && dp ? dp.ledger.epsilon(privateSteps) : null;
     const privacySummary =
       plan && spent
-        ? { epsilon: spent.epsilon, delta: plan.delta, accountant: plan.accountant, unit: plan.unit, noiseMultiplier: plan.noiseMultiplier, steps: result.position.step }
+        ? { epsilon: spent.epsilon, delta: plan.delta, accountant: plan.accountant, unit: plan.unit, noiseMultiplier: plan.noiseMultiplier, steps: privateSteps }
         : undefined;
     if (result.status !== 'stopped') {
       await saveNetworks(out, gen, { generatorType: gen.kind });
@@ -451,13 +490,14 @@ async function runLoop(out: string, cfg: RunConfig, p: Prepared, gen: Generator,
                 noiseCalibrated: plan.calibrated,
                 clipNorm: plan.clipNorm,
                 sampleRate: plan.sampleRate,
-                sampling: 'Poisson',
+                sampling: oneShot ? 'none: one release over the whole train split' : 'Poisson',
                 units: plan.units,
-                steps: result.position.step,
+                steps: privateSteps,
                 plannedSteps: dp!.schedule.plannedSteps,
                 stoppedByBudget: result.status === 'budget',
-                privateModule: gen.privateLayers?.().map((l) => l.name) ?? [],
-                claim: `(${spent.epsilon.toFixed(3)}, ${plan.delta})-DP per ${plan.unit}, ${plan.accountant.toUpperCase()} accountant, ${result.position.step} DP-SGD steps`,
+                mechanism: oneShot ? 'one Gaussian release of per-unit-clipped statistics (src/privacy/release.ts); the generator is fitted to them afterwards without reading the data' : 'DP-SGD',
+                privateModule: oneShot ? ['release/statistics'] : (gen.privateLayers?.().map((l) => l.name) ?? []),
+                claim: `(${spent.epsilon.toFixed(3)}, ${plan.delta})-DP per ${plan.unit}, ${plan.accountant.toUpperCase()} accountant, ${oneShot ? 'one Gaussian release' : `${result.position.step} DP-SGD steps`}`,
                 ...dpCardNote(plan, init),
               }
             : {

@@ -1,0 +1,410 @@
+/**
+ * DP-MERF: a generator fitted to ONE differentially private release of the data's conditional kernel mean
+ * embeddings (Harder, Adamczewski & Park, AISTATS 2021). After the release the generator never reads the
+ * data again, so it may train as long as it needs at no further privacy cost (post-processing, Dwork &
+ * Roth 2014, Prop. 2.1).
+ *
+ * Release (src/privacy/release.ts): image i in cell c(i) (the joint class × group condition) contributes
+ *   v_i = [a · φ(x_i), b] ⊗ e_{c(i)},   a² + b² = 1,  so ||v_i|| = 1,
+ * with φ the random Fourier features of features.ts (||φ|| = 1) and b = `countWeight`; a unit's vectors are
+ * summed and clipped to norm 1, and S̃ = Σ_u v̄_u + N(0, σ² I) is released once. Each cell's block of S̃
+ * holds its noisy feature sum (first 2F entries, × a) and its noisy count (last entry, × b):
+ *   ñ_c = S̃_c[2F] / b,     μ̃_c = S̃_c[0:2F] / (a · ñ_c)   (the cell's mean embedding)
+ * Fitting: for every cell with ñ_c ≥ `minCellCount`, G draws `perCell` images from z ~ N(0, I) and the
+ * loss is the squared MMD estimate in feature space, averaged over those cells:
+ *   L = (1/K') Σ_c || (1/m) Σ_j φ(G(z_j, c)) − μ̃_c ||²
+ * (DP-MERF's objective, Sec. 3.2, written per cell). The noisy counts are also the released class × group
+ * proportions that sampling draws open conditions from (the run writes them to conditions.json).
+ *
+ * Generator: [z ++ condition] → Dense(side² · top) + ReLU → ConvTranspose(k4, s2) + ReLU per stage →
+ * ConvTranspose to the channels → sigmoid; widths from the cVAE's table.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { z } from 'zod';
+import { ConfigError, UserError } from '../../src/core/errors.js';
+import { Rng } from '../../src/core/rng.js';
+import { ConvTranspose2d, Dense, disposeLayers, namedVariables, paramsOf, type Layer } from '../../src/nn/layers.js';
+import { FusedAdam } from '../../src/nn/optim.js';
+import { releaseClippedSum, type ReleaseParams } from '../../src/privacy/release.js';
+import { WIDTHS } from '../cvae/index.js';
+import { conditionWidth, encodeConditions, type ConditionSpec, type Generator, type GeneratorFactory, type ReleaseData } from '../generator.js';
+import { poolFlatten, rffEmbed, rffFrequencies } from './features.js';
+
+export const DpMerfConfigSchema = z
+  .object({
+    latent: z.number().int().min(1).max(1024).default(32),
+    /** F: random frequencies (the feature vector has 2F entries). */
+    frequencies: z.number().int().min(16).max(20000).default(2000),
+    /** Kernel bandwidths as per-pixel RMS distances (features.ts); chosen on public PneumoniaMNIST (median 0.16). */
+    bandwidths: z.array(z.number().positive()).min(1).default([0.08, 0.16, 0.32]),
+    /** Side the images are average-pooled to before the features (a divisor of the image size; default min(size, 32)). */
+    pooledSize: z.number().int().positive().optional(),
+    /** b: the weight of the count entry in each released vector. */
+    countWeight: z.number().gt(0).lt(1).default(0.3),
+    /** Generated images per cell per fitting step. */
+    perCell: z.number().int().min(1).default(32),
+    /** Cells whose noisy count is below this are not fitted (and not sampled from released proportions). */
+    minCellCount: z.number().min(0).default(5),
+    lr: z.number().positive().default(1e-3),
+    /** Fitting steps per "epoch" (checkpoint interval). */
+    stepsPerEpoch: z.number().int().min(1).default(100),
+  })
+  .strict();
+export type DpMerfConfig = z.infer<typeof DpMerfConfigSchema>;
+
+/** All joint cells of a spec, in mixed-radix order (label slowest): their labels and attribute codes. */
+export function enumerateCells(spec: ConditionSpec): { label: number; codes: number[] }[] {
+  const radices = [spec.labels.length, ...spec.attributes.map((a) => a.values.length)];
+  const total = radices.reduce((a, b) => a * b, 1);
+  const out: { label: number; codes: number[] }[] = [];
+  for (let k = 0; k < total; k++) {
+    const digits: number[] = [];
+    let rest = k;
+    for (let r = radices.length - 1; r >= 0; r--) {
+      digits.unshift(rest % radices[r]!);
+      rest = Math.floor(rest / radices[r]!);
+    }
+    out.push({ label: digits[0]!, codes: digits.slice(1) });
+  }
+  return out;
+}
+
+/** Cell index of each condition row ([n, width] one-hot blocks, as encodeConditions writes them). */
+export function cellsOfConditionRows(spec: ConditionSpec, rows: Float32Array, n: number): Int32Array {
+  const width = conditionWidth(spec);
+  const sizes = [spec.labels.length, ...spec.attributes.map((a) => a.values.length)];
+  const out = new Int32Array(n);
+  for (let i = 0; i < n; i++) {
+    let offset = 0;
+    let cell = 0;
+    for (const s of sizes) {
+      let hot = -1;
+      for (let j = 0; j < s; j++) if (rows[i * width + offset + j]! > 0.5) hot = j;
+      if (hot < 0) throw new Error(`internal error: condition row ${i} has no value in a block`);
+      cell = cell * s + hot;
+      offset += s;
+    }
+    out[i] = cell;
+  }
+  return out;
+}
+
+let instanceCounter = 0;
+
+interface FitTargets {
+  /** Active cells (indices into enumerateCells). */
+  cells: number[];
+  cellMu: tf.Tensor2D;
+  classMu: tf.Tensor2D;
+  mix: tf.Tensor2D;
+  cellW: tf.Tensor1D;
+  classW: tf.Tensor1D;
+}
+
+export class DpMerf implements Generator {
+  readonly kind = 'dpmerf';
+  private readonly decIn: Dense;
+  private readonly dec: ConvTranspose2d[];
+  private readonly widths: number[];
+  private readonly side: number;
+  private readonly pooled: number;
+  private readonly omega: tf.Tensor2D;
+  private readonly cells: { label: number; codes: number[] }[];
+  private readonly cellCond: Float32Array;
+  /** S̃ [cells, 2F + 1] (zeros until released) and whether it was released (1) — saved with the weights. */
+  private readonly statistics: tf.Variable;
+  private readonly released: tf.Variable;
+  /** σ of the release (0: exact), saved with it: the fitting weights depend on it. */
+  private readonly releaseNoise: tf.Variable;
+  private readonly optimizer: FusedAdam;
+  private readonly noise: Rng;
+  private targets: FitTargets | null = null;
+
+  constructor(
+    private readonly cfg: DpMerfConfig & { pooledSize: number },
+    readonly spec: ConditionSpec,
+    readonly imageSize: number,
+    readonly channels: 1 | 3,
+    seed: number,
+  ) {
+    const widths = WIDTHS[imageSize];
+    if (!widths) throw new ConfigError(`--size ${imageSize}: dpmerf supports ${Object.keys(WIDTHS).join(', ')}`);
+    if (imageSize % cfg.pooledSize !== 0) throw new ConfigError(`dpmerf option pooledSize ${cfg.pooledSize}: must divide the image size ${imageSize}`);
+    this.widths = widths;
+    this.side = imageSize / 2 ** widths.length;
+    this.pooled = cfg.pooledSize;
+    const rng = new Rng(seed);
+    const init = rng.derive('init');
+    this.noise = rng.derive('latent');
+    const condW = conditionWidth(spec);
+    const top = widths[widths.length - 1]!;
+    this.decIn = new Dense('generator/in', cfg.latent + condW, this.side * this.side * top, init);
+    const rev = [...widths].reverse();
+    this.dec = rev.map((ci, i) => new ConvTranspose2d(`generator/convt${i}`, ci, i + 1 < rev.length ? rev[i + 1]! : channels, 4, 2, 'same', init));
+    const d = cfg.pooledSize * cfg.pooledSize * channels;
+    // The frequencies are a function of the seed alone (no data), so they are drawn again on load.
+    this.omega = tf.tensor2d(rffFrequencies(d, cfg.frequencies, cfg.bandwidths, rng.derive('frequencies')), [d, cfg.frequencies]);
+    this.cells = enumerateCells(spec);
+    this.cellCond = encodeConditions(
+      spec,
+      this.cells.map((c) => c.label),
+      spec.attributes.map((_, k) => this.cells.map((c) => c.codes[k]!)),
+    );
+    const id = instanceCounter++;
+    this.statistics = tf.variable(tf.zeros([this.cells.length, 2 * cfg.frequencies + 1]), false, `dpmerf/statistics_${id}`);
+    this.released = tf.variable(tf.scalar(0), false, `dpmerf/released_${id}`);
+    this.releaseNoise = tf.variable(tf.scalar(0), false, `dpmerf/noise_${id}`);
+    this.optimizer = new FusedAdam({ learningRate: cfg.lr });
+  }
+
+  private get layers(): Layer[] {
+    return [this.decIn, ...this.dec];
+  }
+
+  private get a(): number {
+    return Math.sqrt(1 - this.cfg.countWeight ** 2);
+  }
+
+  decode(zs: tf.Tensor2D, cond: tf.Tensor2D): tf.Tensor4D {
+    return tf.tidy(() => {
+      const b = zs.shape[0];
+      const top = this.widths[this.widths.length - 1]!;
+      let h: tf.Tensor = tf.reshape(tf.relu(this.decIn.apply(tf.concat([zs, cond], 1))), [b, this.side, this.side, top]);
+      this.dec.forEach((l, i) => {
+        h = l.apply(h);
+        if (i + 1 < this.dec.length) h = tf.relu(h);
+      });
+      return tf.sigmoid(h) as tf.Tensor4D;
+    });
+  }
+
+  /** φ of images [B, H, W, C] → [B, 2F]. The caller owns the tensor. */
+  features(images: tf.Tensor4D): tf.Tensor2D {
+    return tf.tidy(() => rffEmbed(poolFlatten(images, this.pooled), this.omega));
+  }
+
+  isReleased(): boolean {
+    return this.released.dataSync()[0] === 1;
+  }
+
+  /**
+   * The one access to the data: computes every image's [a·φ(x), b] in chunks and releases the clipped,
+   * noised per-cell sum (clip norm 1: the vectors have norm 1). Returns the clipped share of units.
+   */
+  releaseStatistics(data: ReleaseData, p: ReleaseParams): Record<string, number> {
+    if (this.isReleased()) throw new Error('internal error: dpmerf statistics released twice');
+    if (p.clipNorm !== 1) throw new Error('internal error: dpmerf releases unit-norm vectors with clip norm 1');
+    const n = data.images.shape[0];
+    const condRows = data.cond.dataSync() as Float32Array; // sync point: cells of the train images
+    const cellOf = cellsOfConditionRows(this.spec, condRows, n);
+    const chunk = 256;
+    const parts: tf.Tensor2D[] = [];
+    try {
+      for (let s = 0; s < n; s += chunk) {
+        const e = Math.min(n, s + chunk);
+        parts.push(
+          tf.tidy(() => {
+            const x = tf.slice(data.images, [s, 0, 0, 0], [e - s, -1, -1, -1]) as tf.Tensor4D;
+            const phi = this.features(x);
+            return tf.concat([tf.mul(phi, this.a), tf.fill([e - s, 1], this.cfg.countWeight)], 1) as tf.Tensor2D;
+          }),
+        );
+      }
+      const dim = 2 * this.cfg.frequencies + 1;
+      const vectors = new Float32Array(n * dim);
+      let offset = 0;
+      for (const part of parts) {
+        vectors.set(part.dataSync(), offset); // sync point: the release is computed on the CPU
+        offset += part.size;
+      }
+      const r = releaseClippedSum({ vectors, dim, cellOf, cells: this.cells.length, unitOf: data.unitOf }, p);
+      tf.tidy(() => {
+        this.statistics.assign(tf.tensor2d(r.sum, [this.cells.length, dim]));
+        this.released.assign(tf.scalar(1));
+        this.releaseNoise.assign(tf.scalar(p.noiseMultiplier));
+      });
+      return { clipped: r.clippedShare };
+    } finally {
+      tf.dispose(parts);
+    }
+  }
+
+  /** ñ_c: the released (noisy) count of every cell, post-processing of the release. */
+  releasedCounts(): number[] {
+    const k = this.cells.length;
+    const w = 2 * this.cfg.frequencies + 1;
+    const s = this.statistics.dataSync(); // sync point
+    return Array.from({ length: k }, (_, c) => s[c * w + w - 1]! / this.cfg.countWeight);
+  }
+
+  /** The released counts per cell, as conditions.json lists condition counts (rounded, ≥ 0). */
+  releasedConditionCounts(): { label: number; codes: number[]; count: number }[] {
+    return this.releasedCounts().map((n, c) => ({ label: this.cells[c]!.label, codes: this.cells[c]!.codes, count: Math.max(0, Math.round(n)) }));
+  }
+
+  /**
+   * The fitting targets: the active cells (ñ_c ≥ minCellCount), their noisy mean embeddings μ̃_c, and the
+   * same for each class (the sum of its active cells' blocks: post-processing). Each term is weighted by
+   * its signal share w = ñ² / (ñ² + τ²), τ² = σ² · 2F / a² being the expected squared norm of the noise
+   * in a block's feature sum measured in counts (a cell of few units is mostly noise and weighs little;
+   * its class, pooled over groups, weighs more). Exact releases (σ = 0) weigh every term 1.
+   */
+  private fitTargets(): FitTargets {
+    if (this.targets) return this.targets;
+    if (!this.isReleased()) throw new Error('internal error: dpmerf fitted before its statistics were released');
+    const counts = this.releasedCounts();
+    const minCount = Math.max(this.cfg.minCellCount, 1);
+    const cells = counts.map((n, c) => (n >= minCount ? c : -1)).filter((c) => c >= 0);
+    if (cells.length === 0) {
+      throw new UserError(`dpmerf: no condition cell has a released count of at least ${minCount}; the data is too small for this privacy budget (raise --target-epsilon or use more data)`);
+    }
+    const f2 = 2 * this.cfg.frequencies;
+    const sigma = this.releaseNoise.dataSync()[0]!; // sync point
+    const tau2 = (sigma * sigma * f2) / (this.a * this.a);
+    const share = (n: number, blocks: number) => (n * n) / (n * n + blocks * tau2);
+    const labels = [...new Set(cells.map((c) => this.cells[c]!.label))].sort((x, y) => x - y);
+    const classOf = cells.map((c) => labels.indexOf(this.cells[c]!.label));
+    const classCount = labels.map((_, k) => cells.reduce((acc, c, j) => acc + (classOf[j] === k ? counts[c]! : 0), 0));
+    const classBlocks = labels.map((_, k) => classOf.filter((x) => x === k).length);
+    const cellWeights = cells.map((c) => share(counts[c]!, 1));
+    const classWeights = labels.map((_, k) => share(classCount[k]!, classBlocks[k]!));
+    const total = cellWeights.reduce((a, b) => a + b, 0) + classWeights.reduce((a, b) => a + b, 0);
+    // mix[k][j]: the share of active cell j in class k's generated mean (its noisy count share).
+    const mix = labels.map((_, k) => cells.map((c, j) => (classOf[j] === k ? counts[c]! / classCount[k]! : 0)));
+    const targets = tf.tidy(() => {
+      const rows = tf.slice(tf.gather(this.statistics, tf.tensor1d(cells, 'int32')), [0, 0], [cells.length, f2]); // [K', 2F]
+      const mixT = tf.tensor2d(mix.flat(), [labels.length, cells.length]);
+      const membership = tf.tensor2d(labels.flatMap((_, k) => classOf.map((x) => (x === k ? 1 : 0))), [labels.length, cells.length]);
+      return {
+        cellMu: tf.keep(tf.div(rows, tf.tensor2d(cells.map((c) => this.a * counts[c]!), [cells.length, 1])) as tf.Tensor2D),
+        classMu: tf.keep(tf.div(tf.matMul(membership, rows), tf.tensor2d(classCount.map((n) => this.a * n), [labels.length, 1])) as tf.Tensor2D),
+        mix: tf.keep(mixT),
+        cellW: tf.keep(tf.tensor1d(cellWeights.map((w) => w / total))),
+        classW: tf.keep(tf.tensor1d(classWeights.map((w) => w / total))),
+      };
+    });
+    this.targets = { cells, ...targets };
+    return this.targets;
+  }
+
+  /** One fitting step against the released statistics; reads no data. */
+  fitStep(step: number): Record<string, number> {
+    const t = this.fitTargets();
+    const { cells } = t;
+    const m = this.cfg.perCell;
+    const condW = conditionWidth(this.spec);
+    const seed = this.noise.derive(step).nextUint32();
+    const cond = new Float32Array(cells.length * m * condW);
+    cells.forEach((c, k) => {
+      for (let j = 0; j < m; j++) cond.set(this.cellCond.subarray(c * condW, (c + 1) * condW), (k * m + j) * condW);
+    });
+    const condT = tf.tensor2d(cond, [cells.length * m, condW]);
+    try {
+      const loss = this.optimizer.minimize(
+        () =>
+          tf.tidy(() => {
+            const zs = tf.randomNormal([cells.length * m, this.cfg.latent], 0, 1, 'float32', seed) as tf.Tensor2D;
+            const phi = this.features(this.decode(zs, condT)); // [K'·m, 2F]
+            const means = tf.mean(tf.reshape(phi, [cells.length, m, -1]), 1) as tf.Tensor2D; // [K', 2F]
+            const cellTerm = tf.sum(tf.mul(t.cellW, tf.sum(tf.square(tf.sub(means, t.cellMu)), 1)));
+            const classMeans = tf.matMul(t.mix, means); // [labels, 2F]
+            const classTerm = tf.sum(tf.mul(t.classW, tf.sum(tf.square(tf.sub(classMeans, t.classMu)), 1)));
+            return tf.add(cellTerm, classTerm) as tf.Scalar;
+          }),
+        paramsOf(this.layers),
+      );
+      try {
+        return { loss: loss.dataSync()[0]!, batch: cells.length * m };
+      } finally {
+        loss.dispose();
+      }
+    } finally {
+      condT.dispose();
+    }
+  }
+
+  trainStep(): Record<string, number> {
+    throw new Error('internal error: dpmerf trains by releaseStatistics + fitStep, never on batches');
+  }
+
+  sample(cond: tf.Tensor2D, seed: number): tf.Tensor4D {
+    return tf.tidy(() => this.decode(tf.randomNormal([cond.shape[0], this.cfg.latent], 0, 1, 'float32', seed) as tf.Tensor2D, cond));
+  }
+
+  weights(): Map<string, tf.Variable> {
+    const m = namedVariables(this.layers);
+    m.set('release/statistics', this.statistics);
+    m.set('release/released', this.released);
+    m.set('release/noise_multiplier', this.releaseNoise);
+    return m;
+  }
+
+  optimizerState(): { step: number; slots: Map<string, tf.Variable> } {
+    const slots = new Map<string, tf.Variable>();
+    for (const [name, v] of namedVariables(this.layers)) {
+      const s = this.optimizer.slotsOf(v);
+      if (s) {
+        slots.set(`${name}/adam_m`, s.m);
+        slots.set(`${name}/adam_v`, s.v);
+      }
+    }
+    return { step: this.optimizer.step, slots };
+  }
+
+  restoreOptimizerState(state: { step: number; slots: Map<string, tf.Tensor> }): void {
+    this.optimizer.step = state.step;
+    for (const [name, v] of namedVariables(this.layers)) {
+      const m = state.slots.get(`${name}/adam_m`);
+      const s = state.slots.get(`${name}/adam_v`);
+      if (m && s) this.optimizer.setSlots(v, m, s);
+    }
+    this.dropTargets();
+  }
+
+  private dropTargets(): void {
+    if (this.targets) tf.dispose([this.targets.cellMu, this.targets.classMu, this.targets.mix, this.targets.cellW, this.targets.classW]);
+    this.targets = null;
+  }
+
+  architecture(): Record<string, unknown> {
+    const top = this.widths[this.widths.length - 1]!;
+    return {
+      release: [
+        `features: ${this.cfg.frequencies} random Fourier frequencies (cos, sin) of a Gaussian-kernel mixture, bandwidths ${this.cfg.bandwidths.join(', ')} (per-pixel RMS), on images average-pooled to ${this.pooled}x${this.pooled}`,
+        `released once: per-cell sums of [${this.a.toFixed(4)}·phi(x), ${this.cfg.countWeight}] over ${this.cells.length} class x group cells, each unit clipped to norm 1, plus Gaussian noise`,
+      ],
+      generator: [
+        `input z(${this.cfg.latent}) ++ condition(${conditionWidth(this.spec)})`,
+        `dense -> ${this.side}x${this.side}x${top}, relu`,
+        ...[...this.widths].reverse().map((_, i, rev) => `convT k4 s2 -> ${i + 1 < rev.length ? rev[i + 1] : this.channels} ch${i + 1 < rev.length ? ', relu' : ', sigmoid'}`),
+      ],
+      objective: 'per-cell squared MMD between generated and released mean embeddings (DP-MERF)',
+      parameters: paramsOf(this.layers).reduce((a, v) => a + v.size, 0),
+    };
+  }
+
+  config(): Record<string, unknown> {
+    return { ...this.cfg };
+  }
+
+  dispose(): void {
+    disposeLayers(this.layers);
+    this.dropTargets();
+    tf.dispose([this.omega, this.statistics, this.released, this.releaseNoise]);
+    this.optimizer.dispose();
+  }
+}
+
+export const dpmerfFactory: GeneratorFactory = {
+  kind: 'dpmerf',
+  mechanism: 'one-shot',
+  create(config, spec, shape, seed) {
+    const parsed = DpMerfConfigSchema.safeParse(config ?? {});
+    if (!parsed.success) {
+      const issue = parsed.error.issues[0]!;
+      throw new ConfigError(`dpmerf option ${issue.path.join('.') || '(config)'}: ${issue.message}`);
+    }
+    const pooledSize = parsed.data.pooledSize ?? Math.min(shape.size, 32);
+    return new DpMerf({ ...parsed.data, pooledSize }, spec, shape.size, shape.channels, seed);
+  },
+};
