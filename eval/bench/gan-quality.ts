@@ -32,7 +32,7 @@ import { loadDataset } from '../../datasets/load.js';
 import { imageLength } from '../../datasets/dataset.js';
 import { initBackend } from '../../src/backend/index.js';
 import { accuracyReport, CnnClassifier } from '../classifier/cnn.js';
-import { cli, machineLine, pct, pick, saveGrid } from './quality-common.js';
+import { cli, equivalentTrainCommand, machineLine, pct, pick, runSplitIndices, saveGrid } from './quality-common.js';
 
 interface Options {
   data?: string;
@@ -62,19 +62,6 @@ function summarise(reports: Report[], get: (r: Report) => number | null): string
   if (!v.length) return '-';
   const mean = v.reduce((a, b) => a + b, 0) / v.length;
   return v.length === 1 ? pct(mean) : `${pct(mean)} (${pct(Math.min(...v))}–${pct(Math.max(...v))})`;
-}
-
-/** The `medsynth train` command line that reproduces a run.json (its resolved config). */
-function equivalentTrainCommand(cfg: Record<string, any>, dataName: string): string {
-  const args = ['train', '--model', cfg.model, '--data', dataName, '--out', 'RUN', '--size', String(cfg.size), '--condition', cfg.condition.join(','), '--epochs', String(cfg.epochs), '--batch-size', String(cfg.batchSize), '--seed', String(cfg.seed), '--split-seed', String(cfg.splitSeed)];
-  if (cfg.channels) args.push('--channels', String(cfg.channels));
-  if (cfg.generator && Object.keys(cfg.generator).length) args.push('--model-config', `'${JSON.stringify(cfg.generator)}'`);
-  if (cfg.initFrom) args.push('--init-from', 'PRETRAINED');
-  const dp = cfg.dp;
-  if (dp) {
-    args.push(...(dp.calibrated ? ['--target-epsilon', String(dp.targetEpsilon)] : ['--noise-multiplier', String(dp.noiseMultiplier)]), '--delta', String(dp.delta), '--max-grad-norm', String(dp.clipNorm), '--accountant', dp.accountant, '--privacy-unit', dp.unit);
-  } else if (cfg.model === 'dpgan') args.push('--no-dp');
-  return `medsynth ${args.join(' ')}`;
 }
 
 async function main(): Promise<void> {
@@ -122,23 +109,7 @@ async function main(): Promise<void> {
 
   // 2. The real data, split exactly as the run split it.
   const ds = loadDataset({ path: cfg.data, size, channels: cfg.channels, bins: cfg.bins, attributes: cfg.attributes });
-  const splitOf = new Map(
-    readFileSync(join(run, 'splits.csv'), 'utf8')
-      .trim()
-      .split('\n')
-      .slice(1)
-      .map((l) => {
-        const at = l.lastIndexOf(',');
-        return [l.slice(0, at), l.slice(at + 1)] as const;
-      }),
-  );
-  const tr: number[] = [];
-  const te: number[] = [];
-  ds.ids.forEach((id, i) => {
-    const s = splitOf.get(id);
-    if (s === 'train') tr.push(i);
-    else if (s === 'test') te.push(i);
-  });
+  const { train: tr, test: te } = runSplitIndices(run, ds);
   if (!tr.length || !te.length) throw new Error(`${run}/splits.csv: no train or no test rows match ${cfg.data}`);
   const classes = ds.labelNames.length;
   const names = o.classNames ? o.classNames.split(',') : ds.labelNames;

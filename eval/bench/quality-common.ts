@@ -1,10 +1,12 @@
 /**
- * Shared by the sample-quality benchmarks (cvae-quality.ts, gan-quality.ts): the CLI as a subprocess,
- * row selection, the machine line of a results section, and the class × group sample grid.
+ * Shared by the sample-quality benchmarks (cvae-quality.ts, gan-quality.ts, private-generators.ts): the CLI
+ * as a subprocess, a run's real split and reproducing train command, row selection, the machine line of a
+ * results section, and the class × group sample grid.
  * The CLI runs as a subprocess, so the benchmarks import no model code.
  */
 import { spawnSync } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { cpus } from 'node:os';
 import { encodePng } from '../../datasets/image/encode.js';
 import { imageLength, type ImageDataset } from '../../datasets/dataset.js';
@@ -50,4 +52,44 @@ export function saveGrid(path: string | URL, cells: Float32Array[], size: number
     }
   });
   writeFileSync(path, encodePng(img, cols * size, cells.length * size, channels, 8));
+}
+
+/** The `medsynth train` command line that reproduces a run.json (its resolved config). */
+export function equivalentTrainCommand(cfg: Record<string, any>, dataName: string): string {
+  const args = ['train', '--model', cfg.model, '--data', dataName, '--out', 'RUN', '--size', String(cfg.size), '--condition', cfg.condition.join(','), '--epochs', String(cfg.epochs), '--batch-size', String(cfg.batchSize), '--seed', String(cfg.seed), '--split-seed', String(cfg.splitSeed)];
+  if (cfg.channels) args.push('--channels', String(cfg.channels));
+  if (cfg.bins && Object.keys(cfg.bins).length) args.push('--bins', `'${Object.entries(cfg.bins as Record<string, number[]>).map(([k, e]) => `${k}=${e.join(',')}`).join(';')}'`);
+  if (cfg.attributes) args.push('--attributes', cfg.attributes.join(','));
+  if (cfg.generator && Object.keys(cfg.generator).length) args.push('--model-config', `'${JSON.stringify(cfg.generator)}'`);
+  if (cfg.initFrom) args.push('--init-from', 'PRETRAINED');
+  const dp = cfg.dp;
+  if (dp) {
+    args.push(...(dp.calibrated ? ['--target-epsilon', String(dp.targetEpsilon)] : ['--noise-multiplier', String(dp.noiseMultiplier)]), '--delta', String(dp.delta), '--max-grad-norm', String(dp.clipNorm), '--accountant', dp.accountant, '--privacy-unit', dp.unit);
+  } else if (cfg.model === 'dpgan') args.push('--no-dp');
+  return `medsynth ${args.join(' ')}`;
+}
+
+/**
+ * The dataset rows of a run's train and test splits, from the run's own splits.csv (`id,split`; ids may
+ * contain commas, the split is after the last one), in dataset order.
+ */
+export function runSplitIndices(run: string, ds: ImageDataset): { train: number[]; test: number[] } {
+  const splitOf = new Map(
+    readFileSync(join(run, 'splits.csv'), 'utf8')
+      .trim()
+      .split('\n')
+      .slice(1)
+      .map((l) => {
+        const at = l.lastIndexOf(',');
+        return [l.slice(0, at), l.slice(at + 1)] as const;
+      }),
+  );
+  const train: number[] = [];
+  const test: number[] = [];
+  ds.ids.forEach((id, i) => {
+    const s = splitOf.get(id);
+    if (s === 'train') train.push(i);
+    else if (s === 'test') test.push(i);
+  });
+  return { train, test };
 }
