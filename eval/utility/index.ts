@@ -1,22 +1,38 @@
 /**
  * Downstream utility and fairness of synthetic data: the evaluation classifier (eval/classifier/cnn.ts)
- * is trained three ways and each is tested on the same REAL test split:
+ * is trained four ways and each is tested on the same REAL test split:
  *   (a) real train split                 the reference
  *   (b) synthetic only                   TSTR, "train on synthetic, test on real", as introduced by
  *                                        Esteban, Hyland & Rätsch, arXiv:1706.02633, 2017
  *   (c) real train + synthetic           the augmented (e.g. balanced) set
- * Every way uses the same classifier seed, steps and class-balanced minibatches, so the training data is
- * the only difference. The test split is used for these final numbers and nothing else.
+ *   (d) real train + oversampled real    the baseline a user would pick instead of (c): every synthetic row
+ *                                        of (c) replaced by a duplicate of a real train image of its
+ *                                        class x group cell (eval/utility/oversample.ts); same cell counts
+ * Every way is trained once per classifier seed (seed s shares the initial weights and the minibatch draw
+ * stream across ways, so the training data is the only difference within a seed) with the same steps and
+ * class-balanced minibatches. Each metric is reported per seed and as mean and 95% t-interval over seeds
+ * (eval/utility/intervals.ts); (c) is compared with (a) and with (d) by the paired difference in balanced
+ * accuracy over seeds. The test split is used for these final numbers and nothing else.
  *
  * Metrics (formulas and references in eval/fairness/metrics.ts): accuracy, balanced accuracy, per-class
  * recall, per-group accuracy / TPR / FPR, worst-group accuracy, demographic-parity and equalized-odds
- * differences. The positive class is given by the caller (the same for all three ways).
+ * differences. The positive class is given by the caller (the same for all ways).
  *
- * Input: images NHWC float32 in [0, 1]; labels in the real dataset's class indices; group codes of the
- * test images 0..G-1.
+ * Verdicts of a comparison, delta = mean over seeds of (balanced accuracy of (c) - of the other way):
+ *   delta >  0.01   "augmentation better"
+ *   |delta| <= 0.01 "within 1 point"
+ *   delta < -0.01   "oversampling is better here" (against (d)) / "real only is better here" (against (a))
+ * The verdict reads the mean; the interval beside it says how sure that is.
+ *
+ * Input: images NHWC float32 in [0, 1], as plain arrays or gathered by index (eval/utility/gather.ts; a
+ * gathered way is copied only while its classifier trains); labels in the real dataset's class indices;
+ * group codes of the test images 0..G-1.
  */
 import { CnnClassifier } from '../classifier/cnn.js';
 import { fairnessReport, type FairnessReport } from '../fairness/metrics.js';
+import { deriveSeed } from '../../src/core/rng.js';
+import { materialise, type GatheredImages } from './gather.js';
+import { pairedDifference, seedStat, type SeedStat } from './intervals.js';
 
 export interface LabelledImages {
   images: Float32Array;
@@ -24,16 +40,25 @@ export interface LabelledImages {
   n: number;
 }
 
-export type UtilityWay = 'a' | 'b' | 'c';
+/** A way's training set: one image array, or rows gathered by index from shared arrays. */
+export type TrainingSet = LabelledImages | GatheredImages;
+
+export type UtilityWay = 'a' | 'b' | 'c' | 'd';
 
 export const UTILITY_WAYS: { key: UtilityWay; label: string }[] = [
   { key: 'a', label: 'real train' },
   { key: 'b', label: 'synthetic only (TSTR)' },
   { key: 'c', label: 'real + synthetic' },
+  { key: 'd', label: 'real + oversampled real' },
 ];
 
+/** Change in balanced accuracy (in [0, 1] units) inside which two ways count as equal. */
+export const ONE_POINT = 0.01;
+
 export interface UtilityInput {
-  train: Record<UtilityWay, LabelledImages>;
+  /** (d) may be null: the way is skipped, with `skipReasons.d` as the reason. */
+  train: Record<'a' | 'b' | 'c', TrainingSet> & { d: TrainingSet | null };
+  skipReasons?: Partial<Record<UtilityWay, string>>;
   /** Where (c) came from, recorded with the result (e.g. `--augmented DIR` or `real train + synthetic`). */
   augmentedSource: string;
   test: LabelledImages & { group: Int32Array };
@@ -43,9 +68,21 @@ export interface UtilityInput {
   groups: number;
   /** Positive class for TPR / FPR / selection rates (binary tasks). */
   positive: number;
+  /** First classifier seed; further seeds are derived from it (`classifierSeeds`). */
   seed: number;
+  /** Classifier seeds per way (default 1). */
+  classifierSeeds?: number;
   steps: number;
   batchSize?: number;
+}
+
+/** Mean and t-interval over classifier seeds of the headline metrics. */
+export interface UtilitySummary {
+  accuracy: SeedStat;
+  balancedAccuracy: SeedStat;
+  /** Per class, in class order. */
+  recall: SeedStat[];
+  worstGroupAccuracy: SeedStat;
 }
 
 export interface UtilityWayResult {
@@ -54,18 +91,39 @@ export interface UtilityWayResult {
   trainImages: number;
   /** Training images per class. */
   trainPerClass: number[];
-  /** null when the training set was empty (the way is skipped). */
+  /** The first classifier seed's full report; null when the way was skipped. */
   report: FairnessReport | null;
+  /** One full report per classifier seed, in seed order (empty when skipped). */
+  reports: FairnessReport[];
+  summary: UtilitySummary | null;
   skipped: string | null;
 }
 
+export type ComparisonVerdict = 'augmentation better' | 'within 1 point' | 'oversampling is better here' | 'real only is better here';
+
+/** (c) against another way: paired over classifier seeds. */
+export interface WayComparison {
+  /** Mean over seeds of balanced accuracy (c) - (other), in [0, 1] units (0.01 = 1 point). */
+  deltaBalancedAccuracy: number;
+  /** 95% t-interval of that mean (null with one seed). */
+  ci: { lo: number; hi: number } | null;
+  verdict: ComparisonVerdict;
+  /** The per-seed differences. */
+  perSeed: (number | null)[];
+}
+
 export interface UtilityResult {
-  classifier: { name: 'cnn'; steps: number; batchSize: number; seed: number; sampling: 'class-balanced minibatches' };
+  classifier: { name: 'cnn'; steps: number; batchSize: number; seed: number; seeds: number[]; sampling: 'class-balanced minibatches' };
+  interval: { kind: 'student-t'; confidence: 0.95; over: 'classifier seeds' };
   positive: number;
   augmentedSource: string;
   testImages: number;
   testPerClass: number[];
   ways: UtilityWayResult[];
+  /** (c) vs (a); null when either was skipped. */
+  augmentedVsReal: WayComparison | null;
+  /** (c) vs (d); null when either was skipped. */
+  augmentedVsOversampling: WayComparison | null;
 }
 
 function perClass(labels: Int32Array, classes: number): number[] {
@@ -74,40 +132,80 @@ function perClass(labels: Int32Array, classes: number): number[] {
   return c;
 }
 
-/** Trains and tests one classifier per way, in order (a), (b), (c). */
+/** The classifier seeds: the first as given, the others derived from it by name. */
+export function classifierSeeds(first: number, count: number): number[] {
+  return Array.from({ length: count }, (_, s) => (s === 0 ? first : deriveSeed(first, `classifier-seed-${s}`)));
+}
+
+/** All four are rates: their intervals are clipped to [0, 1]. */
+export const RATE: readonly [number, number] = [0, 1];
+
+export function summarise(reports: readonly FairnessReport[], classes: number): UtilitySummary {
+  return {
+    accuracy: seedStat(reports.map((r) => r.accuracy), { range: RATE }),
+    balancedAccuracy: seedStat(reports.map((r) => r.balancedAccuracy), { range: RATE }),
+    recall: Array.from({ length: classes }, (_, c) => seedStat(reports.map((r) => r.recall[c] ?? null), { range: RATE })),
+    worstGroupAccuracy: seedStat(reports.map((r) => r.worstGroupAccuracy), { range: RATE }),
+  };
+}
+
+/** (c) against `other` by paired balanced accuracy; null when either way has no reports. */
+export function compareWays(c: UtilityWayResult, other: UtilityWayResult, whenWorse: ComparisonVerdict): WayComparison | null {
+  if (!c.reports.length || !other.reports.length) return null;
+  const d = pairedDifference(
+    c.reports.map((r) => r.balancedAccuracy),
+    other.reports.map((r) => r.balancedAccuracy),
+    { range: [-1, 1] },
+  );
+  if (d.mean === null) return null;
+  // Rounded before the thresholds so that an exact 1-point difference is not split by float error.
+  const delta = Math.round(d.mean * 1e9) / 1e9;
+  const verdict: ComparisonVerdict = delta > ONE_POINT ? 'augmentation better' : delta >= -ONE_POINT ? 'within 1 point' : whenWorse;
+  return { deltaBalancedAccuracy: d.mean, ci: d.lo !== null && d.hi !== null ? { lo: d.lo, hi: d.hi } : null, verdict, perSeed: d.values };
+}
+
+const isGathered = (t: TrainingSet): t is GatheredImages => 'sources' in t;
+
+/** Trains and tests one classifier per way and seed, ways in order (a), (b), (c), (d). */
 export function utilityTable(input: UtilityInput): UtilityResult {
   const batchSize = input.batchSize ?? 64;
+  const seeds = classifierSeeds(input.seed, input.classifierSeeds ?? 1);
+  const len = input.size * input.size * input.channels;
   const ways = UTILITY_WAYS.map(({ key, label }): UtilityWayResult => {
-    const train = input.train[key];
-    const base = { key, label, trainImages: train.n, trainPerClass: perClass(train.labels, input.classes) };
-    if (train.n === 0) return { ...base, report: null, skipped: 'no training images' };
-    const clf = new CnnClassifier({
-      size: input.size,
-      channels: input.channels,
-      classes: input.classes,
-      seed: input.seed,
-      steps: input.steps,
-      batchSize,
+    const set = input.train[key];
+    const labels = set?.labels ?? new Int32Array(0);
+    const base = { key, label, trainImages: set?.n ?? 0, trainPerClass: perClass(labels, input.classes) };
+    const skip = (why: string) => ({ ...base, report: null, reports: [], summary: null, skipped: why });
+    if (!set) return skip(input.skipReasons?.[key] ?? 'not evaluated');
+    if (set.n === 0) return skip(input.skipReasons?.[key] ?? 'no training images');
+    // One copy of this way's images while its classifiers train; dropped before the next way.
+    const train = isGathered(set) ? materialise(set, len) : set;
+    const reports = seeds.map((seed) => {
+      const clf = new CnnClassifier({ size: input.size, channels: input.channels, classes: input.classes, seed, steps: input.steps, batchSize });
+      try {
+        clf.fit(train.images, train.labels);
+        const pred = clf.predict(input.test.images, input.test.n);
+        return fairnessReport(input.test.labels, pred, input.test.group, {
+          classes: input.classes,
+          groups: input.groups,
+          positive: input.classes === 2 ? input.positive : undefined,
+        });
+      } finally {
+        clf.dispose();
+      }
     });
-    try {
-      clf.fit(train.images, train.labels);
-      const pred = clf.predict(input.test.images, input.test.n);
-      const report = fairnessReport(input.test.labels, pred, input.test.group, {
-        classes: input.classes,
-        groups: input.groups,
-        positive: input.classes === 2 ? input.positive : undefined,
-      });
-      return { ...base, report, skipped: null };
-    } finally {
-      clf.dispose();
-    }
+    return { ...base, report: reports[0]!, reports, summary: summarise(reports, input.classes), skipped: null };
   });
+  const way = (k: UtilityWay) => ways.find((w) => w.key === k)!;
   return {
-    classifier: { name: 'cnn', steps: input.steps, batchSize, seed: input.seed, sampling: 'class-balanced minibatches' },
+    classifier: { name: 'cnn', steps: input.steps, batchSize, seed: input.seed, seeds, sampling: 'class-balanced minibatches' },
+    interval: { kind: 'student-t', confidence: 0.95, over: 'classifier seeds' },
     positive: input.positive,
     augmentedSource: input.augmentedSource,
     testImages: input.test.n,
     testPerClass: perClass(input.test.labels, input.classes),
     ways,
+    augmentedVsReal: compareWays(way('c'), way('a'), 'real only is better here'),
+    augmentedVsOversampling: compareWays(way('c'), way('d'), 'oversampling is better here'),
   };
 }

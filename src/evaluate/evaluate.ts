@@ -12,7 +12,10 @@
  *   fidelity   eval/fidelity: FID, KID, precision / recall / density / coverage of synthetic vs real train,
  *              and of real test vs real train (baseline); overall, per class, per group
  *   utility    eval/utility + eval/fairness: the classifier trained on (a) real train, (b) synthetic,
- *              (c) real + synthetic (--augmented, else real train + synthetic), tested on real test
+ *              (c) real + synthetic (--augmented, else real train + synthetic), (d) (c) with every synthetic
+ *              row replaced by a duplicate of a real train image of its class x group cell (oversampling,
+ *              the baseline a user would pick instead), each over --classifier-seeds seeds (mean and 95%
+ *              t-interval), tested on real test; (c) is compared with (a) and with (d)
  *   diversity  eval/diversity: class x group cell indices of the synthetic and augmented sets; k-means
  *              mode coverage and NDB of synthetic (and of real test, baseline) in the real train bins;
  *              intra-class mean pairwise distance of synthetic next to real
@@ -30,11 +33,13 @@ import { fitModes, intraClassDistances, occupancy, selectRows, type Features, ty
 import { rarestClass } from '../../eval/fairness/metrics.js';
 import { computeFeatures, extractorLabel, type ExtractorInfo, type ExtractorSpec } from '../../eval/features/index.js';
 import { fidelity as fidelityOf } from '../../eval/fidelity/index.js';
+import { gatherRows } from '../../eval/utility/gather.js';
 import { utilityTable, type LabelledImages, type UtilityResult } from '../../eval/utility/index.js';
 import { defaultGroupBy } from '../data/inspect.js';
 import { ConfigError, DatasetError, UserError } from '../core/errors.js';
 import { deriveSeed } from '../core/rng.js';
 import { packageVersion } from '../core/version.js';
+import { augmentedSyntheticFlags, oversamplingRecord, oversamplingWay, type OversamplingRecord } from './oversampling.js';
 
 export interface EvaluateRequest {
   real: string;
@@ -53,6 +58,8 @@ export interface EvaluateRequest {
   seed: number;
   /** Training steps of every CNN (evaluation classifier and domain-cnn extractor). */
   classifierSteps: number;
+  /** Evaluation classifiers trained per utility way, each with its own seed (default 3). */
+  classifierSeeds?: number;
   /** k-means clusters for mode coverage and NDB; default clamp(floor(train / 10), 2, 50). */
   modes?: number;
   /** Slices with fewer images than this on either side get no fidelity numbers (default 10). */
@@ -113,7 +120,7 @@ export interface DatasetRecord {
 export interface EvaluateResult {
   command: 'evaluate';
   version: string;
-  seeds: { evaluation: number; split: number; features: number; classifier: number; fidelity: number; modes: number; pairwise: number };
+  seeds: { evaluation: number; split: number; features: number; classifier: number; oversampling: number; fidelity: number; modes: number; pairwise: number };
   image: { size: number; channels: 1 | 3; preprocessing: ImageDataset['source']['preprocessing'] };
   features: ExtractorInfo;
   datasets: { real: DatasetRecord; synthetic: DatasetRecord; augmented: DatasetRecord | null };
@@ -128,7 +135,8 @@ export interface EvaluateResult {
     settings: { k: number; kidSubsets: number; kidSubsetSizeMax: number; seed: number };
     rows: FidelityRow[];
   };
-  utility: UtilityResult & { positiveName: string | null; mode: 'binary' | 'one-vs-rest' };
+  /** `oversampling`: how way (d) was built; null when it was not (see its way's `skipped`). */
+  utility: UtilityResult & { positiveName: string | null; mode: 'binary' | 'one-vs-rest'; oversampling: OversamplingRecord | null };
   diversity: {
     cells: {
       groupBy: string[];
@@ -161,6 +169,8 @@ const FIDELITY_K = 5;
 const KID_SUBSETS = 100;
 const KID_SUBSET_SIZE = 1000;
 const MAX_PAIRWISE = 1000;
+/** Classifier seeds per utility way unless --classifier-seeds says otherwise. */
+export const DEFAULT_CLASSIFIER_SEEDS = 3;
 
 /** The side length of the synthetic images (square), read from the first one. */
 export function detectSize(path: string, option = '--synthetic'): number {
@@ -260,10 +270,16 @@ export async function evaluate(req: EvaluateRequest, deps: { fidelity?: Fidelity
     split: req.splitSeed,
     features: deriveSeed(req.seed, 'features'),
     classifier: deriveSeed(req.seed, 'classifier'),
+    oversampling: deriveSeed(req.seed, 'oversampling'),
     fidelity: deriveSeed(req.seed, 'fidelity'),
     modes: deriveSeed(req.seed, 'modes'),
     pairwise: deriveSeed(req.seed, 'pairwise'),
   };
+
+  const classifierSeedCount = req.classifierSeeds ?? DEFAULT_CLASSIFIER_SEEDS;
+  if (!(Number.isInteger(classifierSeedCount) && classifierSeedCount >= 1)) {
+    throw new ConfigError(`--classifier-seeds ${classifierSeedCount}: expected a whole number of classifier seeds >= 1 (3 gives a t-interval with 2 degrees of freedom)`);
+  }
 
   // --- Load and match vocabularies. ---
   let t0 = performance.now();
@@ -297,8 +313,8 @@ export async function evaluate(req: EvaluateRequest, deps: { fidelity?: Fidelity
     // Exact pixel match at the evaluation size: catches real rows referenced by path (balance's default)
     // and copies that were not resized; a resized --copy re-quantises the pixels and is not caught.
     const testHashes = imageHashes(real.images, len, test);
-    const synCol = augmented.attributes.find((a) => a.name === 'synthetic');
-    const realRows = [...Array(augmented.n).keys()].filter((i) => !synCol || synCol.values[synCol.codes[i]!] !== '1');
+    const synFlags = augmentedSyntheticFlags(augmented);
+    const realRows = [...Array(augmented.n).keys()].filter((i) => !synFlags || synFlags[i] === 0);
     const leaked = [...imageHashes(augmented.images, len, realRows)].filter((h) => testHashes.has(h)).length;
     if (leaked > 0) {
       throw new DatasetError(
@@ -382,16 +398,29 @@ export async function evaluate(req: EvaluateRequest, deps: { fidelity?: Fidelity
   }
   const fidelitySeconds = seconds(t0);
 
-  // --- Utility and fairness: (a) real train, (b) synthetic, (c) real + synthetic. ---
+  // --- Utility and fairness: (a) real train, (b) synthetic, (c) real + synthetic, (d) real + oversampled real. ---
   t0 = performance.now();
-  const trainSet: LabelledImages = { images: pick(real.images, len, train), labels: Int32Array.from(train, (i) => real.labels[i]!), n: train.length };
+  // The ways are described by index into the loaded arrays; eval/utility copies one way at a time.
+  const trainLabels = Int32Array.from(train, (i) => real.labels[i]!);
+  const trainGroups = Int32Array.from(train, (i) => realGroup[i]!);
+  const aSet = gatherRows(real.images, train, trainLabels);
   const synSet: LabelledImages = { images: synthetic.images, labels: synLabels, n: synthetic.n };
-  const augSet: LabelledImages = augmented
-    ? { images: augmented.images, labels: augLabels!, n: augmented.n }
-    : { images: Float32Array.from([...trainSet.images, ...synSet.images]), labels: Int32Array.from([...trainSet.labels, ...synLabels]), n: trainSet.n + synSet.n };
-  progress(`utility: training the evaluation classifier 3 ways (${req.classifierSteps} steps each), testing on ${test.length} real test images`);
+  const cd = oversamplingWay({
+    real,
+    realGroup,
+    byGroup: attrs.length > 0,
+    train,
+    augmented: augmented ? { images: augmented.images, labels: augLabels!, groups: augGroup, synthetic: augmentedSyntheticFlags(augmented) } : null,
+    aSet,
+    synthetic: { images: synthetic.images, labels: synLabels, groups: synGroup },
+    seed: seeds.oversampling,
+  });
+  progress(
+    `utility: training the evaluation classifier 4 ways x ${classifierSeedCount} seed${classifierSeedCount > 1 ? 's' : ''} (${req.classifierSteps} steps each), testing on ${test.length} real test images`,
+  );
   const utility = utilityTable({
-    train: { a: trainSet, b: synSet, c: augSet },
+    train: { a: aSet, b: synSet, c: cd.c, d: cd.d },
+    skipReasons: cd.skipped ? { d: cd.skipped } : undefined,
     augmentedSource: augmented ? `--augmented ${resolve(req.augmented!)}` : 'real train split + --synthetic',
     test: { images: pick(real.images, len, test), labels: Int32Array.from(test, (i) => real.labels[i]!), group: Int32Array.from(test, (i) => realGroup[i]!), n: test.length },
     size,
@@ -400,6 +429,7 @@ export async function evaluate(req: EvaluateRequest, deps: { fidelity?: Fidelity
     groups: groups.length,
     positive,
     seed: seeds.classifier,
+    classifierSeeds: classifierSeedCount,
     steps: req.classifierSteps,
   });
   const utilitySeconds = seconds(t0);
@@ -408,7 +438,7 @@ export async function evaluate(req: EvaluateRequest, deps: { fidelity?: Fidelity
   t0 = performance.now();
   progress('diversity: cell counts, mode coverage and NDB, intra-class spread');
   const notes: string[] = [];
-  const realTrainCells = cellCounts(trainSet.labels, Int32Array.from(train, (i) => realGroup[i]!), K, groups.length);
+  const realTrainCells = cellCounts(trainLabels, trainGroups, K, groups.length);
   const synCells = synGroup || !attrs.length ? cellCounts(synLabels, synGroup, K, groups.length) : null;
   if (!synCells) notes.push(`synthetic: no ${groupBy.join('/')} column, so no class x group cells`);
   let augCells: CellCounts | null = null;
@@ -426,7 +456,6 @@ export async function evaluate(req: EvaluateRequest, deps: { fidelity?: Fidelity
   const modes = fitModes(trainFeat, { k, seed: seeds.modes });
   const synOcc = occupancy(modes, feats.synthetic);
   const baseOcc = occupancy(modes, testFeat);
-  const trainLabels = trainSet.labels;
   const realMpd = intraClassDistances(trainFeat, trainLabels, K, { seed: seeds.pairwise, maxPerClass: MAX_PAIRWISE });
   const synMpd = intraClassDistances(feats.synthetic, synLabels, K, { seed: seeds.pairwise, maxPerClass: MAX_PAIRWISE });
   const ratio = (s: number | null, r: number | null) => (s !== null && r !== null && r > 0 ? s / r : null);
@@ -458,7 +487,12 @@ export async function evaluate(req: EvaluateRequest, deps: { fidelity?: Fidelity
       settings: { k: FIDELITY_K, kidSubsets: KID_SUBSETS, kidSubsetSizeMax: KID_SUBSET_SIZE, seed: seeds.fidelity },
       rows: fidelityRows,
     },
-    utility: { ...utility, positiveName: utilityMode === 'binary' ? real.labelNames[positive]! : null, mode: utilityMode },
+    utility: {
+      ...utility,
+      positiveName: utilityMode === 'binary' ? real.labelNames[positive]! : null,
+      mode: utilityMode,
+      oversampling: oversamplingRecord(cd, seeds.oversampling, real.labelNames, groups, groupBy),
+    },
     diversity: {
       cells: { groupBy, realTrain: realTrainCells, synthetic: synCells, augmented: augCells, notes },
       modes: {

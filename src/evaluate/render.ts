@@ -1,5 +1,8 @@
 /** The human-readable `medsynth evaluate` report: fidelity, utility & fairness, diversity. */
 import { fmt, formatTable } from '../cli/table.js';
+import type { FairnessReport } from '../../eval/fairness/metrics.js';
+import { RATE, type WayComparison } from '../../eval/utility/index.js';
+import { seedStat, type SeedStat } from '../../eval/utility/intervals.js';
 import type { EvaluateResult, FidelityComparison } from './evaluate.js';
 
 const pct = (x: number | null | undefined) => fmt(x, 3);
@@ -34,19 +37,34 @@ function fidelitySection(r: EvaluateResult): string[] {
   ];
 }
 
+/** mean [lo, hi] over classifier seeds (the mean alone with one seed). */
+function seedCell(st: SeedStat): string {
+  if (st.mean === null) return '-';
+  return st.lo !== null && st.hi !== null ? `${pct(st.mean)} [${pct(st.lo)}, ${pct(st.hi)}]` : pct(st.mean);
+}
+
+const points = (x: number) => `${x >= 0 ? '+' : ''}${(x * 100).toFixed(1)}`;
+
+/** One line per comparison of (c): delta in balanced accuracy, its interval and the verdict. */
+function comparisonLine(name: string, c: WayComparison | null): string {
+  if (!c) return `  (c) vs ${name}: not compared (a way was skipped)`;
+  const ci = c.ci ? ` [${points(c.ci.lo)}, ${points(c.ci.hi)}]` : '';
+  return `  (c) vs ${name}: balanced accuracy ${points(c.deltaBalancedAccuracy)} points${ci} -> ${c.verdict}`;
+}
+
 function utilitySection(r: EvaluateResult): string[] {
   const u = r.utility;
   const ways = u.ways;
   const header = ['metric', ...ways.map((w) => `(${w.key}) ${w.label}`)];
   const rows: (string | number)[][] = [];
-  const each = (name: string, f: (rep: NonNullable<(typeof ways)[number]['report']>) => number | null) =>
-    rows.push([name, ...ways.map((w) => (w.report ? pct(f(w.report)) : '-'))]);
+  const each = (name: string, f: (rep: FairnessReport) => number | null | undefined) =>
+    rows.push([name, ...ways.map((w) => (w.reports.length ? seedCell(seedStat(w.reports.map(f), { range: RATE })) : '-'))]);
   rows.push(['train images', ...ways.map((w) => w.trainImages)]);
   each('accuracy', (x) => x.accuracy);
   each('balanced accuracy', (x) => x.balancedAccuracy);
   r.classes.forEach((name, c) => each(`recall ${name}`, (x) => x.recall[c] ?? null));
   const gname = (g: number) => (r.groupBy.length ? `${r.groupBy.join('/')}=${r.groups[g]}` : 'all');
-  const groupIds = [...new Set(ways.flatMap((w) => w.report?.groupAccuracy.map((g) => g.group) ?? []))].sort((a, b) => a - b);
+  const groupIds = [...new Set(ways.flatMap((w) => w.reports.flatMap((x) => x.groupAccuracy.map((g) => g.group))))].sort((a, b) => a - b);
   for (const g of groupIds) each(`accuracy ${gname(g)}`, (x) => x.groupAccuracy.find((y) => y.group === g)?.accuracy ?? null);
   if (u.mode === 'binary') {
     for (const g of groupIds) {
@@ -64,10 +82,21 @@ function utilitySection(r: EvaluateResult): string[] {
     });
   }
   const positive = u.mode === 'binary' ? `positive class ${u.positiveName}` : 'one-vs-rest per class, headline = largest; per-group TPR/FPR in --json';
+  const seeds = u.classifier.seeds.length;
+  const over = seeds > 1 ? `mean [95% t-interval] over ${seeds} classifier seeds` : `1 classifier seed (${u.classifier.seed}), no interval`;
   const skipped = ways.filter((w) => w.skipped).map((w) => `  note: (${w.key}) skipped: ${w.skipped}`);
+  const o = u.oversampling;
+  const dLine = o
+    ? [`  (d) = (c) with its ${o.replaced} synthetic rows replaced by real train images of the same ${o.matchedOn} cell, drawn with replacement (seed ${o.seed}; ${o.filled} filled, ${o.leftOut} left out)`, ...o.notes.map((n) => `  note: (d) ${n}`)]
+    : [];
+  const plainly = u.augmentedVsOversampling?.verdict === 'oversampling is better here' ? ['  oversampling is better here: duplicating real images beat the synthetic ones on balanced accuracy'] : [];
   return [
-    `Utility & fairness on the real test split (${u.testImages} images; cnn classifier, ${u.classifier.steps} steps, seed ${u.classifier.seed}; ${positive}; (c) = ${u.augmentedSource})`,
+    `Utility & fairness on the real test split (${u.testImages} images; cnn classifier, ${u.classifier.steps} steps; ${over}; ${positive}; (c) = ${u.augmentedSource})`,
     formatTable(header, rows),
+    ...dLine,
+    comparisonLine('(d) oversampling', u.augmentedVsOversampling),
+    comparisonLine('(a) real only', u.augmentedVsReal),
+    ...plainly,
     ...skipped,
   ];
 }

@@ -7,7 +7,7 @@ import { DOMAIN_CNN_DEFAULT_STEPS } from '../../../eval/features/domain-cnn.js';
 import { EXTRACTORS, parseExtractorSpec, type ExtractorSpec } from '../../../eval/features/index.js';
 import { ConfigError } from '../../core/errors.js';
 import { writeFileAtomic } from '../../core/fs.js';
-import { evaluate } from '../../evaluate/evaluate.js';
+import { DEFAULT_CLASSIFIER_SEEDS, evaluate } from '../../evaluate/evaluate.js';
 import { formatEvaluation } from '../../evaluate/render.js';
 import { BACKEND_CHOICES } from '../../backend/index.js';
 import { info_, printJson, startBackend } from '../context.js';
@@ -28,6 +28,7 @@ interface EvaluateCliOptions {
   splitSeed: number;
   seed: number;
   classifierSteps: number;
+  classifierSeeds: number;
   modes?: number;
   minSlice: number;
   cacheDir?: string;
@@ -63,6 +64,7 @@ export function registerEvaluateCommand(program: Command): void {
     .option('--split-seed <int>', 'seed of the train/holdout/test split; use the one the model was trained with', parseSeed, DEFAULT_SPLIT_SEED)
     .option('--seed <int>', 'evaluation seed (classifiers, extractor, k-means, KID subsets)', parseSeed, 1)
     .option('--classifier-steps <n>', 'training steps of each CNN (evaluation classifier, domain-cnn)', parsePositiveInt, DOMAIN_CNN_DEFAULT_STEPS)
+    .option('--classifier-seeds <n>', 'evaluation classifiers per utility way, each with its own seed; mean and 95% t-interval over them', parsePositiveInt, DEFAULT_CLASSIFIER_SEEDS)
     .option('--modes <k>', 'k-means clusters for mode coverage and NDB (default: train images / 10, 2..50)', parseModes)
     .option('--min-slice <n>', 'fidelity is left out for slices with fewer images on either side', parsePositiveInt, 10)
     .option('--cache-dir <dir>', `domain-cnn weight cache (default: $MEDSYNTH_CACHE_DIR or ${DEFAULT_CACHE_DIR})`)
@@ -95,6 +97,7 @@ export function registerEvaluateCommand(program: Command): void {
         splitSeed: opts.splitSeed,
         seed: opts.seed,
         classifierSteps: opts.classifierSteps,
+        classifierSeeds: opts.classifierSeeds,
         modes: opts.modes,
         minSlice: opts.minSlice,
         cacheDir,

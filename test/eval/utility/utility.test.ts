@@ -1,6 +1,8 @@
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { utilityTable, type LabelledImages, type UtilityInput } from '../../../eval/utility/index.js';
+import type { FairnessReport } from '../../../eval/fairness/metrics.js';
+import { gatherRows } from '../../../eval/utility/gather.js';
+import { compareWays, utilityTable, type LabelledImages, type UtilityInput, type UtilityWayResult } from '../../../eval/utility/index.js';
 import { initBackend } from '../../../src/backend/index.js';
 import { toyConditionalImages } from '../../helpers/toy-images.js';
 
@@ -38,7 +40,7 @@ beforeAll(async () => {
 });
 
 describe('utilityTable', () => {
-  it('tests all three ways on the real test split: real learns, label-swapped synthetic fails, no tensor leaks', () => {
+  it('tests all four ways on the real test split: real learns, label-swapped synthetic fails, no tensor leaks', () => {
     const real = toy(100, 1);
     const swapped = toy(100, 2, true); // "synthetic" whose labels are the wrong way round
     const both: LabelledImages = {
@@ -47,10 +49,20 @@ describe('utilityTable', () => {
       n: 200,
     };
     const before = tf.memory().numTensors;
-    const r = utilityTable(input({ a: real, b: swapped, c: both }, 30));
+    // (d) gathered by index: the real images twice over, nothing copied until it trains.
+    const twice = gatherRows(real.images, [...Array(100).keys(), ...Array(100).keys()], [...real.labels, ...real.labels]);
+    const r = utilityTable(input({ a: real, b: swapped, c: both, d: twice }, 30));
     expect(tf.memory().numTensors).toBe(before);
-    expect(r.ways.map((w) => w.key)).toEqual(['a', 'b', 'c']);
-    expect(r.ways.map((w) => w.trainImages)).toEqual([100, 100, 200]);
+    expect(r.ways.map((w) => w.key)).toEqual(['a', 'b', 'c', 'd']);
+    expect(r.ways.map((w) => w.trainImages)).toEqual([100, 100, 200, 200]);
+    expect(r.ways[3]!.report!.balancedAccuracy!).toBeGreaterThan(0.9);
+    // One seed: every way has one report and no interval.
+    expect(r.ways[0]!.reports).toHaveLength(1);
+    expect(r.ways[0]!.summary!.balancedAccuracy).toMatchObject({ n: 1, lo: null, hi: null });
+    // (c) learned half its data the wrong way round: far below (a) and (d).
+    expect(r.augmentedVsReal!.verdict).toBe('real only is better here');
+    expect(r.augmentedVsOversampling!.verdict).toBe('oversampling is better here');
+    expect(r.augmentedVsOversampling!.ci).toBeNull();
     expect(r.testImages).toBe(60);
     expect(r.classifier).toMatchObject({ name: 'cnn', steps: 30, seed: 3, batchSize: 32 });
     const [a, b] = r.ways.map((w) => w.report!);
@@ -63,10 +75,59 @@ describe('utilityTable', () => {
 
   it('skips a way with no training images, and is reproducible with a fixed seed', () => {
     const real = toy(40, 1);
-    const one = utilityTable(input({ a: real, b: empty, c: empty }, 3));
-    const two = utilityTable(input({ a: real, b: empty, c: empty }, 3));
+    const one = utilityTable({ ...input({ a: real, b: empty, c: empty, d: null }, 3), skipReasons: { d: 'no synthetic column' } });
+    const two = utilityTable(input({ a: real, b: empty, c: empty, d: null }, 3));
     expect(one.ways[1]!.report).toBeNull();
     expect(one.ways[1]!.skipped).toBe('no training images');
+    expect(one.ways[3]!).toMatchObject({ report: null, reports: [], summary: null, skipped: 'no synthetic column' });
+    expect(one.augmentedVsOversampling).toBeNull();
     expect(two.ways[0]!.report).toEqual(one.ways[0]!.report);
+  });
+
+  it('trains every way once per classifier seed (the first as given) and reports mean and t-interval', () => {
+    const real = toy(40, 1);
+    const r = utilityTable({ ...input({ a: real, b: real, c: real, d: real }, 3), classifierSeeds: 3 });
+    expect(r.classifier.seeds).toHaveLength(3);
+    expect(r.classifier.seeds[0]).toBe(3);
+    expect(new Set(r.classifier.seeds).size).toBe(3);
+    expect(r.interval).toEqual({ kind: 'student-t', confidence: 0.95, over: 'classifier seeds' });
+    const a = r.ways[0]!;
+    expect(a.reports).toHaveLength(3);
+    expect(a.report).toEqual(a.reports[0]);
+    // Seed 0 of three equals the single-seed run.
+    expect(a.reports[0]).toEqual(utilityTable(input({ a: real, b: empty, c: empty, d: null }, 3)).ways[0]!.report);
+    const ba = a.summary!.balancedAccuracy;
+    expect(ba.values).toEqual(a.reports.map((x) => x.balancedAccuracy));
+    expect(ba.mean!).toBeCloseTo(a.reports.reduce((s, x) => s + x.balancedAccuracy!, 0) / 3, 12);
+    expect(ba.lo!).toBeLessThanOrEqual(ba.mean!);
+    expect(a.summary!.recall).toHaveLength(2);
+    // Same data and seeds in (c) and (d): a zero paired difference.
+    expect(r.augmentedVsOversampling).toMatchObject({ deltaBalancedAccuracy: 0, ci: { lo: 0, hi: 0 }, verdict: 'within 1 point' });
+  });
+});
+
+describe('compareWays', () => {
+  const way = (ba: number[]): UtilityWayResult => ({
+    key: 'c',
+    label: '',
+    trainImages: 1,
+    trainPerClass: [],
+    report: null,
+    reports: ba.map((b) => ({ balancedAccuracy: b }) as FairnessReport),
+    summary: null,
+    skipped: null,
+  });
+
+  it('reads the mean paired difference: above +1 point, within 1 point (ends included), below -1 point', () => {
+    const d = way([0.8, 0.82, 0.84]);
+    expect(compareWays(way([0.83, 0.85, 0.87]), d, 'oversampling is better here')!.verdict).toBe('augmentation better');
+    expect(compareWays(way([0.81, 0.83, 0.85]), d, 'oversampling is better here')!.verdict).toBe('within 1 point');
+    expect(compareWays(way([0.79, 0.81, 0.83]), d, 'oversampling is better here')!.verdict).toBe('within 1 point');
+    const worse = compareWays(way([0.77, 0.80, 0.82]), d, 'oversampling is better here')!;
+    expect(worse.verdict).toBe('oversampling is better here');
+    expect(worse.deltaBalancedAccuracy).toBeCloseTo(-0.0233333, 6);
+    expect(worse.perSeed.map((x) => Number(x!.toFixed(9)))).toEqual([-0.03, -0.02, -0.02]);
+    expect(worse.ci!.hi).toBeGreaterThan(worse.deltaBalancedAccuracy);
+    expect(compareWays(way([]), d, 'oversampling is better here')).toBeNull();
   });
 });

@@ -27,7 +27,8 @@ describe('medsynth demo --quick', () => {
     const rep = JSON.parse(readFileSync(join(out, 'report', 'report.json'), 'utf8'));
     expect(rep.privacy.epsilon).toBe(card.privacy.epsilon);
     expect(rep.audit.attacks.length).toBeGreaterThan(0);
-    expect(rep.evaluation.utility.ways).toHaveLength(3);
+    expect(rep.evaluation.utility.ways).toHaveLength(4);
+    expect(rep.evaluation.utility.augmentedVsOversampling.verdict).toBeTruthy();
     const demo = JSON.parse(readFileSync(join(out, 'demo.json'), 'utf8'));
     expect(demo.quick).toBe(true);
     // Nothing of the patients leaks into the report: no patient id appears in it.

@@ -1,7 +1,8 @@
 /**
  * `medsynth evaluate` as a user runs it, on a tiny phantom, a 1-epoch cVAE and 60 samples: the report
  * sections on stdout, the JSON file with seeds, extractor, fingerprints and split sizes (and no image path
- * or patient id), (c) from --augmented, same seed → same numbers, and one-line errors that write nothing.
+ * or patient id), the oversampling baseline (d) and the comparisons over classifier seeds, (c) from
+ * --augmented, same seed → same numbers, and one-line errors that write nothing.
  */
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -46,14 +47,19 @@ beforeAll(() => {
 });
 
 describe('medsynth evaluate', () => {
-  it('prints fidelity with baselines, the (a)|(b)|(c) table and diversity, and writes the JSON file', () => {
+  it('prints fidelity with baselines, the (a)|(b)|(c)|(d) table with intervals, the comparisons and diversity, and writes the JSON file', () => {
     const file = join(work, 'out', 'eval.json');
     const r = runCli(['evaluate', '--real', data, '--synthetic', samples, ...FAST, '--cache-dir', cache, '--json', file]);
     expect(r.status, r.stderr).toBe(0);
     expect(r.stdout).toMatch(/Fidelity vs the real train split \(features: pixel-pca, 64-d, fitted on real train split \(167 images\)/);
     expect(r.stdout).toMatch(/all +synthetic +60 +[\d.]+ /);
     expect(r.stdout).toMatch(/real test \(baseline\) +36 +[\d.]+ /);
-    expect(r.stdout).toMatch(/metric +\(a\) real train +\(b\) synthetic only \(TSTR\) +\(c\) real \+ synthetic/);
+    expect(r.stdout).toMatch(/metric +\(a\) real train +\(b\) synthetic only \(TSTR\) +\(c\) real \+ synthetic +\(d\) real \+ oversampled real/);
+    expect(r.stdout).toMatch(/mean \[95% t-interval\] over 3 classifier seeds/);
+    expect(r.stdout).toMatch(/balanced accuracy +[\d.]+ \[-?[\d.]+, [\d.]+\]/);
+    expect(r.stdout).toMatch(/\(d\) = \(c\) with its 60 synthetic rows replaced by real train images of the same class x sex cell/);
+    expect(r.stdout).toMatch(/\(c\) vs \(d\) oversampling: balanced accuracy [+-][\d.]+ points \[[+-][\d.]+, [+-][\d.]+\] -> (augmentation better|within 1 point|oversampling is better here)/);
+    expect(r.stdout).toMatch(/\(c\) vs \(a\) real only: balanced accuracy/);
     for (const row of ['balanced accuracy', 'recall disease', 'TPR sex=female', 'worst-group accuracy', 'demographic-parity diff.', 'equalized-odds diff.']) {
       expect(r.stdout).toContain(row);
     }
@@ -78,7 +84,29 @@ describe('medsynth evaluate', () => {
     expect(first.fidelity.rows.map((x: { slice: string; name: string }) => `${x.slice}:${x.name}`)).toEqual([
       'overall:all', 'class:healthy', 'class:disease', 'group:female', 'group:male',
     ]);
-    expect(first.utility.ways.map((w: { key: string; trainImages: number }) => [w.key, w.trainImages])).toEqual([['a', 167], ['b', 60], ['c', 227]]);
+    expect(first.utility.ways.map((w: { key: string; trainImages: number }) => [w.key, w.trainImages])).toEqual([['a', 167], ['b', 60], ['c', 227], ['d', 227]]);
+    // (d): the synthetic rows of (c) replaced by real train duplicates, per cell the same counts as (c).
+    const [, , c, d] = first.utility.ways;
+    expect(d.trainPerClass).toEqual(c.trainPerClass);
+    expect(d.reports).toHaveLength(3);
+    expect(d.summary.balancedAccuracy).toMatchObject({ n: 3, mean: expect.any(Number), lo: expect.any(Number), hi: expect.any(Number) });
+    expect(d.summary.recall).toHaveLength(2);
+    expect(d.summary.worstGroupAccuracy.n).toBe(3);
+    const o = first.utility.oversampling;
+    expect(o).toMatchObject({ seed: first.seeds.oversampling, matchedOn: 'class x sex', replaced: 60 });
+    expect(o.filled + o.leftOut).toBe(60);
+    expect(o.cells.reduce((s: number, x: { rows: number }) => s + x.rows, 0)).toBe(60);
+    expect(first.diversity.cells.augmented.counts.flat().reduce((s: number, x: number) => s + x, 0)).toBe(227);
+    expect(first.utility.classifier.seeds).toHaveLength(3);
+    expect(first.utility.classifier.seeds[0]).toBe(first.seeds.classifier);
+    for (const cmp of [first.utility.augmentedVsOversampling, first.utility.augmentedVsReal]) {
+      expect(cmp.deltaBalancedAccuracy).toBeCloseTo(cmp.perSeed.reduce((s: number, x: number) => s + x, 0) / 3, 12);
+      expect(cmp.ci.lo).toBeLessThanOrEqual(cmp.deltaBalancedAccuracy);
+    }
+    const dba = d.summary.balancedAccuracy.values;
+    const cba = c.summary.balancedAccuracy.values;
+    expect(first.utility.augmentedVsOversampling.perSeed.map((x: number) => x.toFixed(12))).toEqual(cba.map((x: number, i: number) => (x - dba[i]).toFixed(12)));
+    expect(['augmentation better', 'within 1 point', 'oversampling is better here']).toContain(first.utility.augmentedVsOversampling.verdict);
     expect(first.utility.positiveName).toBe('disease');
     expect(first.diversity.cells.synthetic.indices.total).toBe(60);
     expect(first.diversity.modes.baseline.counts.reduce((a: number, b: number) => a + b, 0)).toBe(36);
@@ -95,7 +123,9 @@ describe('medsynth evaluate', () => {
     const j = JSON.parse(r.stdout);
     expect(j.datasets.augmented.n).toBe(227);
     expect(j.utility.augmentedSource).toContain(aug);
-    for (const k of [0, 1, 2]) expect(j.utility.ways[k].report).toEqual(first.utility.ways[k].report);
+    // The same real rows and synthetic rows in the same order: all four ways, (d)'s duplicates included, agree.
+    for (const k of [0, 1, 2, 3]) expect(j.utility.ways[k].reports).toEqual(first.utility.ways[k].reports);
+    expect(j.utility.oversampling).toEqual(first.utility.oversampling);
     expect(j.fidelity.rows).toEqual(first.fidelity.rows.map((row: Record<string, any>) => ({
       ...row,
       synthetic: { ...row.synthetic, values: row.synthetic.values && { ...row.synthetic.values, seconds: expect.anything() } },
@@ -123,6 +153,10 @@ describe('medsynth evaluate', () => {
     const f = runCli(['evaluate', '--real', data, '--synthetic', samples, '--features', 'inception', '--json', file]);
     expect(f.status).toBe(2);
     expect(f.stderr).toMatch(/--features.*use domain-cnn, pixel-pca or a FILE\.npy/);
+
+    const z = runCli(['evaluate', '--real', data, '--synthetic', samples, ...FAST, '--classifier-seeds', '0', '--json', file]);
+    expect(z.status).toBe(2);
+    expect(z.stderr).toMatch(/--classifier-seeds/);
     expect(existsSync(file)).toBe(false);
   });
 });
