@@ -124,19 +124,55 @@ export function sections(d: ReportData): Section[] {
   if (ev?.utility?.ways) {
     const ways = ev.utility.ways as Obj[];
     const classes = (ev.classes ?? []) as string[];
-    const metric = (name: string, get: (r: Obj) => unknown) => [name, ...ways.map((w) => (w.report ? f(get(w.report)) : '–'))];
+    // Per classifier seed (evaluations before --classifier-seeds have one report per way).
+    const reportsOf = (w: Obj): Obj[] => (Array.isArray(w.reports) ? w.reports : w.report ? [w.report] : []);
+    const mean = (xs: unknown[]) => {
+      const v = xs.filter((x): x is number => typeof x === 'number' && Number.isFinite(x));
+      return v.length ? v.reduce((p, q) => p + q, 0) / v.length : null;
+    };
+    const stat = (st: Obj | undefined) => (st && st.mean !== null && st.mean !== undefined ? (st.lo !== null && st.hi !== null ? `${f(st.mean)} [${f(st.lo)}, ${f(st.hi)}]` : f(st.mean)) : '–');
+    // Headline metrics: mean [95% CI] from the summary; the others: mean over seeds.
+    const headline = (name: string, get: (sm: Obj) => Obj | undefined, fallback: (r: Obj) => unknown) =>
+      [name, ...ways.map((w) => (w.summary ? stat(get(w.summary)) : reportsOf(w).length ? f(mean(reportsOf(w).map(fallback))) : '–'))];
+    const metric = (name: string, get: (r: Obj) => unknown) => [name, ...ways.map((w) => (reportsOf(w).length ? f(mean(reportsOf(w).map(get))) : '–'))];
     const rows = [
-      metric('accuracy', (r) => r.accuracy),
-      metric('balanced accuracy', (r) => r.balancedAccuracy),
-      ...classes.map((c, i) => metric(`recall ${c}`, (r) => (r.recall as unknown[])[i])),
-      metric('worst-group accuracy', (r) => r.worstGroupAccuracy),
+      ['train images', ...ways.map((w) => String(w.trainImages ?? '–'))],
+      headline('accuracy', (sm) => sm.accuracy, (r) => r.accuracy),
+      headline('balanced accuracy', (sm) => sm.balancedAccuracy, (r) => r.balancedAccuracy),
+      ...classes.map((c, i) => headline(`recall ${c}`, (sm) => (sm.recall as Obj[] | undefined)?.[i], (r) => (r.recall as unknown[])[i])),
+      headline('worst-group accuracy', (sm) => sm.worstGroupAccuracy, (r) => r.worstGroupAccuracy),
       metric('demographic-parity difference', (r) => r.demographicParityDifference),
       metric('equalized-odds difference', (r) => r.equalizedOddsDifference),
     ];
     const groups = (ev.groups ?? []) as string[];
     for (let g = 0; g < groups.length; g++) rows.push(metric(`accuracy, group ${groups[g]}`, (r) => (r.groupAccuracy as Obj[]).find((x) => x.group === g)?.accuracy));
-    u.paragraphs.push(`The same classifier trained three ways and tested on the real test split (${ev.utility.testImages} images, used for nothing else); positive class for the fairness rates: ${esc(String(ev.utility.positiveName ?? '–'))}. Demographic parity and equalized odds as in Hardt, Price & Srebro 2016 (differences between the best and worst group; 0 is parity).`);
-    u.tables.push({ caption: 'Utility and fairness: (b) and (c) next to (a)', table: { header: ['metric', ...ways.map((w) => String(w.label ?? w.key))], rows } });
+    const seeds = (ev.utility.classifier?.seeds as number[] | undefined)?.length ?? 1;
+    const over = seeds > 1 ? `mean [95% Student-t interval] over ${seeds} classifier seeds (training-seed variation; the test split is fixed)` : 'one classifier seed, so no interval';
+    const nWays = ways.length === 4 ? 'four' : String(ways.length);
+    u.paragraphs.push(`The same classifier trained ${nWays} ways and tested on the real test split (${ev.utility.testImages} images, used for nothing else); ${over}. Positive class for the fairness rates: ${esc(String(ev.utility.positiveName ?? '–'))}. Demographic parity and equalized odds as in Hardt, Price & Srebro 2016 (differences between the best and worst group; 0 is parity; mean over seeds).`);
+    const o = ev.utility.oversampling as Obj | null | undefined;
+    if (o) {
+      u.paragraphs.push(`<b>(d) oversampling</b>, the baseline a user would pick instead of generating: the augmented set (c) with each of its ${o.replaced} synthetic rows replaced by a real training image of the same ${esc(String(o.matchedOn))} cell, drawn at random with replacement (seed ${o.seed}), so (c) and (d) have the same count in every cell${o.leftOut ? `; ${o.leftOut} rows whose cell has no real training image are left out of (d)` : ''}.`);
+      for (const n of (o.notes ?? []) as string[]) u.paragraphs.push(`<i>(d): ${esc(n)}</i>`);
+    }
+    u.tables.push({ caption: 'Utility and fairness: (b), (c) and (d) next to (a)', table: { header: ['metric', ...ways.map((w) => `(${w.key}) ${String(w.label ?? '')}`)], rows } });
+    const pts = (x: unknown) => (typeof x === 'number' && Number.isFinite(x) ? `${x >= 0 ? '+' : ''}${(x * 100).toFixed(1)}` : '–');
+    const cmpRow = (name: string, c: Obj | null | undefined) => [name, c ? pts(c.deltaBalancedAccuracy) : '–', c?.ci ? `[${pts(c.ci.lo)}, ${pts(c.ci.hi)}]` : '–', c ? String(c.verdict) : 'not compared'];
+    const vsD = ev.utility.augmentedVsOversampling as Obj | null | undefined;
+    const vsA = ev.utility.augmentedVsReal as Obj | null | undefined;
+    if (vsD !== undefined || vsA !== undefined) {
+      u.tables.push({
+        caption: 'Augmentation (c) against oversampling (d) and real only (a): balanced accuracy of (c) minus the other, in points, paired over classifier seeds',
+        table: { header: ['comparison', 'Δ balanced accuracy', '95% CI', 'verdict'], rows: [cmpRow('(c) vs (d) oversampling', vsD), cmpRow('(c) vs (a) real only', vsA)] },
+      });
+      const noise = (c: Obj) => (c.ci && c.ci.lo <= 0 && c.ci.hi >= 0 ? ` The interval includes 0: over ${seeds} classifier seeds the difference is not told apart from seed-to-seed variation.` : '');
+      if (vsD?.verdict === 'oversampling is better here') {
+        u.paragraphs.push(`<b>Oversampling is better here:</b> duplicating real training images gave a balanced accuracy ${pts(-vsD.deltaBalancedAccuracy).replace('+', '')} points above the synthetic augmentation (more than 1 point); use oversampling rather than these synthetic images for this task.${noise(vsD)}`);
+      } else if (vsD?.verdict) {
+        const what = vsD.verdict === 'within 1 point' ? 'within 1 point of oversampling' : 'better than oversampling';
+        u.paragraphs.push(`Against the oversampling baseline, the synthetic augmentation is <b>${what}</b> (${pts(vsD.deltaBalancedAccuracy)} points of balanced accuracy).${noise(vsD)}`);
+      }
+    }
   } else u.paragraphs.push('Not evaluated.');
   out.push(u);
 

@@ -107,7 +107,17 @@ export function evaluationVerdicts(ev: Record<string, any> | null): { fidelity: 
     fidelity = { level, text: `${level === 'good' ? 'close' : level === 'fair' ? 'fair' : 'far'}: FID ${fs.toFixed(3)} vs ${fb.toFixed(3)} for real test data (${ratio.toFixed(1)}×)` };
   }
   const ways = (ev.utility?.ways ?? []) as any[];
-  const way = (k: string) => ways.find((w) => w.key === k)?.report ?? null;
+  // Means over classifier seeds (an evaluation before --classifier-seeds has one report per way).
+  const way = (k: string): any => {
+    const w = ways.find((x) => x.key === k);
+    const reports = (Array.isArray(w?.reports) ? w.reports : w?.report ? [w.report] : []) as Record<string, unknown>[];
+    if (!reports.length) return null;
+    const mean = (key: string) => {
+      const v = reports.map((r) => num(r[key])).filter((x): x is number => x !== null);
+      return v.length ? v.reduce((p, q) => p + q, 0) / v.length : null;
+    };
+    return { balancedAccuracy: mean('balancedAccuracy'), worstGroupAccuracy: mean('worstGroupAccuracy'), equalizedOddsDifference: mean('equalizedOddsDifference') };
+  };
   const a = way('a');
   const b = way('b');
   const c = way('c');
