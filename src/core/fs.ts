@@ -1,6 +1,7 @@
-import { existsSync, mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { ConfigError } from './errors.js';
+import { packageVersion } from './version.js';
 
 /**
  * Writes a file atomically: the bytes go to a temporary sibling, which is renamed over the target, so a
@@ -19,31 +20,89 @@ export function writeFileAtomic(path: string, data: string | Uint8Array): void {
 }
 
 /**
+ * The file medsynth writes into every folder that a command may later replace with `--force`. It names
+ * the command that wrote the folder; `writeDirAtomic` replaces an existing folder only when this file is
+ * there and names the same command, so `--force` can never delete a folder medsynth did not write.
+ */
+export const OUTPUT_MARKER = '.medsynth-output.json';
+
+/** The command recorded in `dir`'s marker file, or null when there is no readable marker. */
+export function markerCommand(dir: string): string | null {
+  try {
+    const m = JSON.parse(readFileSync(join(dir, OUTPUT_MARKER), 'utf8')) as { writtenBy?: unknown };
+    return typeof m.writtenBy === 'string' ? m.writtenBy : null;
+  } catch {
+    return null;
+  }
+}
+
+export interface WriteDirOptions {
+  /** Replace an existing `out` whatever it holds (internal folders only, e.g. a run's checkpoint/). */
+  overwrite?: boolean;
+  /** The option that named `out`, for messages (default `--out`). */
+  option?: string;
+  /**
+   * A user-facing output: write the marker file naming this command (e.g. 'medsynth report') into the
+   * folder, accept an existing empty folder, and with `force` replace a non-empty one that holds this
+   * command's marker. Anything else that exists is refused.
+   */
+  marker?: string;
+  /** With `marker`: replace an earlier output of the same command (the CLI's --force). */
+  force?: boolean;
+}
+
+/**
  * Builds an output folder atomically. `build` fills a fresh temporary folder beside `out`; only when it
  * returns is the folder renamed to `out`. If it throws, the temporary folder is removed and `out` is left
- * as it was, so a failed command writes nothing. An existing non-empty `out` is refused unless `overwrite`.
+ * as it was, so a failed command writes nothing. An existing `out` is refused unless `overwrite`, or
+ * (with `marker`) unless it is empty, or `force` is set and it holds the same command's marker. A replaced
+ * folder is first moved aside and removed only after the new one is in place.
  */
 export async function writeDirAtomic<T>(
   out: string,
   build: (tmpDir: string) => Promise<T> | T,
-  opts: { overwrite?: boolean; option?: string } = {},
+  opts: WriteDirOptions = {},
 ): Promise<T> {
-  if (existsSync(out) && !opts.overwrite) {
-    throw new ConfigError(
-      `${opts.option ?? '--out'} ${out} already exists; choose a new folder or remove it first`,
-    );
-  }
+  if (!opts.overwrite) checkOutputDir(out, opts);
   const parent = dirname(out);
   mkdirSync(parent, { recursive: true });
-  const tmp = join(parent, `.${basename(out)}.tmp-${process.pid}-${Date.now()}`);
+  const stamp = `${process.pid}-${Date.now()}`;
+  const tmp = join(parent, `.${basename(out)}.tmp-${stamp}`);
   mkdirSync(tmp);
   try {
     const result = await build(tmp);
-    if (existsSync(out)) rmSync(out, { recursive: true, force: true });
-    renameSync(tmp, out);
+    if (opts.marker) {
+      writeFileSync(join(tmp, OUTPUT_MARKER), JSON.stringify({ writtenBy: opts.marker, version: packageVersion() }, null, 2) + '\n');
+    }
+    if (existsSync(out)) {
+      const old = join(parent, `.${basename(out)}.old-${stamp}`);
+      renameSync(out, old);
+      renameSync(tmp, out);
+      rmSync(old, { recursive: true, force: true });
+    } else {
+      renameSync(tmp, out);
+    }
     return result;
   } catch (err) {
     rmSync(tmp, { recursive: true, force: true });
     throw err;
   }
+}
+
+/**
+ * Throws the ConfigError `writeDirAtomic` would throw for `out`, so a command can refuse before its long
+ * work rather than after it.
+ */
+export function checkOutputDir(out: string, opts: WriteDirOptions = {}): void {
+  if (!existsSync(out) || opts.overwrite) return;
+  const option = opts.option ?? '--out';
+  if (!opts.marker) throw new ConfigError(`${option} ${out} already exists; choose a new folder or remove it first`);
+  if (!statSync(out).isDirectory()) throw new ConfigError(`${option} ${out} is a file; choose a new folder`);
+  if (readdirSync(out).length === 0) return;
+  const writer = markerCommand(out);
+  if (writer !== opts.marker) {
+    const what = writer === null ? 'was not written by medsynth' : `was written by ${writer}`;
+    throw new ConfigError(`${option} ${out} already exists and ${what}; choose a new folder (--force replaces only an earlier ${opts.marker} output)`);
+  }
+  if (!opts.force) throw new ConfigError(`${option} ${out} already holds an earlier ${opts.marker} output; choose a new folder, or add --force to replace it`);
 }

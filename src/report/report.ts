@@ -30,6 +30,8 @@ export interface ReportRequest {
   out: string;
   includeTrainingImages?: boolean;
   seed?: number;
+  /** Replace `out` if it holds an earlier medsynth report (its marker file); never anything else. */
+  force?: boolean;
 }
 
 /** Verdict thresholds, printed in the report itself. */
@@ -136,6 +138,9 @@ export function evaluationVerdicts(ev: Record<string, any> | null): { fidelity: 
   return { fidelity, utility, fairness };
 }
 
+/** The command named in the marker file of every report folder (core/fs.ts OUTPUT_MARKER). */
+export const REPORT_MARKER = 'medsynth report';
+
 export async function buildReport(req: ReportRequest): Promise<{ out: string; data: ReportData }> {
   const runDir = resolve(req.run);
   const cfg = readRunConfig(runDir);
@@ -212,7 +217,7 @@ export async function buildReport(req: ReportRequest): Promise<{ out: string; da
       const { samples, ...rest } = data;
       writeFileAtomic(join(tmp, 'report.json'), JSON.stringify({ ...rest, samples: { cells: samples.cells, perRow: samples.perRow, seed: samples.seed, realImagesIncluded: samples.realPng !== null } }, null, 2) + '\n');
     },
-    { option: '--out', overwrite: true },
+    { option: '--out', marker: REPORT_MARKER, force: req.force },
   );
   return { out, data };
 }
