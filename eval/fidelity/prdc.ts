@@ -19,13 +19,20 @@
  * coverage), the second synthetic; swapping them swaps precision and recall only. Needs N, M >= k + 1.
  * Naeem et al. recommend k = 5. Plain counting estimators on the samples given (no subsampling).
  *
- * Computation: all N×N, M×M and N×M distances on the tensor backend in row blocks (distances.ts); squared
- * distances are compared with squared radii, which is the same test. Reference values:
- * test/fixtures/fidelity.json (brute-force float64 numpy from the definitions above).
+ * Computation: all N×N, M×M and N×M squared distances on the tensor backend in row blocks (distances.ts),
+ * compared with squared radii (the same test). The comparisons are tie-exact: float32 distances from the
+ * matMul identity can miss an exact tie by round-off (integer features, duplicated images), and one
+ * miscounted pair moves density by 1/(kM). So every float32 distance within its round-off bound of the
+ * radius it is compared with is recomputed in float64 from the input rows, as are the radii themselves:
+ *   |d2_f32 - d2| <= BOUND(D) * (||a - c||^2 + ||b - c||^2),  c the common centre (see roundOffBound)
+ * and only a pair inside that band can be decided differently by float32; outside it the float32 sign is
+ * the exact one. Reference values: test/fixtures/fidelity.json (brute-force float64 numpy from the
+ * definitions above) and test/fixtures/prdc-ties.json (integer 2-D data with exact ties, the clovaai
+ * definition with its strict <).
  */
 import * as tf from '@tensorflow/tfjs';
 import { assert } from '../../src/core/errors.js';
-import { disposePoints, forEachDistanceBlock, kthNeighbourSquared, rowMean, uploadPoints, type PointSet } from './distances.js';
+import { disposePoints, forEachDistanceBlock, rowMean, uploadPoints, type PointSet } from './distances.js';
 import type { FeatureMatrix } from './matrix.js';
 
 export const DEFAULT_K = 5;
@@ -57,59 +64,132 @@ export async function prdc(real: FeatureMatrix, synthetic: FeatureMatrix, opts: 
   const why = prdcUnavailable(real.n, synthetic.n, k);
   assert(why === null, () => `prdc: ${why}`);
   const block = { blockElements: opts.blockElements };
+  const center = rowMean(real); // one shift for both sets, so every pass sees the same coordinates
+  const bound = roundOffBound(real.d);
+  const normsReal = centredNorms(real, center);
+  const normsSynth = centredNorms(synthetic, center);
   let x: PointSet | null = null;
   let y: PointSet | null = null;
-  let radii: tf.Tensor1D[] = [];
   try {
-    const center = rowMean(real); // one shift for both sets, so every pass sees the same coordinates
     x = uploadPoints(real, center);
     y = uploadPoints(synthetic, center);
-    const rReal = await kthNeighbourSquared(x, k, block);
-    const rSynth = await kthNeighbourSquared(y, k, block);
-    radii = [tf.tensor1d(rReal), tf.tensor1d(rSynth)];
-    const [rRealT, rSynthT] = radii as [tf.Tensor1D, tf.Tensor1D];
-    // Per synthetic point, min over real i of d²(i, j) - r²_i: negative iff Y_j lies in some real ball.
-    const slack = new Float32Array(synthetic.n).fill(Infinity);
+    const rReal = await exactRadii(real, x, normsReal, k, bound, block);
+    const rSynth = await exactRadii(synthetic, y, normsSynth, k, bound, block);
+    const n = real.n;
+    const m = synthetic.n;
+    const precise = new Uint8Array(m); // Y_j in some real ball
     let pairsInBalls = 0; // density numerator
     let covered = 0;
     let recalled = 0;
-    const m = synthetic.n;
-    // The ball tests are written as signs of differences (d² - r² < 0 iff d² < r² in IEEE arithmetic):
-    // tfjs-wasm's broadcasting comparison kernels (less, any) are ~30x slower than sub/min/step here.
     await forEachDistanceBlock(
       x,
       y,
       block,
-      (d2, start, rows) => {
-        const r = rRealT.slice([start], [rows]).reshape([rows, 1]);
-        const inside = tf.sub(d2, r); // [rows, M], < 0 where Y_j is in B(X_i, NND_k(X_i))
-        return [
-          tf.min(inside, 0), // [M]
-          tf.sum(tf.step(tf.neg(inside))), // count of (i, j) inside; <= rows·M <= 2^24: exact in float32
-          tf.min(d2, 1), // [rows]: nearest synthetic point of each real X_i
-          tf.min(tf.sub(d2, rSynthT.reshape([1, m])), 1), // [rows], < 0 iff X_i is in some synthetic ball
-        ];
-      },
-      ([colMin, pairs, nearest, rowSlack], start, rows) => {
-        for (let j = 0; j < m; j++) if (colMin![j]! < slack[j]!) slack[j] = colMin![j]!;
-        pairsInBalls += pairs![0]!;
-        for (let i = 0; i < rows; i++) {
-          if (nearest![i]! < rReal[start + i]!) covered++;
-          if (rowSlack![i]! < 0) recalled++;
+      (d2) => [d2],
+      ([d2], start, rows) => {
+        for (let r = 0; r < rows; r++) {
+          const i = start + r;
+          const ri = rReal[i]!;
+          let inAny = false; // some Y_j in B(X_i, NND_k(X_i)): coverage
+          let inSynth = false; // X_i in some B(Y_j, NND_k(Y_j)): recall
+          for (let j = 0; j < m; j++) {
+            const f = d2![r * m + j]!;
+            const tol = bound * (normsReal[i]! + normsSynth[j]!);
+            // Outside the band the float32 sign is exact; inside it, the float64 distance decides.
+            let gap = f - ri;
+            if (gap >= -tol && gap <= tol) gap = squaredDistance(real, i, synthetic, j) - ri;
+            if (gap < 0) {
+              pairsInBalls++;
+              precise[j] = 1;
+              inAny = true;
+            }
+            if (!inSynth) {
+              const rj = rSynth[j]!;
+              let gapS = f - rj;
+              if (gapS >= -tol && gapS <= tol) gapS = squaredDistance(real, i, synthetic, j) - rj;
+              if (gapS < 0) inSynth = true;
+            }
+          }
+          if (inAny) covered++;
+          if (inSynth) recalled++;
         }
       },
     );
-    let precise = 0;
-    for (let j = 0; j < m; j++) if (slack[j]! < 0) precise++;
+    let preciseCount = 0;
+    for (let j = 0; j < m; j++) preciseCount += precise[j]!;
     return {
-      precision: precise / m,
-      recall: recalled / real.n,
+      precision: preciseCount / m,
+      recall: recalled / n,
       density: pairsInBalls / (k * m),
-      coverage: covered / real.n,
+      coverage: covered / n,
     };
   } finally {
     disposePoints(x);
     disposePoints(y);
-    tf.dispose(radii);
   }
+}
+
+/**
+ * Bound on |float32 distance - exact distance| per unit of (||a - c||^2 + ||b - c||^2), for features of
+ * dimension d. The float32 value is ||a'||^2 + ||b'||^2 - 2 a'.b' over the centred, float32-rounded rows
+ * a', b' (distances.ts): a dot product of length d + 2 whose terms sum in absolute value to at most
+ * 2 (||a||^2 + ||b||^2), in any summation order within gamma_(d+2) ~ (d + 2) u of it (Higham, "Accuracy and
+ * Stability of Numerical Algorithms", 2nd ed., Eq. 3.5), u = 2^-24; the stored norms add gamma_d; rounding
+ * the centred rows moves the distance by at most 2u (||a|| + ||b||)^2 <= 4u (||a||^2 + ||b||^2). Summed and
+ * padded: (3 d + 16) u. Generous on purpose: a wider band only costs a few float64 recomputations.
+ */
+export function roundOffBound(d: number): number {
+  return (3 * d + 16) * 2 ** -24;
+}
+
+/** ||x_i - c||^2 per row, in float64. */
+function centredNorms(m: FeatureMatrix, center: Float64Array): Float64Array {
+  const out = new Float64Array(m.n);
+  for (let i = 0; i < m.n; i++) {
+    let s = 0;
+    for (let t = 0; t < m.d; t++) s += (m.data[i * m.d + t]! - center[t]!) ** 2;
+    out[i] = s;
+  }
+  return out;
+}
+
+/** ||a_i - b_j||^2 in float64 from the input rows (exact for integer-valued features). */
+function squaredDistance(a: FeatureMatrix, i: number, b: FeatureMatrix, j: number): number {
+  let s = 0;
+  for (let t = 0; t < a.d; t++) s += (a.data[i * a.d + t]! - b.data[j * b.d + t]!) ** 2;
+  return s;
+}
+
+/**
+ * Squared k-NN radius of each point of `m` within `m` (self excluded), exact: the float32 (k+1)-th smallest
+ * distance t_i of each row is within tol_i of the exact one, so every point whose exact distance is at most
+ * the exact radius has a float32 distance <= t_i + 2 tol_i; those candidates are recomputed in float64 and
+ * the (k+1)-th smallest of them (the point's own 0 first) is the radius. A duplicate counts as a neighbour
+ * at distance 0, as in Naeem et al.'s reference code.
+ */
+async function exactRadii(m: FeatureMatrix, p: PointSet, norms: Float64Array, k: number, bound: number, block: { blockElements?: number }): Promise<Float64Array> {
+  let maxNorm = 0;
+  for (const v of norms) maxNorm = Math.max(maxNorm, v);
+  const radii = new Float64Array(m.n);
+  await forEachDistanceBlock(
+    p,
+    p,
+    block,
+    (d2, _start, rows) => {
+      // topk takes the largest; the k+1 smallest distances are the k+1 largest of -d2, in descending order.
+      const { values } = tf.topk(tf.neg(d2), k + 1, true);
+      return [d2, tf.neg(values.slice([0, k], [rows, 1]))];
+    },
+    ([d2, kth], start, rows) => {
+      for (let r = 0; r < rows; r++) {
+        const i = start + r;
+        const limit = kth![r]! + 2 * bound * (norms[i]! + maxNorm);
+        const candidates: number[] = [];
+        for (let j = 0; j < m.n; j++) if (d2![r * m.n + j]! <= limit) candidates.push(j === i ? 0 : squaredDistance(m, i, m, j));
+        candidates.sort((a, b) => a - b);
+        radii[i] = candidates[k]!;
+      }
+    },
+  );
+  return radii;
 }

@@ -11,6 +11,7 @@ import { disposePoints, kthNeighbourSquared, rowMean, squaredDistances, uploadPo
 import { prdc, prdcUnavailable } from '../../../eval/fidelity/prdc.js';
 import { initBackend } from '../../../src/backend/index.js';
 import { Rng } from '../../../src/core/rng.js';
+import { loadFixture } from '../../helpers/fixtures.js';
 import { expectNoTensorLeak, fixture, gaussian, matrix, pick } from './helpers.js';
 
 beforeAll(async () => {
@@ -38,6 +39,25 @@ describe('PRDC against the numpy oracle', () => {
       r2.forEach((v, i) => expect(Math.abs(Math.sqrt(v) - ref.realRadii[i]!) / ref.realRadii[i]!).toBeLessThan(1e-5));
     } finally {
       disposePoints(p);
+    }
+  });
+});
+
+describe('PRDC on exact ties (clovaai definition, strict <)', () => {
+  // Integer 2-D points: some synthetic points lie exactly on a real point's k-NN sphere (outside its ball).
+  const ties = loadFixture<{ real: number[][]; synthetic: number[][]; prdc: { k: number; precision: number; recall: number; density: number; coverage: number; tiesOnRealSpheres: number }[] }>('prdc-ties');
+  const rows = (r: number[][]) => ({ n: r.length, d: 2, data: Float32Array.from(r.flat()) });
+  for (const ref of ties.prdc) {
+    it(`k = ${ref.k}: density ${ref.density} with ${ref.tiesOnRealSpheres} tied pairs`, async () => {
+      const got = await prdc(rows(ties.real), rows(ties.synthetic), { k: ref.k });
+      expect(got).toEqual({ precision: ref.precision, recall: ref.recall, density: ref.density, coverage: ref.coverage });
+    });
+  }
+
+  it('gives the same counts when the tied points are shifted far from the origin (float32 round-off)', async () => {
+    const shift = (r: number[][]) => ({ n: r.length, d: 2, data: Float32Array.from(r.flat().map((v, i) => v + (i % 2 ? 4096 : -1024))) });
+    for (const ref of ties.prdc) {
+      expect(await prdc(shift(ties.real), shift(ties.synthetic), { k: ref.k })).toEqual({ precision: ref.precision, recall: ref.recall, density: ref.density, coverage: ref.coverage });
     }
   });
 });
