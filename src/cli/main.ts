@@ -32,7 +32,24 @@ export function buildProgram(): Command {
   registerAuditCommand(program);
   registerReportCommand(program);
   registerDemoCommand(program);
+  // evaluate's example lives here until evaluate.ts carries its own (then drop these lines).
+  program.commands
+    .find((c) => c.name() === 'evaluate')
+    ?.addHelpText('after', '\nExample:\n  $ medsynth evaluate --real data/phantom --synthetic samples/ --json evaluation.json\n');
+  program.addHelpText('after', '\nExample:\n  $ medsynth demo --quick\n\nEach command has its own --help, with an example.\n');
+  markRequiredOptions(program);
   return program;
+}
+
+/**
+ * Commander's help does not mark `.requiredOption`s; this appends "(required)" to each of their
+ * descriptions, in every command, so the help shows what must be given.
+ */
+function markRequiredOptions(cmd: Command): void {
+  for (const opt of cmd.options) {
+    if (opt.mandatory && !/\(required\b/.test(opt.description)) opt.description = `${opt.description} (required)`;
+  }
+  for (const sub of cmd.commands) markRequiredOptions(sub);
 }
 
 export async function main(argv: string[]): Promise<void> {

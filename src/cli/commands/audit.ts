@@ -2,11 +2,11 @@
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import { AUDIT_DEFAULTS, auditRun, parseAttackFamilies, type AuditResult } from '../../audit/audit.js';
 import { BACKEND_CHOICES } from '../../backend/index.js';
-import { ConfigError, UserError } from '../../core/errors.js';
-import { writeFileAtomic } from '../../core/fs.js';
+import { ConfigError } from '../../core/errors.js';
 import { describeBackend, info_, startBackend } from '../context.js';
 import { parsePositiveInt, parseSeed } from '../options.js';
 import { fmt, formatTable } from '../table.js';
+import { JSON_HELP, JsonOutput, withExample } from './shared.js';
 
 interface AuditCliOptions {
   model: string;
@@ -19,7 +19,7 @@ interface AuditCliOptions {
   featureDim: number;
   domiasDim: number;
   minGroup: number;
-  json?: string;
+  json?: string | true;
   backend?: string;
   quiet: boolean;
 }
@@ -66,7 +66,7 @@ export function formatAuditTable(r: AuditResult): string {
 }
 
 export function registerAuditCommand(program: Command): void {
-  program
+  withExample(program
     .command('audit')
     .description('membership-inference audit of a trained run: attack AUC, TPR at low FPR, advantage, empirical epsilon')
     .requiredOption('--model <run>', 'run folder written by medsynth train')
@@ -79,10 +79,11 @@ export function registerAuditCommand(program: Command): void {
     .option('--feature-dim <k>', 'pixel-PCA feature dimension', parsePositiveInt, AUDIT_DEFAULTS.featureDim)
     .option('--domias-dim <k>', 'leading feature dimensions of the DOMIAS density estimates', parsePositiveInt, AUDIT_DEFAULTS.domiasDim)
     .option('--min-group <n>', 'smallest group (members and non-members each) that gets metrics', parsePositiveInt, AUDIT_DEFAULTS.minGroup)
-    .option('--json <file>', 'write the full result as JSON to this file')
+    .option('--json [file]', JSON_HELP)
     .addOption(new Option('--backend <name>', 'compute backend (default: $MEDSYNTH_BACKEND or auto)').choices([...BACKEND_CHOICES]))
-    .option('--quiet', 'no progress messages on stderr', false)
+    .option('--quiet', 'no progress messages on stderr', false), 'medsynth audit --model runs/cvae --data data/phantom --json audit.json')
     .action(async (opts: AuditCliOptions) => {
+      const json = new JsonOutput(opts.json);
       const attacks = parseAttackFamilies(opts.attacks);
       if (opts.domiasDim > opts.featureDim) throw new ConfigError(`--domias-dim ${opts.domiasDim}: must be at most --feature-dim (${opts.featureDim})`);
       const backend = await startBackend({ backend: opts.backend, json: true });
@@ -102,13 +103,7 @@ export function registerAuditCommand(program: Command): void {
         minGroup: opts.minGroup,
         onProgress: opts.quiet ? undefined : (m) => info_(m),
       });
-      if (opts.json) {
-        try {
-          writeFileAtomic(opts.json, JSON.stringify({ ...result, backend }, null, 2) + '\n');
-        } catch (err) {
-          throw new UserError(`--json ${opts.json}: cannot write the file (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}); check the folder exists and is writable`);
-        }
-      }
-      process.stdout.write(formatAuditTable(result) + '\n');
+      json.write({ ...result, backend });
+      if (!json.stdout) process.stdout.write(formatAuditTable(result) + '\n');
     });
 }

@@ -1,11 +1,12 @@
 /** `medsynth balance`: plan class × group top-ups, generate them, write the augmented dataset. */
 import { InvalidArgumentError, type Command } from 'commander';
 import { balance, type BalanceResult } from '../../balance/balance.js';
-import { info_, printJson, startBackend, withCommonOptions, type CommonOptions } from '../context.js';
+import { info_, startBackend } from '../context.js';
 import { parseList, parseSeed } from '../options.js';
 import { fmt, formatTable } from '../table.js';
+import { JsonOutput, withExample, withSharedOptions, type SharedOptions } from './shared.js';
 
-interface BalanceCliOptions extends CommonOptions {
+interface BalanceCliOptions extends SharedOptions {
   data: string;
   model: string;
   target: string;
@@ -51,7 +52,7 @@ export function planTable(r: BalanceResult): string {
 }
 
 export function registerBalanceCommand(program: Command): void {
-  withCommonOptions(
+  withExample(withSharedOptions(
     program
       .command('balance')
       .description('plan and generate synthetic top-ups per class x group cell, and write the augmented dataset')
@@ -64,9 +65,10 @@ export function registerBalanceCommand(program: Command): void {
       .option('--dry-run', 'print the plan and write nothing', false)
       .option('--copy', 'write the real training images into the output (default: reference them by path)', false)
       .option('--seed <int>', 'sampling seed', parseSeed, 1)
-      .option('--out <dir>', 'output folder (must not exist)'),
-  ).action(async (opts: BalanceCliOptions) => {
-    const backend = await startBackend(opts);
+      .option('--out <dir>', 'output folder (must not exist; required unless --dry-run)'),
+  ), 'medsynth balance --data data/phantom --model runs/cvae --target equalize-groups --group-by sex --out data/balanced').action(async (opts: BalanceCliOptions) => {
+    const json = new JsonOutput(opts.json);
+    const backend = await startBackend({ backend: opts.backend, json: json.stdout });
     const r = await balance({
       data: opts.data,
       run: opts.model,
@@ -79,10 +81,8 @@ export function registerBalanceCommand(program: Command): void {
       seed: opts.seed,
       out: opts.out,
     });
-    if (opts.json) {
-      printJson({ command: 'balance', backend, ...r });
-      return;
-    }
+    json.write({ command: 'balance', backend, ...r });
+    if (json.stdout) return;
     process.stdout.write(planTable(r) + '\n');
     if (r.capped.length) info_(`--max-synthetic-ratio capped ${r.capped.length} cell(s): ${r.capped.join(', ')}`);
     if (r.out) info_(`wrote ${r.out}/manifest.csv (${r.realImages} real rows by ${opts.copy ? 'copy' : 'reference'}, ${r.syntheticImages} synthetic)`);

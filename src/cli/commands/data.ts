@@ -9,14 +9,15 @@ import { DEFAULT_SPLIT_SEED } from '../../../datasets/splits.js';
 import { SPLIT_NAMES } from '../../../datasets/dataset.js';
 import { summarizeDataset, type InspectSummary } from '../../data/inspect.js';
 import { fmt, formatTable } from '../table.js';
-import { describeBackend, info_, printJson, startBackend, withCommonOptions, type CommonOptions } from '../context.js';
+import { describeBackend, info_, startBackend } from '../context.js';
 import { parseChannels, parseList, parsePositiveInt, parseSeed, parseSize, readJsonFile } from '../options.js';
 import type { BackendInfo } from '../../backend/index.js';
+import { JsonOutput, withExample, withSharedOptions, type SharedOptions } from './shared.js';
 
 export function registerDataCommands(program: Command): void {
-  const data = program.command('data').description('make and inspect datasets');
+  const data = withExample(program.command('data').description('make and inspect datasets'), 'medsynth data phantom --out data/phantom');
 
-  withCommonOptions(
+  withExample(withSharedOptions(
     data
       .command('phantom')
       .description('write the built-in phantom chest-radiograph dataset (PNGs + manifest.csv)')
@@ -25,14 +26,15 @@ export function registerDataCommands(program: Command): void {
       .option('--size <px>', 'image side: 28, 32, 64 or 128', parseSize, 64)
       .option('--seed <int>', 'random seed', parseSeed, 1)
       .option('--config <file.json>', 'phantom settings (class and group imbalance, sites, ...)'),
-  ).action(async (opts: PhantomCliOptions) => {
-    const backend = await startBackend(opts);
+  ), 'medsynth data phantom --out data/phantom --n 2000 --size 64').action(async (opts: PhantomCliOptions) => {
+    const json = new JsonOutput(opts.json);
+    const backend = await startBackend({ backend: opts.backend, json: json.stdout });
     const result = await runPhantom(opts);
-    if (opts.json) printJson({ command: 'data phantom', backend, ...result });
-    else info_(`wrote ${result.n} phantom images (seed ${result.seed}) to ${result.out}`);
+    json.write({ command: 'data phantom', backend, ...result });
+    if (!json.stdout) info_(`wrote ${result.n} phantom images (seed ${result.seed}) to ${result.out}`);
   });
 
-  withCommonOptions(
+  withExample(withSharedOptions(
     data
       .command('inspect')
       .description('counts per class × group, split sizes, geometry and balance indices of a dataset')
@@ -43,15 +45,16 @@ export function registerDataCommands(program: Command): void {
       .option('--attributes <cols>', 'attribute columns to use (default: all)', parseList)
       .option('--group-by <cols>', 'attributes that define a group for the cell counts (default: sex)', parseList)
       .option('--split-seed <int>', 'seed of the train/holdout/test split', parseSeed, DEFAULT_SPLIT_SEED),
-  ).action(async (path: string, opts: InspectCliOptions) => {
-    const backend = await startBackend(opts);
+  ), "medsynth data inspect data/ham10000 --size 64 --bins 'age=30,45,60,75'").action(async (path: string, opts: InspectCliOptions) => {
+    const json = new JsonOutput(opts.json);
+    const backend = await startBackend({ backend: opts.backend, json: json.stdout });
     const summary = runInspect(path, opts);
-    if (opts.json) printJson({ command: 'data inspect', backend, ...summary });
-    else process.stdout.write(formatInspect(summary, backend));
+    json.write({ command: 'data inspect', backend, ...summary });
+    if (!json.stdout) process.stdout.write(formatInspect(summary, backend));
   });
 }
 
-export interface PhantomCliOptions extends CommonOptions {
+export interface PhantomCliOptions extends SharedOptions {
   out: string;
   n: number;
   size: number;
@@ -59,13 +62,13 @@ export interface PhantomCliOptions extends CommonOptions {
   config?: string;
 }
 
-export async function runPhantom(opts: Omit<PhantomCliOptions, keyof CommonOptions>) {
+export async function runPhantom(opts: Omit<PhantomCliOptions, keyof SharedOptions>) {
   const config = resolvePhantomConfig(opts.config ? readJsonFile(opts.config, '--config') : {}, opts.config ?? 'defaults');
   const result = await writePhantom({ out: resolve(opts.out), n: opts.n, size: opts.size, seed: opts.seed, config });
   return { out: result.out, n: result.n, size: opts.size, seed: opts.seed, config };
 }
 
-export interface InspectCliOptions extends CommonOptions {
+export interface InspectCliOptions extends SharedOptions {
   size: number;
   channels?: 1 | 3;
   bins?: string;
@@ -74,7 +77,7 @@ export interface InspectCliOptions extends CommonOptions {
   splitSeed: number;
 }
 
-export function runInspect(path: string, opts: Omit<InspectCliOptions, keyof CommonOptions>): InspectSummary {
+export function runInspect(path: string, opts: Omit<InspectCliOptions, keyof SharedOptions>): InspectSummary {
   const ds = loadDataset({
     path,
     size: opts.size,

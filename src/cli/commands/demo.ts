@@ -19,11 +19,12 @@ import { evaluate } from '../../evaluate/evaluate.js';
 import { buildReport } from '../../report/report.js';
 import { sampleRun } from '../../sample/sample.js';
 import { trainRun } from '../../train/run.js';
-import { info_, printJson, startBackend, withCommonOptions, type CommonOptions } from '../context.js';
+import { info_, startBackend } from '../context.js';
 import { parseSeed } from '../options.js';
 import { runPhantom } from './data.js';
+import { JsonOutput, withExample, withSharedOptions, type SharedOptions } from './shared.js';
 
-interface DemoOptions extends CommonOptions {
+interface DemoOptions extends SharedOptions {
   out: string;
   quick: boolean;
   seed: number;
@@ -36,18 +37,19 @@ export const DEMO_SETTINGS = {
 } as const;
 
 export function registerDemoCommand(program: Command): void {
-  withCommonOptions(
+  withExample(withSharedOptions(
     program
       .command('demo')
       .description('run the whole pipeline on the built-in phantom data: data, DP cVAE, balance, evaluate, audit, report')
       .option('--out <dir>', 'output folder (replaced if it holds an earlier demo)', 'runs/demo')
       .option('--quick', 'a smaller, faster run (about 2 minutes)', false)
       .option('--seed <int>', 'random seed', parseSeed, 1),
-  ).action(async (opts: DemoOptions) => {
-    const backend = await startBackend(opts);
+  ), 'medsynth demo --quick --out runs/demo').action(async (opts: DemoOptions) => {
+    const json = new JsonOutput(opts.json);
+    const backend = await startBackend({ backend: opts.backend, json: json.stdout });
     const s = opts.quick ? DEMO_SETTINGS.quick : DEMO_SETTINGS.full;
     const out = resolve(opts.out);
-    const say = opts.json ? () => {} : info_;
+    const say = json.stdout ? () => {} : info_;
     const t0 = performance.now();
     const clock = () => `${((performance.now() - t0) / 1000).toFixed(0)} s`;
     // A demo folder is ours to replace; anything else is not.
@@ -137,8 +139,8 @@ export function registerDemoCommand(program: Command): void {
     const rep = await buildReport({ run: paths.run, eval: paths.evaluation, audit: paths.audit, out: paths.report, seed: opts.seed });
     const summary = { command: 'demo', backend, seed: opts.seed, quick: opts.quick, settings: s, out, paths, seconds: (performance.now() - t0) / 1000, verdicts: rep.data.verdicts };
     writeFileAtomic(join(out, 'demo.json'), JSON.stringify(summary, null, 2) + '\n');
-    if (opts.json) printJson({ ...summary, report: join(rep.out, 'report.html') });
-    else {
+    json.write({ ...summary, report: join(rep.out, 'report.html') });
+    if (!json.stdout) {
       for (const [k, v] of Object.entries(rep.data.verdicts)) say(`      ${k.padEnd(9)} ${v.level.padEnd(7)} ${v.text}`);
       say(`demo done in ${clock()}; report:`);
       process.stdout.write(`${join(rep.out, 'report.html')}\n`);

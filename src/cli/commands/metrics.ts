@@ -9,12 +9,13 @@ import { checkSameDimension } from '../../../eval/fidelity/matrix.js';
 import { DEFAULT_KID_SEED, DEFAULT_KID_SUBSETS, DEFAULT_KID_SUBSET_SIZE } from '../../../eval/fidelity/kid.js';
 import { DEFAULT_K } from '../../../eval/fidelity/prdc.js';
 import { DatasetError } from '../../core/errors.js';
-import { describeBackend, printJson, startBackend, withCommonOptions, type CommonOptions } from '../context.js';
+import { describeBackend, startBackend } from '../context.js';
 import { parsePositiveInt, parseSeed } from '../options.js';
 import { fmt } from '../table.js';
 import type { BackendInfo } from '../../backend/index.js';
+import { JsonOutput, withExample, withSharedOptions, type SharedOptions } from './shared.js';
 
-export interface MetricsCliOptions extends CommonOptions {
+export interface MetricsCliOptions extends SharedOptions {
   real: string;
   synthetic: string;
   k: number;
@@ -37,7 +38,7 @@ function parseSubsetSize(value: string): number {
 }
 
 export function registerMetricsCommand(program: Command): void {
-  withCommonOptions(
+  withExample(withSharedOptions(
     program
       .command('metrics')
       .description('fidelity of synthetic features against real ones: FID, KID, precision, recall, density, coverage')
@@ -47,15 +48,16 @@ export function registerMetricsCommand(program: Command): void {
       .option('--kid-subsets <n>', 'KID subset pairs', parsePositiveInt, DEFAULT_KID_SUBSETS)
       .option('--kid-subset-size <n>', 'KID subset size (capped at each set size)', parseSubsetSize, DEFAULT_KID_SUBSET_SIZE)
       .option('--seed <int>', 'seed of the KID subset draws', parseSeed, DEFAULT_KID_SEED),
-  ).action(async (opts: MetricsCliOptions) => {
-    const backend = await startBackend(opts);
+  ), 'medsynth metrics --real real.npy --synthetic synthetic.npy --k 5').action(async (opts: MetricsCliOptions) => {
+    const json = new JsonOutput(opts.json);
+    const backend = await startBackend({ backend: opts.backend, json: json.stdout });
     const report = await runMetrics(opts);
-    if (opts.json) printJson({ command: 'metrics', backend, ...report });
-    else process.stdout.write(formatMetrics(report, backend));
+    json.write({ command: 'metrics', backend, ...report });
+    if (!json.stdout) process.stdout.write(formatMetrics(report, backend));
   });
 }
 
-export async function runMetrics(opts: Omit<MetricsCliOptions, keyof CommonOptions>): Promise<MetricsReport> {
+export async function runMetrics(opts: Omit<MetricsCliOptions, keyof SharedOptions>): Promise<MetricsReport> {
   const t0 = performance.now();
   const names = { real: `--real ${opts.real}`, synthetic: `--synthetic ${opts.synthetic}` };
   const real = readFeatureMatrix(opts.real, '--real');

@@ -1,36 +1,42 @@
 /** `medsynth report`: the privacy leakage report of a run (HTML, Markdown, JSON). */
 import type { Command } from 'commander';
 import { join } from 'node:path';
-import { buildReport } from '../../report/report.js';
-import { info_, printJson, startBackend, withCommonOptions, type CommonOptions } from '../context.js';
+import { checkOutputDir } from '../../core/fs.js';
+import { buildReport, REPORT_MARKER } from '../../report/report.js';
+import { info_, startBackend } from '../context.js';
 import { parseSeed } from '../options.js';
+import { JsonOutput, withExample, withSharedOptions, type SharedOptions } from './shared.js';
 
-interface ReportCliOptions extends CommonOptions {
+interface ReportCliOptions extends SharedOptions {
   run: string;
   eval?: string;
   audit?: string;
   out: string;
   includeTrainingImages: boolean;
   seed: number;
+  force: boolean;
 }
 
 export function registerReportCommand(program: Command): void {
-  withCommonOptions(
+  withExample(withSharedOptions(
     program
       .command('report')
       .description('write the privacy leakage report of a run: report.html (self-contained), report.md, report.json')
       .requiredOption('--run <dir>', 'a finished run folder (runs/NAME)')
       .option('--eval <file>', 'JSON written by medsynth evaluate --json')
       .option('--audit <file>', 'JSON written by medsynth audit --json')
-      .requiredOption('--out <dir>', 'output folder (replaced if it holds an earlier report)')
+      .requiredOption('--out <dir>', 'new (or empty) output folder')
+      .option('--force', 'replace --out if it holds an earlier medsynth report (never any other folder)', false)
       .option('--include-training-images', 'also show REAL training images beside the samples', false)
       .option('--seed <int>', 'seed of the sample grids', parseSeed, 1),
-  ).action(async (opts: ReportCliOptions) => {
-    const backend = await startBackend(opts);
-    const r = await buildReport({ run: opts.run, eval: opts.eval, audit: opts.audit, out: opts.out, includeTrainingImages: opts.includeTrainingImages, seed: opts.seed });
+  ), 'medsynth report --run runs/cvae --eval evaluation.json --audit audit.json --out reports/cvae').action(async (opts: ReportCliOptions) => {
+    checkOutputDir(opts.out, { option: '--out', marker: REPORT_MARKER, force: opts.force }); // before the work, not after
+    const json = new JsonOutput(opts.json);
+    const backend = await startBackend({ backend: opts.backend, json: json.stdout });
+    const r = await buildReport({ run: opts.run, eval: opts.eval, audit: opts.audit, out: opts.out, includeTrainingImages: opts.includeTrainingImages, seed: opts.seed, force: opts.force });
     const files = ['report.html', 'report.md', 'report.json'].map((f) => join(r.out, f));
-    if (opts.json) printJson({ command: 'report', backend, out: r.out, files, verdicts: r.data.verdicts });
-    else {
+    json.write({ command: 'report', backend, out: r.out, files, verdicts: r.data.verdicts });
+    if (!json.stdout) {
       for (const [k, v] of Object.entries(r.data.verdicts)) info_(`${k.padEnd(9)} ${v.level.padEnd(7)} ${v.text}`);
       process.stdout.write(`${files[0]}\n`);
     }

@@ -1,11 +1,14 @@
 /** `medsynth sample`: images from a trained run, with a manifest. */
+import { existsSync } from 'node:fs';
 import { InvalidArgumentError, Option, type Command } from 'commander';
+import { ConfigError } from '../../core/errors.js';
 import { reconstructionGrid } from '../../sample/reconstruct.js';
 import { sampleRun } from '../../sample/sample.js';
-import { info_, printJson, startBackend, withCommonOptions, type CommonOptions } from '../context.js';
+import { info_, startBackend } from '../context.js';
 import { parsePositiveInt, parseSeed } from '../options.js';
+import { JsonOutput, withExample, withSharedOptions, type SharedOptions } from './shared.js';
 
-interface SampleCliOptions extends CommonOptions {
+interface SampleCliOptions extends SharedOptions {
   model: string;
   n: number;
   label?: string;
@@ -26,7 +29,7 @@ export function parseWhere(value: string): Record<string, string> {
 }
 
 export function registerSampleCommand(program: Command): void {
-  withCommonOptions(
+  withExample(withSharedOptions(
     program
       .command('reconstruct')
       .description('write a PNG grid of REAL images (from the run\'s data) beside their cVAE reconstructions')
@@ -34,15 +37,18 @@ export function registerSampleCommand(program: Command): void {
       .addOption(new Option('--split <name>', 'which split the real images come from').choices(['train', 'holdout', 'test']).default('test'))
       .option('--n <count>', 'number of images', parsePositiveInt, 16)
       .option('--seed <int>', 'which images are picked', parseSeed, 1)
-      .requiredOption('--out <file.png>', 'output PNG (contains real images)'),
-  ).action(async (opts: CommonOptions & { model: string; split: 'train' | 'holdout' | 'test'; n: number; seed: number; out: string }) => {
-    const backend = await startBackend(opts);
+      .requiredOption('--out <file.png>', 'new output PNG (contains real images; an existing file is refused)'),
+  ), 'medsynth reconstruct --model runs/cvae --n 16 --out recon.png').action(async (opts: SharedOptions & { model: string; split: 'train' | 'holdout' | 'test'; n: number; seed: number; out: string }) => {
+    // Never overwrite: the user's file may be anything, and this one holds real images.
+    if (existsSync(opts.out)) throw new ConfigError(`--out ${opts.out} already exists; choose a new file name or remove it first`);
+    const json = new JsonOutput(opts.json);
+    const backend = await startBackend({ backend: opts.backend, json: json.stdout });
     const r = await reconstructionGrid({ run: opts.model, split: opts.split, n: opts.n, seed: opts.seed, out: opts.out });
-    if (opts.json) printJson({ command: 'reconstruct', backend, ...r });
-    else info_(`wrote ${r.n} real ${opts.split} images and their reconstructions to ${r.out}`);
+    json.write({ command: 'reconstruct', backend, ...r });
+    if (!json.stdout) info_(`wrote ${r.n} real ${opts.split} images and their reconstructions to ${r.out}`);
   });
 
-  withCommonOptions(
+  withExample(withSharedOptions(
     program
       .command('sample')
       .description('generate images from a trained run')
@@ -52,10 +58,11 @@ export function registerSampleCommand(program: Command): void {
       .option('--where <conds>', "attribute values, e.g. 'sex=female,age=60-69'", parseWhere)
       .option('--seed <int>', 'sampling seed', parseSeed, 1)
       .requiredOption('--out <dir>', 'output folder (must not exist)'),
-  ).action(async (opts: SampleCliOptions) => {
-    const backend = await startBackend(opts);
+  ), "medsynth sample --model runs/cvae --n 100 --label disease --where 'sex=female' --out samples/").action(async (opts: SampleCliOptions) => {
+    const json = new JsonOutput(opts.json);
+    const backend = await startBackend({ backend: opts.backend, json: json.stdout });
     const r = await sampleRun({ run: opts.model, n: opts.n, label: opts.label, where: opts.where, seed: opts.seed, out: opts.out });
-    if (opts.json) printJson({ command: 'sample', backend, ...r });
-    else info_(`wrote ${r.n} images (${Object.entries(r.perClass).map(([k, v]) => `${k} ${v}`).join(', ')}; ${r.bitDepth}-bit, seed ${r.seed}, model ${r.modelId}) to ${r.out}`);
+    json.write({ command: 'sample', backend, ...r });
+    if (!json.stdout) info_(`wrote ${r.n} images (${Object.entries(r.perClass).map(([k, v]) => `${k} ${v}`).join(', ')}; ${r.bitDepth}-bit, seed ${r.seed}, model ${r.modelId}) to ${r.out}`);
   });
 }

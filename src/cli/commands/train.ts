@@ -9,10 +9,11 @@ import { ACCOUNTANTS, type AccountantName } from '../../privacy/accountants/inde
 import type { PrivacyUnit } from '../../privacy/poisson.js';
 import type { Progress } from '../../train/loop.js';
 import { resumeRun, trainRun, type RunConfig } from '../../train/run.js';
-import { info_, printJson, startBackend, withCommonOptions, type CommonOptions } from '../context.js';
+import { info_, startBackend } from '../context.js';
 import { parseChannels, parseList, parsePositiveInt, parseSeed, parseSize } from '../options.js';
+import { JsonOutput, withExample, withSharedOptions, type SharedOptions } from './shared.js';
 
-interface TrainCliOptions extends CommonOptions {
+interface TrainCliOptions extends SharedOptions {
   model: string;
   data?: string;
   size: number;
@@ -55,13 +56,16 @@ function parseNonNegative(value: string): number {
   return n;
 }
 
+/** Exit codes after a stop on a signal: 128 + the signal's number, as a shell reports it. */
+export const SIGNAL_EXIT_CODES = { SIGINT: 130, SIGTERM: 143 } as const;
+
 export function registerTrainCommand(program: Command): void {
-  withCommonOptions(
+  const cmd = withSharedOptions(
     program
       .command('train')
       .description('train a generator on the train split of a dataset')
       .addOption(new Option('--model <kind>', 'generator').choices(generatorKinds()).default('cvae'))
-      .option('--data <path>', 'folder with manifest.csv, a manifest .csv, or a MedMNIST .npz')
+      .option('--data <path>', 'folder with manifest.csv, a manifest .csv, or a MedMNIST .npz (required for a new run)')
       .option('--size <px>', 'image side: 28, 32, 64 or 128', parseSize, 64)
       .option('--channels <n>', '1 or 3 (default: as the images are)', parseChannels)
       .option('--condition <list>', "what the generator is conditioned on: 'label' and attribute names", parseList, ['label'])
@@ -76,7 +80,7 @@ export function registerTrainCommand(program: Command): void {
       .option('--split-seed <int>', 'seed of the train/holdout/test split', parseSeed, DEFAULT_SPLIT_SEED)
       .option('--bins <spec>', "bin edges for numeric columns, e.g. 'age=30,45,60,75'")
       .option('--attributes <cols>', 'attribute columns to read (default: all)', parseList)
-      .option('--out <dir>', 'new run folder, e.g. runs/NAME')
+      .option('--out <dir>', 'new run folder, e.g. runs/NAME (required for a new run)')
       .option('--resume <dir>', 'continue the run in this folder from its last checkpoint (with --epochs: up to that many)')
       .option('--dp', 'train with DP-SGD (Poisson sampling, per-unit clipping, Gaussian noise); the default for dpgan')
       .option('--no-dp', 'dpgan: train WITHOUT differential privacy (a non-private baseline)')
@@ -89,14 +93,18 @@ export function registerTrainCommand(program: Command): void {
       .option('--noise-multiplier <s>', 'DP noise std / C (default: calibrated to --target-epsilon)', parsePositive)
       .addOption(new Option('--accountant <name>', 'DP accountant').choices([...ACCOUNTANTS]).default('rdp'))
       .addOption(new Option('--privacy-unit <unit>', 'what DP protects (default: patient when the data has patient_id)').choices(['image', 'patient'])),
-  ).action(async (opts: TrainCliOptions, cmd: Command) => {
+  );
+  withExample(cmd, 'medsynth train --data data/phantom --out runs/cvae --size 32 --epochs 20 --dp --target-epsilon 8');
+  cmd.action(async (opts: TrainCliOptions, cmd: Command) => {
     if (!opts.resume && !(opts.data && opts.out)) {
       throw new ConfigError('medsynth train needs --data and --out for a new run, or --resume runs/NAME to continue one');
     }
     if (opts.resume && opts.initFrom) throw new ConfigError('--init-from starts a new run; a resumed run continues from its own checkpoint (drop --init-from)');
-    const backend = await startBackend(opts);
-    if (opts.initFrom && !opts.json) info_(`--init-from ${opts.initFrom}: starting from that run's weights; its training data must be PUBLIC, as this run's privacy claim does not cover it`);
-    const tty = process.stderr.isTTY && !opts.json;
+    const json = new JsonOutput(opts.json);
+    const quiet = json.stdout; // --json: stdout holds JSON lines only, and stderr stays quiet
+    const backend = await startBackend({ backend: opts.backend, json: quiet });
+    if (opts.initFrom && !quiet) info_(`--init-from ${opts.initFrom}: starting from that run's weights; its training data must be PUBLIC, as this run's privacy claim does not cover it`);
+    const tty = process.stderr.isTTY && !quiet;
     const onProgress = (p: Progress) => {
       if (!tty) return;
       const losses = Object.entries(p.losses).map(([k, v]) => `${k} ${v.toFixed(3)}`).join('  ');
@@ -109,30 +117,34 @@ export function registerTrainCommand(program: Command): void {
       );
     };
     const onEpoch = (e: { epoch: number; losses: Record<string, number>; imagesPerSecond: number; elapsedMs: number; epsilon?: number }) => {
-      const line = { event: 'epoch', ...e };
-      if (opts.json) process.stdout.write(JSON.stringify(line) + '\n');
-      else {
+      json.line({ event: 'epoch', ...e });
+      if (!quiet) {
         if (tty) process.stderr.write('\n');
         const losses = Object.entries(e.losses).map(([k, v]) => `${k} ${v.toFixed(4)}`).join('  ');
         const eps = e.epsilon !== undefined ? `  eps ${e.epsilon.toFixed(3)}` : '';
         info_(`epoch ${e.epoch}: ${losses}${eps}  ${e.imagesPerSecond.toFixed(0)} img/s  ${(e.elapsedMs / 1000).toFixed(1)} s`);
       }
     };
-    let stop = false;
-    const onSignal = () => {
-      if (stop) process.exit(130); // a second Ctrl-C: leave now
-      stop = true;
-      if (!opts.json) info_('\nstopping after this step; writing a checkpoint (Ctrl-C again to quit at once)');
+    // The first signal stops the loop after its step and a checkpoint; the exit code then says which
+    // signal stopped the run (130 Ctrl-C, 143 SIGTERM), so a script can tell a stop from a finished run.
+    let signal: keyof typeof SIGNAL_EXIT_CODES | null = null;
+    const onSignal = (name: NodeJS.Signals) => {
+      const sig = name === 'SIGTERM' ? 'SIGTERM' : 'SIGINT';
+      if (signal) process.exit(SIGNAL_EXIT_CODES[sig]); // a second signal: leave now
+      signal = sig;
+      if (!quiet) info_('\nstopping after this step; writing a checkpoint (Ctrl-C again to quit at once)');
     };
     process.on('SIGINT', onSignal);
     process.on('SIGTERM', onSignal);
     try {
-      const cb = { backend, onProgress, onEpoch, shouldStop: () => stop };
+      const cb = { backend, onProgress, onEpoch, shouldStop: () => signal !== null };
       const summary = opts.resume
         ? await resumeRun(opts.resume, cb, cmd.getOptionValueSource('epochs') === 'cli' ? { epochs: opts.epochs } : {})
         : await trainRun(opts.out!, runConfig(opts), cb);
-      if (opts.json) printJson({ event: 'end', command: 'train', backend, ...summary });
-      else if (summary.status === 'stopped') info_(`stopped at step ${summary.step}; continue with: medsynth train --resume ${opts.resume ?? opts.out}`);
+      json.line({ event: 'end', command: 'train', backend, ...summary, ...(signal ? { signal } : {}) });
+      if (signal) process.exitCode = SIGNAL_EXIT_CODES[signal];
+      if (quiet) return;
+      if (summary.status === 'stopped') info_(`stopped at step ${summary.step}; continue with: medsynth train --resume ${opts.resume ?? opts.out}`);
       else {
         if (summary.status === 'budget') info_(`stopped at step ${summary.step}: one more step would exceed the privacy budget`);
         const pv = summary.privacy;
@@ -179,9 +191,9 @@ function runConfig(opts: TrainCliOptions): RunConfig {
     if (opts.dSteps !== undefined) generator.dSteps = opts.dSteps;
     if (dp && opts.targetEpsilon === undefined && opts.noiseMultiplier === undefined) {
       opts.targetEpsilon = DPGAN_DEFAULT_EPSILON;
-      if (!opts.json) info_(`privacy budget: epsilon ${DPGAN_DEFAULT_EPSILON} (the dpgan default; set --target-epsilon, or --no-dp for a non-private baseline)`);
+      if (opts.json !== true) info_(`privacy budget: epsilon ${DPGAN_DEFAULT_EPSILON} (the dpgan default; set --target-epsilon, or --no-dp for a non-private baseline)`);
     }
-    if (!dp && !opts.json) info_('warning: --no-dp: this DP-GAN is NOT differentially private; its samples may reveal training patients');
+    if (!dp && opts.json !== true) info_('warning: --no-dp: this DP-GAN is NOT differentially private; its samples may reveal training patients');
   } else if (opts.dSteps !== undefined) {
     throw new ConfigError('--d-steps only applies to --model dpgan');
   }

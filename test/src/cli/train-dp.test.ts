@@ -22,8 +22,12 @@ beforeAll(() => {
 
 const readJson = (path: string) => JSON.parse(readFileSync(path, 'utf8'));
 const sha = (path: string) => createHash('sha256').update(readFileSync(path)).digest('hex');
-/** The closing JSON object of `train --json` (printed indented, after one line per epoch). */
-const endEvent = (stdout: string) => JSON.parse(stdout.slice(stdout.lastIndexOf('\n{\n') + 1));
+/** The closing JSON object of `train --json`: its last JSON line (every line is one JSON object). */
+const endEvent = (stdout: string) => {
+  const events = stdout.trim().split('\n').map((l) => JSON.parse(l) as Record<string, any>);
+  expect(events.at(-1)!.event).toBe('end');
+  return events.at(-1)!;
+};
 
 describe('medsynth train --dp', () => {
   it('trains a DP cVAE within the budget, per patient by default, and records the claim in the model card', () => {

@@ -1,0 +1,80 @@
+/**
+ * What every command shares: `--backend`, and `--json [file]` with one meaning everywhere (as `evaluate`
+ * has it): `--json` alone prints the machine-readable result on stdout and keeps stdout free of anything
+ * else; `--json FILE` writes it to FILE and leaves the human output as it is. A command that reports as it
+ * goes (`train`) writes JSON lines, one object per line to the last.
+ */
+import { appendFileSync, statSync, writeFileSync } from 'node:fs';
+import { Option, type Command } from 'commander';
+import { BACKEND_CHOICES } from '../../backend/index.js';
+import { ConfigError, UserError } from '../../core/errors.js';
+import { writeFileAtomic } from '../../core/fs.js';
+
+export interface SharedOptions {
+  backend?: string;
+  /** true: JSON on stdout; a string: the file to write it to. */
+  json?: string | true;
+}
+
+export const JSON_HELP = 'print the result as JSON on stdout, or write it to FILE';
+
+/** Adds `--backend` and `--json [file]` to a command. */
+export function withSharedOptions(cmd: Command): Command {
+  return cmd
+    .addOption(new Option('--backend <name>', 'compute backend (default: $MEDSYNTH_BACKEND or auto)').choices([...BACKEND_CHOICES]))
+    .option('--json [file]', JSON_HELP);
+}
+
+/** Adds the help text's example line(s) after the options. */
+export function withExample(cmd: Command, ...examples: string[]): Command {
+  return cmd.addHelpText('after', `\nExample${examples.length > 1 ? 's' : ''}:\n${examples.map((e) => `  $ ${e}`).join('\n')}\n`);
+}
+
+/** Where `--json` sends its output; checked before a command starts its work. */
+export class JsonOutput {
+  /** The file of `--json FILE`, or null. */
+  readonly file: string | null;
+  /** `--json` without FILE: JSON on stdout, no human output there. */
+  readonly stdout: boolean;
+  private started = false;
+
+  constructor(json: string | true | undefined, private readonly option = '--json') {
+    this.file = typeof json === 'string' ? json : null;
+    this.stdout = json === true;
+    if (this.file !== null) {
+      let isDir = false;
+      try {
+        isDir = statSync(this.file).isDirectory();
+      } catch {
+        // a new file
+      }
+      if (isDir) throw new ConfigError(`${option} ${this.file} is a folder; give a file name, e.g. ${this.file}/result.json`);
+    }
+  }
+
+  /** Writes one JSON document: indented on stdout, or atomically to the file. Does nothing without --json. */
+  write(value: unknown): void {
+    const text = JSON.stringify(value, null, 2) + '\n';
+    if (this.stdout) process.stdout.write(text);
+    else if (this.file !== null) this.guard(() => writeFileAtomic(this.file!, text));
+  }
+
+  /** Writes one JSON line (JSON Lines): to stdout, or appended to the file (emptied at the first line). */
+  line(value: unknown): void {
+    const text = JSON.stringify(value) + '\n';
+    if (this.stdout) process.stdout.write(text);
+    else if (this.file !== null) {
+      const first = !this.started;
+      this.started = true;
+      this.guard(() => (first ? writeFileSync(this.file!, text) : appendFileSync(this.file!, text)));
+    }
+  }
+
+  private guard(write: () => void): void {
+    try {
+      write();
+    } catch (err) {
+      throw new UserError(`${this.option} ${this.file}: cannot write the file (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}); check the folder exists and is writable`);
+    }
+  }
+}
