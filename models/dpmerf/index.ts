@@ -23,7 +23,7 @@ import * as tf from '@tensorflow/tfjs';
 import { z } from 'zod';
 import { ConfigError, UserError } from '../../src/core/errors.js';
 import { Rng } from '../../src/core/rng.js';
-import { ConvTranspose2d, Dense, disposeLayers, namedVariables, paramsOf, type Layer } from '../../src/nn/layers.js';
+import { Conv2d, ConvTranspose2d, Dense, disposeLayers, namedVariables, paramsOf, type Layer } from '../../src/nn/layers.js';
 import { FusedAdam } from '../../src/nn/optim.js';
 import { releaseClippedSum, type ReleaseParams } from '../../src/privacy/release.js';
 import { WIDTHS } from '../cvae/index.js';
@@ -37,8 +37,14 @@ export const DpMerfConfigSchema = z
     frequencies: z.number().int().min(16).max(20000).default(2000),
     /** Kernel bandwidths as per-pixel RMS distances (features.ts); chosen on public PneumoniaMNIST (median 0.16). */
     bandwidths: z.array(z.number().positive()).min(1).default([0.08, 0.16, 0.32]),
-    /** Side the images are average-pooled to before the features (a divisor of the image size; default min(size, 32)). */
-    pooledSize: z.number().int().positive().optional(),
+    /**
+     * Sides the images are average-pooled to before the features, one feature block per scale (each a
+     * divisor of the image size; default: the largest divisors up to 8 and up to 32): a coarse scale carries the layout with little
+     * noise per unit of signal, a fine one the detail. The F frequencies are split evenly over the scales.
+     */
+    scales: z.array(z.number().int().positive()).min(1).optional(),
+    /** Generator ×2 upsampling: nearest-neighbour then conv k3 (`resize`, no checkerboard) or ConvTranspose k4 s2. */
+    upsample: z.enum(['resize', 'convT']).default('resize'),
     /** b: the weight of the count entry in each released vector. */
     countWeight: z.number().gt(0).lt(1).default(0.3),
     /** Generated images per cell per fitting step. */
@@ -104,11 +110,11 @@ interface FitTargets {
 export class DpMerf implements Generator {
   readonly kind = 'dpmerf';
   private readonly decIn: Dense;
-  private readonly dec: ConvTranspose2d[];
+  private readonly dec: (ConvTranspose2d | Conv2d)[];
   private readonly widths: number[];
   private readonly side: number;
-  private readonly pooled: number;
-  private readonly omega: tf.Tensor2D;
+  /** Per scale: pooled side, frequencies Ω [d_s, F_s], and its weight sqrt(F_s / F) (so ||φ|| = 1). */
+  private readonly scales: { side: number; omega: tf.Tensor2D; weight: number }[];
   private readonly cells: { label: number; codes: number[] }[];
   private readonly cellCond: Float32Array;
   /** S̃ [cells, 2F + 1] (zeros until released) and whether it was released (1) — saved with the weights. */
@@ -121,7 +127,7 @@ export class DpMerf implements Generator {
   private targets: FitTargets | null = null;
 
   constructor(
-    private readonly cfg: DpMerfConfig & { pooledSize: number },
+    private readonly cfg: DpMerfConfig & { scales: number[] },
     readonly spec: ConditionSpec,
     readonly imageSize: number,
     readonly channels: 1 | 3,
@@ -129,10 +135,11 @@ export class DpMerf implements Generator {
   ) {
     const widths = WIDTHS[imageSize];
     if (!widths) throw new ConfigError(`--size ${imageSize}: dpmerf supports ${Object.keys(WIDTHS).join(', ')}`);
-    if (imageSize % cfg.pooledSize !== 0) throw new ConfigError(`dpmerf option pooledSize ${cfg.pooledSize}: must divide the image size ${imageSize}`);
+    const bad = cfg.scales.find((side) => imageSize % side !== 0);
+    if (bad !== undefined) throw new ConfigError(`dpmerf option scales: ${bad} does not divide the image size ${imageSize}; use divisors of ${imageSize} (e.g. ${imageSize / 4}, ${imageSize / 2})`);
+    if (cfg.frequencies < 16 * cfg.scales.length) throw new ConfigError(`dpmerf option frequencies: ${cfg.frequencies} is too few for ${cfg.scales.length} scales (at least 16 each)`);
     this.widths = widths;
     this.side = imageSize / 2 ** widths.length;
-    this.pooled = cfg.pooledSize;
     const rng = new Rng(seed);
     const init = rng.derive('init');
     this.noise = rng.derive('latent');
@@ -140,10 +147,16 @@ export class DpMerf implements Generator {
     const top = widths[widths.length - 1]!;
     this.decIn = new Dense('generator/in', cfg.latent + condW, this.side * this.side * top, init);
     const rev = [...widths].reverse();
-    this.dec = rev.map((ci, i) => new ConvTranspose2d(`generator/convt${i}`, ci, i + 1 < rev.length ? rev[i + 1]! : channels, 4, 2, 'same', init));
-    const d = cfg.pooledSize * cfg.pooledSize * channels;
+    this.dec = rev.map((ci, i) => {
+      const co = i + 1 < rev.length ? rev[i + 1]! : channels;
+      return cfg.upsample === 'resize' ? new Conv2d(`generator/conv${i}`, ci, co, 3, 1, 'same', init) : new ConvTranspose2d(`generator/convt${i}`, ci, co, 4, 2, 'same', init);
+    });
     // The frequencies are a function of the seed alone (no data), so they are drawn again on load.
-    this.omega = tf.tensor2d(rffFrequencies(d, cfg.frequencies, cfg.bandwidths, rng.derive('frequencies')), [d, cfg.frequencies]);
+    this.scales = cfg.scales.map((side, k) => {
+      const f = Math.floor(cfg.frequencies / cfg.scales.length) + (k < cfg.frequencies % cfg.scales.length ? 1 : 0);
+      const d = side * side * channels;
+      return { side, omega: tf.tensor2d(rffFrequencies(d, f, cfg.bandwidths, rng.derive(`frequencies-${side}`)), [d, f]), weight: Math.sqrt(f / cfg.frequencies) };
+    });
     this.cells = enumerateCells(spec);
     this.cellCond = encodeConditions(
       spec,
@@ -171,6 +184,7 @@ export class DpMerf implements Generator {
       const top = this.widths[this.widths.length - 1]!;
       let h: tf.Tensor = tf.reshape(tf.relu(this.decIn.apply(tf.concat([zs, cond], 1))), [b, this.side, this.side, top]);
       this.dec.forEach((l, i) => {
+        if (l instanceof Conv2d) h = tf.image.resizeNearestNeighbor(h as tf.Tensor4D, [h.shape[1]! * 2, h.shape[2]! * 2]); // [B, 2s, 2s, C]
         h = l.apply(h);
         if (i + 1 < this.dec.length) h = tf.relu(h);
       });
@@ -178,9 +192,9 @@ export class DpMerf implements Generator {
     });
   }
 
-  /** φ of images [B, H, W, C] → [B, 2F]. The caller owns the tensor. */
+  /** φ of images [B, H, W, C] → [B, 2F]: the scales' features, each × sqrt(F_s / F). The caller owns the tensor. */
   features(images: tf.Tensor4D): tf.Tensor2D {
-    return tf.tidy(() => rffEmbed(poolFlatten(images, this.pooled), this.omega));
+    return tf.tidy(() => tf.concat(this.scales.map((s) => tf.mul(rffEmbed(poolFlatten(images, s.side), s.omega), s.weight)), 1) as tf.Tensor2D);
   }
 
   isReleased(): boolean {
@@ -370,13 +384,13 @@ export class DpMerf implements Generator {
     const top = this.widths[this.widths.length - 1]!;
     return {
       release: [
-        `features: ${this.cfg.frequencies} random Fourier frequencies (cos, sin) of a Gaussian-kernel mixture, bandwidths ${this.cfg.bandwidths.join(', ')} (per-pixel RMS), on images average-pooled to ${this.pooled}x${this.pooled}`,
+        `features: ${this.cfg.frequencies} random Fourier frequencies (cos, sin) of a Gaussian-kernel mixture, bandwidths ${this.cfg.bandwidths.join(', ')} (per-pixel RMS), on images average-pooled to ${this.cfg.scales.map((x) => `${x}x${x}`).join(' and ')}`,
         `released once: per-cell sums of [${this.a.toFixed(4)}·phi(x), ${this.cfg.countWeight}] over ${this.cells.length} class x group cells, each unit clipped to norm 1, plus Gaussian noise`,
       ],
       generator: [
         `input z(${this.cfg.latent}) ++ condition(${conditionWidth(this.spec)})`,
         `dense -> ${this.side}x${this.side}x${top}, relu`,
-        ...[...this.widths].reverse().map((_, i, rev) => `convT k4 s2 -> ${i + 1 < rev.length ? rev[i + 1] : this.channels} ch${i + 1 < rev.length ? ', relu' : ', sigmoid'}`),
+        ...[...this.widths].reverse().map((_, i, rev) => `${this.cfg.upsample === 'resize' ? 'nearest x2, conv k3 s1' : 'convT k4 s2'} -> ${i + 1 < rev.length ? rev[i + 1] : this.channels} ch${i + 1 < rev.length ? ', relu' : ', sigmoid'}`),
       ],
       objective: 'per-cell squared MMD between generated and released mean embeddings (DP-MERF)',
       parameters: paramsOf(this.layers).reduce((a, v) => a + v.size, 0),
@@ -390,7 +404,7 @@ export class DpMerf implements Generator {
   dispose(): void {
     disposeLayers(this.layers);
     this.dropTargets();
-    tf.dispose([this.omega, this.statistics, this.released, this.releaseNoise]);
+    tf.dispose([...this.scales.map((x) => x.omega), this.statistics, this.released, this.releaseNoise]);
     this.optimizer.dispose();
   }
 }
@@ -404,7 +418,8 @@ export const dpmerfFactory: GeneratorFactory = {
       const issue = parsed.error.issues[0]!;
       throw new ConfigError(`dpmerf option ${issue.path.join('.') || '(config)'}: ${issue.message}`);
     }
-    const pooledSize = parsed.data.pooledSize ?? Math.min(shape.size, 32);
-    return new DpMerf({ ...parsed.data, pooledSize }, spec, shape.size, shape.channels, seed);
+    const divisorUpTo = (cap: number) => Math.max(...Array.from({ length: Math.min(cap, shape.size) }, (_, i) => i + 1).filter((d) => shape.size % d === 0));
+    const scales = parsed.data.scales ?? [...new Set([divisorUpTo(8), divisorUpTo(32)])];
+    return new DpMerf({ ...parsed.data, scales }, spec, shape.size, shape.channels, seed);
   },
 };
