@@ -27,6 +27,7 @@ import { calibrateNoise } from '../privacy/calibrate.js';
 import { PrivacyLedger } from '../privacy/ledger.js';
 import { privacyUnits, type PrivacyUnit, type UnitIndex } from '../privacy/poisson.js';
 import { assertDpSetup } from '../privacy/validate.js';
+import { selectPrivateGenerator, type Selection } from './select.js';
 import { Rng } from '../core/rng.js';
 import { writeDirAtomic, writeFileAtomic } from '../core/fs.js';
 import { packageVersion } from '../core/version.js';
@@ -81,7 +82,14 @@ export interface RunConfig {
    * its folder (`--init-from`); run.json records what was found there (`InitRecord`).
    */
   initFrom?: string | InitRecord;
+  /** `--model auto`: why the generator was chosen (src/train/select.ts); recorded in run.json and the card. */
+  selection?: { reason: string; evidence: string };
+  /** Request only: `epochs` is the CLI's default, so a `--model auto` selection may set it. Not recorded. */
+  epochsDefaulted?: boolean;
 }
+
+/** `--model auto`: the trainer picks the private generator (src/train/select.ts). */
+export const AUTO_MODEL = 'auto';
 
 /** Where a warm-started run's initial weights came from; recorded in run.json and the model card. */
 export interface InitRecord {
@@ -101,6 +109,8 @@ export interface RunCallbacks {
   backend: BackendInfo;
   onProgress?: (p: Progress) => void;
   onEpoch?: (e: EpochSummary) => void;
+  /** `--model auto`: the generator chosen, before training starts. */
+  onSelect?: (s: Selection) => void;
   shouldStop?: () => boolean;
 }
 
@@ -528,7 +538,20 @@ export async function trainRun(outDir: string, requested: RunConfig, cb: RunCall
   const out = resolve(outDir);
   if (existsSync(out)) throw new ConfigError(`--out ${outDir} already exists; choose a new run folder, or continue it with --resume ${outDir}`);
   const p = prepare(requested);
-  const cfg: RunConfig = { ...requested, channels: p.ds.channels };
+  const { epochsDefaulted, ...rest } = requested;
+  const cfg: RunConfig = { ...rest, channels: p.ds.channels };
+  if (cfg.model === AUTO_MODEL) {
+    // The generator chosen by the measured results for this N and ε (src/train/select.ts): a function of
+    // the unit count and the budget, not of the images.
+    if (!cfg.dp || isPlan(cfg.dp)) throw new ConfigError('--model auto picks a private generator: add --dp and a budget (--target-epsilon), or name a --model');
+    const unit: PrivacyUnit = cfg.dp.unit ?? (p.ds.patientIds ? 'patient' : 'image');
+    const sel = selectPrivateGenerator({ units: trainUnits(p, unit).members.length, epsilon: cfg.dp.targetEpsilon ?? null, size: cfg.size, channels: p.ds.channels });
+    cfg.model = sel.model;
+    cfg.generator = { ...sel.generator, ...cfg.generator };
+    if (epochsDefaulted) cfg.epochs = sel.epochs;
+    cfg.selection = { reason: sel.reason, evidence: sel.evidence };
+    cb.onSelect?.(sel);
+  }
   if (cfg.dp && !isPlan(cfg.dp)) cfg.dp = resolveDp(cfg.dp, cfg, p);
   // A new DP run takes the model's DP defaults under the user's options. Only here: a resumed or loaded
   // run uses what its run.json recorded, so a default change cannot alter it.

@@ -1,7 +1,7 @@
 /**
  * `medsynth demo`: the main job, end to end on the built-in phantom data, with progress:
  *   1. phantom data (labelled, demographically imbalanced, with patient ids);
- *   2. a DP cVAE at ε = 8 with the patient as the privacy unit;
+ *   2. the private generator that train --dp picks (src/train/select.ts) at ε = 8 with the patient as the unit;
  *   3. balanced augmentation (equalize-groups) with the DP model;
  *   4. evaluate (fidelity, utility and fairness of augmentation, diversity);
  *   5. audit (membership-inference attacks, empirical ε);
@@ -18,7 +18,7 @@ import { writeFileAtomic } from '../../core/fs.js';
 import { evaluate } from '../../evaluate/evaluate.js';
 import { buildReport } from '../../report/report.js';
 import { sampleRun } from '../../sample/sample.js';
-import { trainRun } from '../../train/run.js';
+import { AUTO_MODEL, trainRun } from '../../train/run.js';
 import { info_, startBackend } from '../context.js';
 import { parseSeed } from '../options.js';
 import { runPhantom } from './data.js';
@@ -32,15 +32,15 @@ interface DemoOptions extends SharedOptions {
 
 /** What each mode runs: sizes, epochs and evaluation effort. */
 export const DEMO_SETTINGS = {
-  full: { n: 2000, size: 32, epochs: 20, batchSize: 64, classifierSteps: 300, bootstrap: 300, epsilon: 8 },
-  quick: { n: 400, size: 28, epochs: 4, batchSize: 32, classifierSteps: 60, bootstrap: 100, epsilon: 8 },
+  full: { n: 2000, size: 32, epochs: null, batchSize: 64, classifierSteps: 300, bootstrap: 300, epsilon: 8 },
+  quick: { n: 400, size: 28, epochs: 2, batchSize: 32, classifierSteps: 60, bootstrap: 100, epsilon: 8 },
 } as const;
 
 export function registerDemoCommand(program: Command): void {
   withExample(withSharedOptions(
     program
       .command('demo')
-      .description('run the whole pipeline on the built-in phantom data: data, DP cVAE, balance, evaluate, audit, report')
+      .description('run the whole pipeline on the built-in phantom data: data, DP generator, balance, evaluate, audit, report')
       .option('--out <dir>', 'output folder (replaced if it holds an earlier demo)', 'runs/demo')
       .option('--quick', 'a smaller, faster run (about 2 minutes)', false)
       .option('--seed <int>', 'random seed', parseSeed, 1),
@@ -72,16 +72,18 @@ export function registerDemoCommand(program: Command): void {
     say(`[1/6] phantom data: ${s.n} images, ${s.size}x${s.size}, seed ${opts.seed}`);
     await runPhantom({ out: paths.data, n: s.n, size: s.size, seed: opts.seed });
 
-    say(`[2/6] DP cVAE: epsilon ${s.epsilon}, patients as the privacy unit, ${s.epochs} epochs  (${clock()})`);
+    say(`[2/6] private generator: epsilon ${s.epsilon}, patients as the privacy unit  (${clock()})`);
     let lastEpoch = 0;
+    let epochs = s.epochs ?? 0;
     const train = await trainRun(
       paths.run,
       {
-        model: 'cvae',
+        model: AUTO_MODEL,
         data: paths.data,
         size: s.size,
         condition: ['label', 'sex'],
-        epochs: s.epochs,
+        epochs,
+        ...(s.epochs === null ? { epochsDefaulted: true } : {}),
         batchSize: s.batchSize,
         seed: opts.seed,
         splitSeed: opts.seed,
@@ -90,16 +92,20 @@ export function registerDemoCommand(program: Command): void {
       },
       {
         backend,
+        onSelect: (sel) => {
+          if (s.epochs === null) epochs = sel.epochs;
+          say(`      ${sel.reason} (${sel.evidence})`);
+        },
         onEpoch: (e) => {
           lastEpoch = e.epoch;
-          if (e.epoch % Math.max(1, Math.floor(s.epochs / 4)) === 0 || e.epoch === s.epochs) {
-            say(`      epoch ${e.epoch}/${s.epochs}: loss ${e.losses.loss?.toFixed(2)}, epsilon ${e.epsilon?.toFixed(2)}, ${e.imagesPerSecond.toFixed(0)} img/s`);
+          if (e.epoch % Math.max(1, Math.floor(epochs / 4)) === 0 || e.epoch === epochs) {
+            say(`      epoch ${e.epoch}/${epochs}: loss ${e.losses.loss?.toFixed(3)}, epsilon ${e.epsilon?.toFixed(2)}, ${e.imagesPerSecond.toFixed(0)} img/s`);
           }
         },
       },
     );
     const pv = train.privacy!;
-    say(`      (${pv.epsilon.toFixed(2)}, ${pv.delta})-DP per ${pv.unit} after ${pv.steps} steps, ${lastEpoch} epochs`);
+    say(`      (${pv.epsilon.toFixed(2)}, ${pv.delta})-DP per ${pv.unit}, ${pv.steps} private ${pv.steps === 1 ? 'release' : 'steps'}, ${lastEpoch} epochs`);
 
     say(`[3/6] balance: equalize sex within each class  (${clock()})`);
     const bal = await balance({ data: paths.data, run: paths.run, target: 'equalize-groups', groupBy: ['sex'], dryRun: false, copy: false, seed: opts.seed, out: paths.balanced });

@@ -8,13 +8,14 @@ import { ConfigError } from '../../core/errors.js';
 import { ACCOUNTANTS, type AccountantName } from '../../privacy/accountants/index.js';
 import type { PrivacyUnit } from '../../privacy/poisson.js';
 import type { Progress } from '../../train/loop.js';
-import { resumeRun, trainRun, type RunConfig } from '../../train/run.js';
+import { AUTO_MODEL, resumeRun, trainRun, type RunConfig } from '../../train/run.js';
+import type { Selection } from '../../train/select.js';
 import { info_, startBackend } from '../context.js';
 import { parseChannels, parseList, parsePositiveInt, parseSeed, parseSize } from '../options.js';
 import { JsonOutput, withExample, withSharedOptions, type SharedOptions } from './shared.js';
 
 interface TrainCliOptions extends SharedOptions {
-  model: string;
+  model?: string;
   data?: string;
   size: number;
   channels?: 1 | 3;
@@ -64,7 +65,7 @@ export function registerTrainCommand(program: Command): void {
     program
       .command('train')
       .description('train a generator on the train split of a dataset')
-      .addOption(new Option('--model <kind>', 'generator').choices(generatorKinds()).default('cvae'))
+      .addOption(new Option('--model <kind>', `generator (default: with --dp, '${AUTO_MODEL}' = the private generator the measured results favour for the data's size and budget; without, cvae)`).choices([AUTO_MODEL, ...generatorKinds()]))
       .option('--data <path>', 'folder with manifest.csv, a manifest .csv, or a MedMNIST .npz (required for a new run)')
       .option('--size <px>', 'image side: 28, 32, 64 or 128', parseSize, 64)
       .option('--channels <n>', '1 or 3 (default: as the images are)', parseChannels)
@@ -137,10 +138,14 @@ export function registerTrainCommand(program: Command): void {
     process.on('SIGINT', onSignal);
     process.on('SIGTERM', onSignal);
     try {
-      const cb = { backend, onProgress, onEpoch, shouldStop: () => signal !== null };
+      const onSelect = (sel: Selection) => {
+        json.line({ event: 'selection', ...sel });
+        if (!quiet) info_(`--model ${AUTO_MODEL}: ${sel.reason} (${sel.evidence}); ${sel.epochs} epochs unless --epochs is given`);
+      };
+      const cb = { backend, onProgress, onEpoch, onSelect, shouldStop: () => signal !== null };
       const summary = opts.resume
         ? await resumeRun(opts.resume, cb, cmd.getOptionValueSource('epochs') === 'cli' ? { epochs: opts.epochs } : {})
-        : await trainRun(opts.out!, runConfig(opts), cb);
+        : await trainRun(opts.out!, { ...runConfig(opts), ...(cmd.getOptionValueSource('epochs') === 'default' ? { epochsDefaulted: true } : {}) }, cb);
       json.line({ event: 'end', command: 'train', backend, ...summary, ...(signal ? { signal } : {}) });
       if (signal) process.exitCode = SIGNAL_EXIT_CODES[signal];
       if (quiet) return;
@@ -177,6 +182,8 @@ function parseModelConfig(value: string): Record<string, unknown> {
 }
 
 function runConfig(opts: TrainCliOptions): RunConfig {
+  // No --model: with --dp the trainer picks the private generator (src/train/select.ts); without, the cVAE.
+  opts.model ??= opts.dp ? AUTO_MODEL : 'cvae';
   const generator: Record<string, unknown> = { ...(opts.modelConfig ?? {}) };
   if (opts.lr !== undefined) generator.lr = opts.lr;
   if (opts.latent !== undefined) generator.latent = opts.latent;

@@ -1,6 +1,7 @@
 /**
  * The main job as a new user runs it: `medsynth demo --quick` goes through all six stages (phantom data,
- * DP cVAE at ε = 8 per patient, balance, evaluate, audit, report), ends by printing the report's path,
+ * the private generator `train --dp` picks, at ε = 8 per patient, balance, evaluate, audit, report), ends
+ * by printing the report's path,
  * and leaves a report whose privacy claim matches the run's model card. The full demo's time is measured
  * in eval/results (not asserted here).
  */
@@ -15,7 +16,7 @@ describe('medsynth demo --quick', () => {
     const out = join(mkdtempSync(join(tmpdir(), 'medsynth-demo-')), 'demo');
     const r = runCli(['demo', '--quick', '--out', out]);
     expect(r.status, r.stderr).toBe(0);
-    for (const stage of ['[1/6] phantom data', '[2/6] DP cVAE: epsilon 8, patients', '[3/6] balance', '[4/6] evaluate', '[5/6] audit', '[6/6] report']) {
+    for (const stage of ['[1/6] phantom data', '[2/6] private generator: epsilon 8, patients', '[3/6] balance', '[4/6] evaluate', '[5/6] audit', '[6/6] report']) {
       expect(r.stderr).toContain(stage);
     }
     const last = r.stdout.trim().split('\n').pop()!;
@@ -24,6 +25,11 @@ describe('medsynth demo --quick', () => {
     const card = JSON.parse(readFileSync(join(out, 'run', 'model-card.json'), 'utf8'));
     expect(card.privacy.unit).toBe('patient');
     expect(card.privacy.epsilon).toBeLessThanOrEqual(8);
+    // The generator is the one the selection rule names, and the run records why.
+    const runJson = JSON.parse(readFileSync(join(out, 'run', 'run.json'), 'utf8'));
+    expect(runJson.model).toBe('dpmerf');
+    expect(runJson.selection.reason).toMatch(/^dpmerf \(DP-MERF/);
+    expect(r.stderr).toContain(runJson.selection.reason);
     const rep = JSON.parse(readFileSync(join(out, 'report', 'report.json'), 'utf8'));
     expect(rep.privacy.epsilon).toBe(card.privacy.epsilon);
     expect(rep.audit.attacks.length).toBeGreaterThan(0);

@@ -67,6 +67,22 @@ describe('medsynth train --model dpmerf --dp', () => {
     expect(readJson(join(parted, 'model-card.json')).privacy.steps).toBe(1);
   });
 
+  it('is what train --dp picks without --model, and the run records why', () => {
+    const out = join(work, 'auto');
+    const r = runCli(['train', '--data', data, '--out', out, '--size', '28', '--condition', 'label,sex', '--model-config', SMALL, '--dp', '--target-epsilon', '4']);
+    expect(r.status, r.stderr).toBe(0);
+    const run = readJson(join(out, 'run.json'));
+    expect(run.model).toBe('dpmerf');
+    expect(run.epochs).toBe(10); // the rule's epochs, as --epochs was not given
+    expect(run.generator.frequencies).toBe(128); // the user's options win over the rule's
+    expect(run.selection.evidence).toBe('eval/results/private-generators.md');
+    expect(r.stderr).toContain(`--model auto: ${run.selection.reason}`);
+    expect(readJson(join(out, 'model-card.json')).training.config.selection.reason).toBe(run.selection.reason);
+    const plain = runCli(['train', '--data', data, '--out', join(work, 'auto-nodp'), '--model', 'auto', '--size', '28']);
+    expect(plain.status).toBe(2);
+    expect(plain.stderr).toMatch(/--model auto picks a private generator: add --dp/);
+  });
+
   it('refuses a clipping norm it does not use', () => {
     const r = runCli(['train', '--data', data, '--out', join(work, 'clip'), '--epochs', '1', ...TRAIN, '--dp', '--target-epsilon', '4', '--max-grad-norm', '2']);
     expect(r.status).toBe(2);
