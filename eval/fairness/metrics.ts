@@ -83,6 +83,21 @@ export interface FairnessReport {
   /** Binary: the positive class's value; one-vs-rest: the largest over classes (null if all are null). */
   demographicParityDifference: number | null;
   equalizedOddsDifference: number | null;
+  /**
+   * confusion[g][t][p]: test samples of group g with true class t predicted as p (G x K x K counts, all
+   * groups, empty ones as zeros). Aggregates only; every figure above can be recomputed from them, and
+   * eval/fairness/bootstrap.ts resamples them for intervals.
+   */
+  confusion: number[][][];
+}
+
+/** confusion[g][t][p] = #{i : group_i = g, yTrue_i = t, yPred_i = p}. */
+export function groupConfusion(yTrue: Labels, yPred: Labels, group: Labels, opts: { classes: number; groups: number }): number[][][] {
+  checkInputs(yTrue, yPred, group);
+  const K = opts.classes;
+  const out = Array.from({ length: opts.groups }, () => Array.from({ length: K }, () => new Array<number>(K).fill(0)));
+  for (let i = 0; i < yTrue.length; i++) out[group[i]!]![yTrue[i]!]![yPred[i]!]!++;
+  return out;
 }
 
 function checkInputs(yTrue: Labels, yPred: Labels, group?: Labels): void {
@@ -234,5 +249,6 @@ export function fairnessReport(
     perPositive,
     demographicParityDifference: maxDefined(perPositive.map((o) => o.demographicParityDifference)),
     equalizedOddsDifference: maxDefined(perPositive.map((o) => o.equalizedOddsDifference)),
+    confusion: groupConfusion(yTrue, yPred, group, { classes: K, groups: opts.groups }),
   };
 }
