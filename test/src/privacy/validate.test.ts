@@ -1,7 +1,7 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { Rng } from '../../../src/core/rng.js';
 import { BatchNorm, Conv2d, GroupNorm, disposeLayers } from '../../../src/nn/layers.js';
-import { assertDpSetup, dpViolations } from '../../../src/privacy/validate.js';
+import { MIN_DP_UNITS, assertDpSetup, assertDpUnits, dpViolations, unitViolations } from '../../../src/privacy/validate.js';
 import { PrivacyAssumptionError } from '../../../src/core/errors.js';
 
 describe('DP setup validators', () => {
@@ -27,6 +27,16 @@ describe('DP setup validators', () => {
   it('put delta = 1/N itself on the wrong side', () => {
     expect(dpViolations({ ...ok, units: 100, delta: 0.01 })).toHaveLength(1);
     expect(dpViolations({ ...ok, units: 100, delta: 0.0099 })).toHaveLength(0);
+  });
+
+  it('refuse fewer than MIN_DP_UNITS units, naming the unit and what to do', () => {
+    expect(MIN_DP_UNITS).toBe(20);
+    expect(unitViolations({ units: 20, delta: 1e-5 })).toEqual([]);
+    const v = unitViolations({ units: 1, delta: 1e-5, unitName: 'patient' });
+    expect(v).toHaveLength(1);
+    expect(v[0]).toMatch(/^N = 1 privacy unit \(patient\) in the train split; differential privacy needs at least 20: .*; add data/);
+    expect(dpViolations({ ...ok, units: 19, delta: 1e-5 })).toHaveLength(1);
+    expect(() => assertDpUnits({ units: 5, delta: 0.5 })).toThrow(/delta 0.5 is not below 1\/N = 0.200 .*; N = 5 privacy units in the train split/);
   });
 
   afterAll(() => disposeLayers([conv, gn, bn]));
