@@ -156,6 +156,32 @@ export function assignSplits(ds: ImageDataset, opts: SplitOptions): SplitAssignm
   };
 }
 
+/** What an empty split rules out, and where its images would come from. */
+const EMPTY_SPLIT_CONSEQUENCE: Record<Exclude<SplitName, 'train'>, string> = {
+  holdout: 'no membership audit possible (medsynth audit compares train members with holdout non-members)',
+  test: 'no held-out utility or fairness evaluation (medsynth evaluate measures classifiers on the test split)',
+};
+
+/**
+ * One warning per empty holdout or test split, naming what cannot be done without it and how to fill it.
+ * (An empty train split is an error, raised where training needs it.)
+ */
+export function emptySplitWarnings(a: SplitAssignment): string[] {
+  const total = a.units.train + a.units.holdout + a.units.test;
+  const out: string[] = [];
+  for (const s of ['holdout', 'test'] as const) {
+    if (a.sizes[s] > 0) continue;
+    const fix =
+      a.fractions[s] === 0
+        ? `its split fraction is 0`
+        : a.origin === 'seeded'
+          ? `only ${total} ${a.unit}${total === 1 ? '' : 's'} to share out, too few to fill it (it gets about ${Math.round(a.fractions[s] * 100)}%); add data`
+          : `the data assigns every image to a split and none to ${s}; add ${s} rows to the manifest's split column (an .npz: ${s === 'holdout' ? 'val' : 'test'}_images and ${s === 'holdout' ? 'val' : 'test'}_labels), or leave the column empty for rows medsynth may assign`;
+    out.push(`the ${s} split is empty: ${EMPTY_SPLIT_CONSEQUENCE[s]}; ${fix}`);
+  }
+  return out;
+}
+
 /** Indices of the images in one split. */
 export function splitIndices(assignment: SplitAssignment, which: SplitName): number[] {
   const out: number[] = [];

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { assignSplits, splitIndices, splitsCsv } from '../../datasets/splits.js';
+import { assignSplits, emptySplitWarnings, splitIndices, splitsCsv } from '../../datasets/splits.js';
 import { DatasetError } from '../../src/core/errors.js';
 import { toyDataset } from '../helpers/toy.js';
 
@@ -80,5 +80,26 @@ describe('assignSplits', () => {
   it('refuses fractions that do not sum to one', () => {
     const ds = toyDataset({ n: 10 });
     expect(() => assignSplits(ds, { seed: 1, fractions: { train: 0.5, holdout: 0.2, test: 0.2 } })).toThrow(/sum to 1/);
+  });
+});
+
+describe('emptySplitWarnings', () => {
+  it('is silent when every split has images', () => {
+    expect(emptySplitWarnings(assignSplits(toyDataset({ n: 200, seed: 1 }), { seed: 1 }))).toEqual([]);
+  });
+
+  it('names what an empty holdout or test split rules out, and why it is empty (too little data)', () => {
+    const w = emptySplitWarnings(assignSplits(toyDataset({ n: 1, seed: 1 }), { seed: 1 }));
+    expect(w).toEqual([
+      expect.stringMatching(/^the holdout split is empty: no membership audit possible .*; only 1 image to share out, too few to fill it \(it gets about 15%\); add data$/),
+      expect.stringMatching(/^the test split is empty: no held-out utility or fairness evaluation .*; only 1 image to share out/),
+    ]);
+  });
+
+  it('points at the source when the source assigned every image (a manifest split column, an .npz)', () => {
+    const ds = toyDataset({ n: 30, seed: 1, sourceSplits: [...Array(20).fill('train'), ...Array(10).fill('test')] });
+    const w = emptySplitWarnings(assignSplits(ds, { seed: 1 }));
+    expect(w).toHaveLength(1);
+    expect(w[0]).toMatch(/^the holdout split is empty: no membership audit possible .*add holdout rows to the manifest's split column \(an \.npz: val_images and val_labels\)/);
   });
 });
