@@ -67,7 +67,7 @@ export async function writeDirAtomic<T>(
   const parent = dirname(out);
   mkdirSync(parent, { recursive: true });
   const stamp = `${process.pid}-${Date.now()}`;
-  const tmp = join(parent, `.${basename(out)}.tmp-${stamp}`);
+  const tmp = atomicSibling(out, 'tmp', stamp);
   mkdirSync(tmp);
   try {
     const result = await build(tmp);
@@ -75,7 +75,7 @@ export async function writeDirAtomic<T>(
       writeFileSync(join(tmp, OUTPUT_MARKER), JSON.stringify({ writtenBy: opts.marker, version: packageVersion() }, null, 2) + '\n');
     }
     if (existsSync(out)) {
-      const old = join(parent, `.${basename(out)}.old-${stamp}`);
+      const old = atomicSibling(out, 'old', stamp);
       renameSync(out, old);
       renameSync(tmp, out);
       rmSync(old, { recursive: true, force: true });
@@ -87,6 +87,68 @@ export async function writeDirAtomic<T>(
     rmSync(tmp, { recursive: true, force: true });
     throw err;
   }
+}
+
+/**
+ * The folders `writeDirAtomic` puts beside `out` while it works: `.<name>.tmp-<pid>-<ms>` (the folder being
+ * built) and `.<name>.old-<pid>-<ms>` (the folder it replaces, until the new one is in place).
+ */
+function atomicSibling(out: string, kind: 'tmp' | 'old', stamp: string): string {
+  return join(dirname(out), `.${basename(out)}.${kind}-${stamp}`);
+}
+
+const escapeRegExp = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+
+/** True when a process with this id is running (and is not this one). */
+function otherProcessAlive(pid: number): boolean {
+  if (pid === process.pid) return false;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    // EPERM: the process exists but belongs to someone else.
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+export interface AtomicRecovery {
+  /** The `.old-` folder renamed back to `out` (a crash came between moving `out` aside and renaming the new one in). */
+  restored: string | null;
+  /** Leftover temporary folders removed. */
+  removed: string[];
+}
+
+/**
+ * Cleans up after a `writeDirAtomic(out, …)` that was killed (kill -9, power loss) part-way. Only folders
+ * that match its naming pattern exactly (`.<name>.tmp-<pid>-<ms>`, `.<name>.old-<pid>-<ms>`), whose
+ * process is no longer running, are touched; anything else beside `out` is left alone.
+ *   - `out` missing, an `.old-` folder present: the crash came after `out` was moved aside; the newest
+ *     `.old-` folder is the last complete `out` and is renamed back (the half-finished replacement is dropped);
+ *   - every other leftover `.tmp-` / `.old-` folder is removed (`out`, if present, is complete).
+ */
+export function recoverDirAtomic(out: string): AtomicRecovery {
+  const parent = dirname(out);
+  const result: AtomicRecovery = { restored: null, removed: [] };
+  if (!existsSync(parent)) return result;
+  const pattern = new RegExp(`^\\.${escapeRegExp(basename(out))}\\.(tmp|old)-(\\d+)-(\\d+)$`);
+  const leftovers = readdirSync(parent, { withFileTypes: true })
+    .filter((e) => e.isDirectory())
+    .map((e) => ({ name: e.name, m: pattern.exec(e.name) }))
+    .filter((x): x is { name: string; m: RegExpExecArray } => x.m !== null && !otherProcessAlive(Number(x.m[2])))
+    .map((x) => ({ path: join(parent, x.name), kind: x.m[1] as 'tmp' | 'old', ms: Number(x.m[3]) }));
+  if (!existsSync(out)) {
+    const newestOld = leftovers.filter((x) => x.kind === 'old').sort((a, b) => b.ms - a.ms)[0];
+    if (newestOld) {
+      renameSync(newestOld.path, out);
+      result.restored = newestOld.path;
+    }
+  }
+  for (const x of leftovers) {
+    if (x.path === result.restored) continue;
+    rmSync(x.path, { recursive: true, force: true });
+    result.removed.push(x.path);
+  }
+  return result;
 }
 
 /**

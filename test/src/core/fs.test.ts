@@ -2,12 +2,13 @@
  * writeDirAtomic on an existing folder: refused unless it is empty, or `force` is set and it holds the
  * same command's marker file; the replacement is complete or nothing changes; nothing else is deleted.
  */
+import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { ConfigError } from '../../../src/core/errors.js';
-import { OUTPUT_MARKER, checkOutputDir, markerCommand, writeDirAtomic } from '../../../src/core/fs.js';
+import { OUTPUT_MARKER, checkOutputDir, markerCommand, recoverDirAtomic, writeDirAtomic } from '../../../src/core/fs.js';
 
 let work: string;
 beforeEach(() => {
@@ -85,5 +86,51 @@ describe('writeDirAtomic with a marker', () => {
     const out = join(work, 'empty');
     mkdirSync(out);
     await expect(writeDirAtomic(out, fill, { option: '--out' })).rejects.toThrow(/--out .*empty already exists/);
+  });
+});
+
+/** The id of a process that has exited (as after kill -9). */
+const deadPid = () => spawnSync(process.execPath, ['-e', '']).pid!;
+
+describe('recoverDirAtomic (after a writeDirAtomic killed part-way)', () => {
+  it('removes its own leftover temporary folders, and nothing else beside them', async () => {
+    const out = join(work, 'checkpoint');
+    await writeDirAtomic(out, (tmp) => writeFileSync(join(tmp, 'state.json'), '{"step":10}'), { overwrite: true });
+    const pid = deadPid();
+    const tmp = join(work, `.checkpoint.tmp-${pid}-1700000000000`);
+    mkdirSync(join(tmp, 'encoder'), { recursive: true });
+    writeFileSync(join(tmp, 'encoder', 'model.bin'), 'half');
+    // Not written by writeDirAtomic for this folder: kept.
+    const keep = ['.checkpoint.tmp-notes', `.checkpoint.tmp-${pid}`, `.other.tmp-${pid}-1700000000000`, 'checkpoint.tmp-1-2'];
+    for (const k of keep) mkdirSync(join(work, k));
+    writeFileSync(join(work, `.checkpoint.old-${pid}-1700000000001`), 'a file, not a folder');
+    const r = recoverDirAtomic(out);
+    expect(r).toEqual({ restored: null, removed: [tmp] });
+    expect(readFileSync(join(out, 'state.json'), 'utf8')).toBe('{"step":10}');
+    expect(readdirSync(work).sort()).toEqual([...keep, `.checkpoint.old-${pid}-1700000000001`, 'checkpoint'].sort());
+  });
+
+  it('restores the last complete folder when the crash came between moving it aside and renaming the new one in', () => {
+    const out = join(work, 'checkpoint');
+    const pid = deadPid();
+    const old = join(work, `.checkpoint.old-${pid}-1700000000000`);
+    const tmp = join(work, `.checkpoint.tmp-${pid}-1700000000000`);
+    mkdirSync(old);
+    writeFileSync(join(old, 'state.json'), '{"step":10}');
+    mkdirSync(tmp);
+    writeFileSync(join(tmp, 'state.json'), '{"step":15}');
+    const r = recoverDirAtomic(out);
+    expect(r.restored).toBe(old);
+    expect(r.removed).toEqual([tmp]);
+    expect(readFileSync(join(out, 'state.json'), 'utf8')).toBe('{"step":10}');
+    expect(readdirSync(work)).toEqual(['checkpoint']);
+  });
+
+  it('leaves the folders of a writer that is still running', () => {
+    const out = join(work, 'checkpoint');
+    const live = join(work, `.checkpoint.tmp-${process.ppid}-1700000000000`);
+    mkdirSync(live);
+    expect(recoverDirAtomic(out)).toEqual({ restored: null, removed: [] });
+    expect(existsSync(live)).toBe(true);
   });
 });
