@@ -72,8 +72,13 @@ export interface DpSchedule {
   plannedSteps: number;
   /** The last step count within the privacy budget. */
   maxSteps: number;
-  /** ε after t steps (for progress and epoch summaries). */
+  /** ε after t steps, exact: epoch summaries (metrics.jsonl, the epoch line) and, by default, progress. */
   epsilonAt: (steps: number) => number;
+  /**
+   * ε for the per-step progress line, where a slow accountant may answer with an earlier value (PRV: at
+   * most every 15 s). Never used for epoch summaries.
+   */
+  progressEpsilon?: (steps: number) => number;
 }
 
 export interface LoopOptions {
@@ -254,7 +259,7 @@ export async function trainLoop(gen: Generator, data: LoopData, opts: LoopOption
         losses,
         imagesPerSecond: ips,
         etaSeconds: ((total - step) * secs) / stepsThisSession,
-        ...(opts.dp ? { epsilon: opts.dp.epsilonAt(step) } : opts.fit?.epsilon !== undefined ? { epsilon: opts.fit.epsilon } : {}),
+        ...(opts.dp ? { epsilon: (opts.dp.progressEpsilon ?? opts.dp.epsilonAt)(step) } : opts.fit?.epsilon !== undefined ? { epsilon: opts.fit.epsilon } : {}),
       });
       // Let the event loop run (signal handlers, timers): the step itself never yields.
       await new Promise<void>((resume) => setImmediate(resume));

@@ -208,15 +208,18 @@ function dpSchedule(plan: DpPlan, p: Prepared, gen: Generator, epochs: number): 
   if (maxSteps === 0) {
     throw new PrivacyAssumptionError(`--target-epsilon ${plan.targetEpsilon}: even one ${oneShot ? 'release' : 'step'} at noise multiplier ${plan.noiseMultiplier} exceeds it; raise the noise multiplier or drop it so it is calibrated`);
   }
-  // Progress asks for ε every step: the RDP ledger answers at once; the PRV one (0.2–0.5 s a call) every 15 s.
-  let last = { step: -1, at: 0, eps: 0 };
+  // Epoch summaries (metrics.jsonl, the epoch line) get the exact ε. Progress asks for ε every step: the
+  // RDP ledger answers at once, the PRV one (0.2–0.5 s a call) is asked at most every 15 s and otherwise
+  // shows the last exact value.
+  let last = { step: -1, at: -Infinity, eps: 0 };
   const epsilonAt = (t: number) => {
-    const now = performance.now();
-    if (plan.accountant === 'rdp' || t === last.step || now - last.at > 15000 || t >= maxSteps) last = { step: t, at: now, eps: ledger.epsilon(t).epsilon };
+    if (t !== last.step) last = { step: t, at: performance.now(), eps: ledger.epsilon(t).epsilon };
     return last.eps;
   };
+  const progressEpsilon = (t: number) =>
+    plan.accountant === 'rdp' || performance.now() - last.at > 15000 || t >= maxSteps ? epsilonAt(t) : last.eps;
   return {
-    schedule: { units: trainUnits(p, plan.unit), sampleRate: plan.sampleRate, clipNorm: plan.clipNorm, noiseMultiplier: plan.noiseMultiplier, plannedSteps, maxSteps, epsilonAt },
+    schedule: { units: trainUnits(p, plan.unit), sampleRate: plan.sampleRate, clipNorm: plan.clipNorm, noiseMultiplier: plan.noiseMultiplier, plannedSteps, maxSteps, epsilonAt, progressEpsilon },
     ledger,
   };
 }
