@@ -6,8 +6,10 @@
  *   splits.csv         the train/holdout/test split actually used (id,split)
  *   conditions.json    the condition vocabulary and how often each condition occurs in the train split
  *                      (DP runs withhold the counts: they are statistics of the private data)
- *   metrics.jsonl      one line per epoch: mean losses, images/s, elapsed time
- *   checkpoint/        weights + optimiser state + position (written atomically after every epoch)
+ *   metrics.jsonl      one line per epoch: mean losses, images/s, elapsed time (and ε in DP runs)
+ *   checkpoint/        weights + optimiser state + position (written atomically after every epoch; a
+ *                      resume first cleans up after a write that was killed, and drops metrics lines
+ *                      past the checkpoint, so an epoch cut off by a crash is logged once)
  *   <network>/model.json + model.bin   final weights per network (encoder/, decoder/, ...), tfjs format
  *   model-card.json    what was trained on what, how, and with which results
  */
@@ -29,7 +31,7 @@ import { privacyUnits, type PrivacyUnit, type UnitIndex } from '../privacy/poiss
 import { assertDpSetup } from '../privacy/validate.js';
 import { selectPrivateGenerator, type Selection } from './select.js';
 import { Rng } from '../core/rng.js';
-import { writeDirAtomic, writeFileAtomic } from '../core/fs.js';
+import { recoverDirAtomic, writeDirAtomic, writeFileAtomic } from '../core/fs.js';
 import { packageVersion } from '../core/version.js';
 import { loadTensors, saveTensors } from './checkpoint.js';
 import { dpStepsPerEpoch, trainLoop, type DpSchedule, type EpochSummary, type LoopPosition, type Progress } from './loop.js';
@@ -591,12 +593,39 @@ export function readRunConfig(runDir: string): RunConfig & { fingerprint: string
   }
 }
 
+/**
+ * Drops the metrics.jsonl lines past `step` (the checkpoint's position), and a torn last line, so the epochs
+ * a resumed run trains again from the checkpoint are logged once. Other lines are kept as they are.
+ */
+function trimMetrics(out: string, step: number): void {
+  const path = join(out, 'metrics.jsonl');
+  if (!existsSync(path)) return;
+  const text = readFileSync(path, 'utf8');
+  const lines = text.split('\n');
+  if (lines.at(-1) === '') lines.pop();
+  const parsed = (l: string): { step?: unknown } | null => {
+    try {
+      return JSON.parse(l) as { step?: unknown };
+    } catch {
+      return null;
+    }
+  };
+  const kept = lines.filter((l, i) => {
+    const e = parsed(l);
+    if (e === null) return !(i === lines.length - 1 && !text.endsWith('\n')); // a line cut off mid-write
+    return !(typeof e.step === 'number' && e.step > step);
+  });
+  if (kept.length !== lines.length) writeFileAtomic(path, kept.map((l) => l + '\n').join(''));
+}
+
 /** Continues a run from its last checkpoint; the same seed gives the same weights as an uninterrupted run. */
 export async function resumeRun(runDir: string, cb: RunCallbacks, overrides: { epochs?: number } = {}): Promise<RunSummary> {
   const out = resolve(runDir);
   const saved = readRunConfig(out);
   const { fingerprint, ...rest } = saved;
   const cfg: RunConfig = { ...rest, epochs: overrides.epochs ?? rest.epochs };
+  // A checkpoint write killed part-way (kill -9, power loss) leaves writeDirAtomic's temporary folders.
+  recoverDirAtomic(join(out, 'checkpoint'));
   if (!existsSync(join(out, 'checkpoint', 'state.json'))) {
     throw new DatasetError(`--resume ${runDir}: no checkpoint yet (it is written after the first epoch); start the run again`);
   }
@@ -615,6 +644,8 @@ export async function resumeRun(runDir: string, cb: RunCallbacks, overrides: { e
       tf.dispose([...opt.tensors.values()]);
     }
     if (cfg.epochs !== rest.epochs) writeFileAtomic(join(out, 'run.json'), JSON.stringify({ ...cfg, fingerprint }, null, 2) + '\n');
+    // Epochs logged after the checkpoint (a crash during its write) are trained again from it.
+    trimMetrics(out, state.step);
     return await runLoop(out, cfg, p, gen, cb, state);
   } finally {
     gen.dispose();
