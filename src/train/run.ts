@@ -19,7 +19,7 @@ import { join, resolve } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { loadDataset } from '../../datasets/load.js';
 import type { ImageDataset } from '../../datasets/dataset.js';
-import { assignSplits, DEFAULT_SPLIT_SEED, splitIndices, splitsCsv, type SplitAssignment } from '../../datasets/splits.js';
+import { assignSplits, DEFAULT_SPLIT_SEED, emptySplitWarnings, splitIndices, splitsCsv, type SplitAssignment } from '../../datasets/splits.js';
 import { encodeConditions, type ConditionSpec, type Generator } from '../../models/generator.js';
 import { generatorFactory, generatorKinds } from '../../models/registry.js';
 import type { BackendInfo } from '../backend/index.js';
@@ -28,7 +28,7 @@ import { accountant, type AccountantName } from '../privacy/accountants/index.js
 import { calibrateNoise } from '../privacy/calibrate.js';
 import { PrivacyLedger } from '../privacy/ledger.js';
 import { privacyUnits, type PrivacyUnit, type UnitIndex } from '../privacy/poisson.js';
-import { assertDpSetup } from '../privacy/validate.js';
+import { assertDpSetup, assertDpUnits } from '../privacy/validate.js';
 import { selectPrivateGenerator, type Selection } from './select.js';
 import { Rng } from '../core/rng.js';
 import { recoverDirAtomic, writeDirAtomic, writeFileAtomic } from '../core/fs.js';
@@ -113,6 +113,12 @@ export interface RunCallbacks {
   onEpoch?: (e: EpochSummary) => void;
   /** `--model auto`: the generator chosen, before training starts. */
   onSelect?: (s: Selection) => void;
+  /**
+   * A problem that does not stop the run but limits what can be done with it (e.g. an empty holdout split:
+   * no membership audit). Default: printed to stderr as `warning: …`. The summary and the model card
+   * record the same messages.
+   */
+  onWarning?: (message: string) => void;
   shouldStop?: () => boolean;
 }
 
@@ -126,6 +132,8 @@ export interface RunSummary {
   finalLosses: Record<string, number> | null;
   trainingSeconds: number;
   modelCard: string | null;
+  /** The warnings of the run (see RunCallbacks.onWarning), when there were any. */
+  warnings?: string[];
 }
 
 interface Prepared {
@@ -134,6 +142,8 @@ interface Prepared {
   spec: ConditionSpec;
   trainIdx: number[];
   codes: Int32Array[];
+  /** What the data rules out (empty holdout or test split); shown before training, kept in the card. */
+  warnings: string[];
 }
 
 function isPlan(dp: DpRequest | DpPlan): dp is DpPlan {
@@ -170,6 +180,8 @@ function resolveDp(req: DpRequest, cfg: RunConfig, p: Prepared): DpPlan {
     throw new ConfigError('--dp needs a budget: give --target-epsilon E (the noise is calibrated to it) or --noise-multiplier S');
   }
   if (!(delta > 0 && delta < 1)) throw new PrivacyAssumptionError(`--delta ${delta}: must be in (0, 1)`);
+  // δ against N, and N itself, before anything is calibrated: no noise level makes such a plan mean anything.
+  assertDpUnits({ units: n, delta, unitName: unit });
   let noiseMultiplier = req.noiseMultiplier;
   if (noiseMultiplier === undefined) {
     noiseMultiplier = calibrateNoise({ targetEpsilon: req.targetEpsilon!, delta, sampleRate, steps: plannedSteps, accountant: req.accountant }).noiseMultiplier;
@@ -198,6 +210,7 @@ function dpSchedule(plan: DpPlan, p: Prepared, gen: Generator, epochs: number): 
   assertDpSetup({
     privateLayers: gen.privateLayers?.() ?? [],
     units: plan.units,
+    unitName: plan.unit,
     delta: plan.delta,
     sampling: 'poisson',
     clipNorm: plan.clipNorm,
@@ -261,7 +274,7 @@ function prepare(cfg: RunConfig): Prepared {
   const split = assignSplits(ds, { seed: cfg.splitSeed });
   const trainIdx = splitIndices(split, 'train');
   if (trainIdx.length === 0) throw new DatasetError(`${cfg.data}: the train split is empty; check the manifest's split column`);
-  return { ds, split, spec, trainIdx, codes: attrs.map((a) => a.codes) };
+  return { ds, split, spec, trainIdx, codes: attrs.map((a) => a.codes), warnings: emptySplitWarnings(split) };
 }
 
 /** Counts of each (label, attribute codes) combination among the train images. */
@@ -489,6 +502,7 @@ async function runLoop(out: string, cfg: RunConfig, p: Prepared, gen: Generator,
               },
             }
           : {}),
+        ...(p.warnings.length ? { warnings: p.warnings } : {}),
         privacy:
           plan && spent
             ? {
@@ -532,6 +546,7 @@ async function runLoop(out: string, cfg: RunConfig, p: Prepared, gen: Generator,
       trainingSeconds: result.position.elapsedMs / 1000,
       modelCard,
       ...(privacySummary ? { privacy: privacySummary } : {}),
+      ...(p.warnings.length ? { warnings: p.warnings } : {}),
     };
   } finally {
     tf.dispose([data.images, data.cond]);
@@ -570,6 +585,7 @@ export async function trainRun(outDir: string, requested: RunConfig, cb: RunCall
     // The DP validators, the budget check and the warm start run before anything is written.
     if (cfg.dp && isPlan(cfg.dp)) dpSchedule(cfg.dp, p, gen, cfg.epochs);
     if (typeof cfg.initFrom === 'string') cfg.initFrom = initialiseFrom(cfg.initFrom, cfg, p.ds.source.fingerprint, gen);
+    warn(cb, p.warnings);
     mkdirSync(out, { recursive: true });
     writeFileAtomic(join(out, 'run.json'), JSON.stringify({ ...cfg, fingerprint: p.ds.source.fingerprint }, null, 2) + '\n');
     writeFileAtomic(join(out, 'splits.csv'), splitsCsv(p.ds, p.split));
@@ -591,6 +607,10 @@ export function readRunConfig(runDir: string): RunConfig & { fingerprint: string
   } catch {
     throw new DatasetError(`${path}: not a medsynth run folder (run.json missing or unreadable)`);
   }
+}
+
+function warn(cb: RunCallbacks, messages: string[]): void {
+  for (const m of messages) (cb.onWarning ?? ((w: string) => process.stderr.write(`warning: ${w}\n`)))(m);
 }
 
 /**
@@ -646,6 +666,7 @@ export async function resumeRun(runDir: string, cb: RunCallbacks, overrides: { e
     if (cfg.epochs !== rest.epochs) writeFileAtomic(join(out, 'run.json'), JSON.stringify({ ...cfg, fingerprint }, null, 2) + '\n');
     // Epochs logged after the checkpoint (a crash during its write) are trained again from it.
     trimMetrics(out, state.step);
+    warn(cb, p.warnings);
     return await runLoop(out, cfg, p, gen, cb, state);
   } finally {
     gen.dispose();
