@@ -4,7 +4,10 @@
  *
  * Cells: every class × group combination of the vocabulary (groups = --group-by attributes, default the
  * model's conditioning attributes), counted over the train split (the split the run used, from its
- * --split-seed). Empty cells are cells too: they are where balancing matters most.
+ * --split-seed). Every cell is listed, but only target cells are topped up (src/balance/plan.ts): a cell
+ * with fewer than --min-real-per-cell real images (default 5; an empty cell has none) would be invented by
+ * the generator, and a group with an unknown or missing value (sex=unknown, an empty age) is not a
+ * population to equalise unless named with --include-groups. The plan lists skipped cells with the reason.
  * Generation: each synthetic image is conditioned on its cell; conditioning attributes outside --group-by
  * are drawn from the real train rows of the same cell (uniformly when the cell is empty). All draws and
  * the generator's noise come from --seed: same seed, same bytes.
@@ -29,7 +32,7 @@ import { writeDirAtomic, writeFileAtomic } from '../core/fs.js';
 import { Rng } from '../core/rng.js';
 import { runModelId } from '../sample/sample.js';
 import { loadRunGenerator, readRunConfig } from '../train/run.js';
-import { parseTargetFile, planBalance, type BalanceTarget, type CellCount, type PlannedCell } from './plan.js';
+import { DEFAULT_MIN_REAL_PER_CELL, isUnknownValue, parseTargetFile, planBalance, type BalanceTarget, type CellCount, type PlannedCell } from './plan.js';
 
 export interface BalanceRequest {
   data: string;
@@ -39,6 +42,10 @@ export interface BalanceRequest {
   groupBy?: string[];
   minPerCell?: number;
   maxSyntheticRatio?: number;
+  /** Cells with fewer real images are not topped up (default DEFAULT_MIN_REAL_PER_CELL). */
+  minRealPerCell?: number;
+  /** Unknown or missing values to treat as groups after all, as `attr=value` (e.g. `sex=unknown`). */
+  includeGroups?: string[];
   dryRun: boolean;
   copy: boolean;
   seed: number;
@@ -57,6 +64,9 @@ export interface BalanceResult {
   syntheticImages: number;
   /** Cells where --max-synthetic-ratio lowered the count. */
   capped: string[];
+  minRealPerCell: number;
+  /** Cells that get no synthetic images whatever the target, and why. */
+  skipped: { key: string; reason: string }[];
   out: string | null;
 }
 
@@ -83,6 +93,18 @@ export async function balance(req: BalanceRequest): Promise<BalanceResult> {
     const train = splitIndices(split, 'train');
     if (train.length === 0) throw new DatasetError(`${req.data}: the train split is empty; nothing to balance`);
 
+    // --include-groups: unknown or missing values the user names as groups; each must exist.
+    const included = new Set(req.includeGroups ?? []);
+    for (const g of included) {
+      const [name, ...rest] = g.split('=');
+      const value = rest.join('=');
+      const a = attrs.find((x) => x.name === name);
+      if (!a || rest.length === 0) throw new ConfigError(`--include-groups ${g}: expected attr=value with attr one of the groups (${groupBy.join(', ') || 'none'}), e.g. ${groupBy[0] ?? 'sex'}=unknown`);
+      if (!a.values.includes(value)) throw new ConfigError(`--include-groups ${g}: ${name} has no value '${value}' in ${ds.name} (values: ${a.values.join(', ')})`);
+    }
+    const unknownValues = (group: number[]) =>
+      group.map((g, k) => `${attrs[k]!.name}=${attrs[k]!.values[g]!}`).filter((av, k) => isUnknownValue(attrs[k]!.values[group[k]!]!) && !included.has(av));
+
     // Cells: the full class × group product, counted over the train split.
     const keyOf = (label: number, group: number[]) =>
       [ds.labelNames[label]!, ...group.map((g, k) => `${attrs[k]!.name}=${attrs[k]!.values[g]!}`)].join('|');
@@ -92,7 +114,8 @@ export async function balance(req: BalanceRequest): Promise<BalanceResult> {
     ds.labelNames.forEach((_, label) => {
       for (const group of product) {
         const key = keyOf(label, group);
-        cells.push({ key, label, group, real: 0 });
+        const unknown = unknownValues(group);
+        cells.push({ key, label, group, real: 0, ...(unknown.length ? { unknownValues: unknown } : {}) });
         rowsOf.set(key, []);
       }
     });
@@ -110,7 +133,8 @@ export async function balance(req: BalanceRequest): Promise<BalanceResult> {
       }
       target = parseTargetFile(req.target, readFileSync(req.target, 'utf8'), cells.map((c) => c.key));
     }
-    const plan = planBalance(cells, { target, minPerCell: req.minPerCell, maxSyntheticRatio: req.maxSyntheticRatio });
+    const minRealPerCell = req.minRealPerCell ?? DEFAULT_MIN_REAL_PER_CELL;
+    const plan = planBalance(cells, { target, minPerCell: req.minPerCell, maxSyntheticRatio: req.maxSyntheticRatio, minRealPerCell });
 
     // Every cell that needs images must be one the model can generate.
     const modelLabel = (label: number) => spec.labels.indexOf(ds.labelNames[label]!);
@@ -144,6 +168,8 @@ export async function balance(req: BalanceRequest): Promise<BalanceResult> {
       realImages,
       syntheticImages,
       capped: plan.filter((c) => c.cappedFrom !== null).map((c) => c.key),
+      minRealPerCell,
+      skipped: plan.filter((c) => c.skipped !== null).map((c) => ({ key: c.key, reason: c.skipped! })),
       out: null,
     };
     if (req.dryRun) return result;

@@ -2,15 +2,23 @@
  * The balancing plan: how many synthetic images each class × group cell of a training split needs to
  * reach a target. Pure arithmetic on counts; no images, no model.
  *
- * Targets (per cell c = (class k, group g), real count r_c):
+ * Which cells are topped up. A generator can only imitate what it has seen, so a cell is SKIPPED (no
+ * synthetic images; the plan gives the reason) when
+ *   - its group has an unknown or missing value (e.g. sex=unknown, an empty age: `isUnknownValue`) that the
+ *     user did not name as a group (`unknownValues` non-empty): "unknown" is not a population to equalise;
+ *   - it has fewer than minRealPerCell real images (default 5): topping it up would invent the cell.
+ * The other cells are the TARGET cells (groups with known values) and, among them, the ELIGIBLE ones.
+ *
+ * Targets (per cell c = (class k, group g), real count r_c; maxima over target cells):
  *   equalize-groups   t_c = max_{g'} r_(k, g')               every group matches the largest group of its class
- *   equalize-classes  T   = max_k Σ_g r_(k, g); class k gets T − Σ_g r_(k, g) synthetic images, shared over
- *                     its groups in proportion to their real counts (largest remainder), so the class's
- *                     group mix is kept
+ *   equalize-classes  T   = max_k Σ_g r_(k, g) (all real images); class k gets T − Σ_g r_(k, g) synthetic
+ *                     images, shared over its eligible groups in proportion to their real counts (largest
+ *                     remainder), so the class's group mix is kept
  *   uniform           t_c = max_c' r_c'                       every cell matches the largest cell
  *   file              t_c = the file's count, or round(p_c · total) for proportions (largest remainder)
  * then t_c ← max(t_c, minPerCell), synthetic s_c = max(0, t_c − r_c) (real images are never removed),
  * and with a cap R: s_c ← min(s_c, floor(R · r_c)) — the plan marks the cells where the cap bites.
+ * A skipped cell keeps s_c = 0 and t_c = r_c whatever the target.
  */
 import { ConfigError } from '../core/errors.js';
 
@@ -28,6 +36,11 @@ export interface CellCount {
   /** Group attribute codes, in the order of the group-by attributes. */
   group: number[];
   real: number;
+  /**
+   * The cell's unknown or missing group values that the user did not name as groups, as `attr=value`
+   * (e.g. `sex=unknown`); a cell with any is not a target group and is skipped.
+   */
+  unknownValues?: string[];
 }
 
 export interface PlannedCell extends CellCount {
@@ -36,12 +49,41 @@ export interface PlannedCell extends CellCount {
   total: number;
   /** The synthetic count the target asked for, when --max-synthetic-ratio lowered it. */
   cappedFrom: number | null;
+  /** Why the cell gets no synthetic images whatever the target (unknown group value, too few real images). */
+  skipped: string | null;
 }
+
+/** Real images a cell needs before it is topped up (--min-real-per-cell). */
+export const DEFAULT_MIN_REAL_PER_CELL = 5;
 
 export interface PlanOptions {
   target: BalanceTarget;
   minPerCell?: number;
   maxSyntheticRatio?: number;
+  /** Cells with fewer real images are skipped (default DEFAULT_MIN_REAL_PER_CELL). */
+  minRealPerCell?: number;
+}
+
+/**
+ * Values that say "not known" rather than name a group: `missing` (medsynth's category for an empty value,
+ * datasets/attributes.ts), and unknown, unk, na, n/a, nan, null, unspecified, not specified, ?, - (any case).
+ */
+const UNKNOWN_VALUES = new Set(['missing', 'unknown', 'unk', 'na', 'n/a', 'nan', 'null', 'unspecified', 'not specified', '?', '-', '']);
+
+export function isUnknownValue(value: string): boolean {
+  return UNKNOWN_VALUES.has(value.trim().toLowerCase());
+}
+
+/** Why a cell is skipped, or null when it is an eligible target cell. */
+function skipReason(c: CellCount, minReal: number): string | null {
+  if (c.unknownValues?.length) {
+    const v = c.unknownValues.join(', ');
+    return `${v}: unknown value, not a target group (name it with --include-groups ${c.unknownValues.join(',')} to balance it)`;
+  }
+  if (c.real < minReal) {
+    return `${c.real} real image${c.real === 1 ? '' : 's'} (< --min-real-per-cell ${minReal}): too few to generate from; synthetic images would invent the cell`;
+  }
+  return null;
 }
 
 /** Splits `extra` over weights in proportion, by largest remainder (ties: earlier index first). */
@@ -61,22 +103,27 @@ export function shareByLargestRemainder(extra: number, weights: readonly number[
 
 export function planBalance(cells: readonly CellCount[], opts: PlanOptions): PlannedCell[] {
   const t = opts.target;
+  const minReal = opts.minRealPerCell ?? DEFAULT_MIN_REAL_PER_CELL;
+  const skipped = new Map(cells.map((c) => [c.key, skipReason(c, minReal)]));
+  const targetCells = cells.filter((c) => !c.unknownValues?.length);
+  const eligible = cells.filter((c) => skipped.get(c.key) === null);
   const targets = new Map<string, number>();
   if (t.kind === 'equalize-groups') {
     const maxByClass = new Map<number, number>();
-    for (const c of cells) maxByClass.set(c.label, Math.max(maxByClass.get(c.label) ?? 0, c.real));
-    for (const c of cells) targets.set(c.key, maxByClass.get(c.label)!);
+    for (const c of targetCells) maxByClass.set(c.label, Math.max(maxByClass.get(c.label) ?? 0, c.real));
+    for (const c of eligible) targets.set(c.key, maxByClass.get(c.label)!);
   } else if (t.kind === 'equalize-classes') {
     const classTotal = new Map<number, number>();
     for (const c of cells) classTotal.set(c.label, (classTotal.get(c.label) ?? 0) + c.real);
     const biggest = Math.max(0, ...classTotal.values());
     for (const [label, total] of classTotal) {
-      const members = cells.filter((c) => c.label === label);
+      const members = eligible.filter((c) => c.label === label);
+      if (members.length === 0) continue; // every group of the class is skipped
       const share = shareByLargestRemainder(biggest - total, members.map((c) => c.real));
       members.forEach((c, i) => targets.set(c.key, c.real + share[i]!));
     }
   } else if (t.kind === 'uniform') {
-    const biggest = Math.max(0, ...cells.map((c) => c.real));
+    const biggest = Math.max(0, ...targetCells.map((c) => c.real));
     for (const c of cells) targets.set(c.key, biggest);
   } else if (t.kind === 'counts') {
     for (const c of cells) targets.set(c.key, t.counts.get(c.key) ?? c.real);
@@ -85,11 +132,13 @@ export function planBalance(cells: readonly CellCount[], opts: PlanOptions): Pla
     cells.forEach((c, i) => targets.set(c.key, share[i]!));
   }
   return cells.map((c) => {
+    const skip = skipped.get(c.key)!;
+    if (skip !== null) return { ...c, target: c.real, synthetic: 0, total: c.real, cappedFrom: null, skipped: skip };
     const target = Math.max(targets.get(c.key)!, opts.minPerCell ?? 0);
     const wanted = Math.max(0, target - c.real);
     const cap = opts.maxSyntheticRatio === undefined ? Infinity : Math.floor(opts.maxSyntheticRatio * c.real);
     const synthetic = Math.min(wanted, cap);
-    return { ...c, target, synthetic, total: c.real + synthetic, cappedFrom: synthetic < wanted ? wanted : null };
+    return { ...c, target, synthetic, total: c.real + synthetic, cappedFrom: synthetic < wanted ? wanted : null, skipped: null };
   });
 }
 

@@ -1,6 +1,7 @@
 /** `medsynth balance`: plan class × group top-ups, generate them, write the augmented dataset. */
 import { InvalidArgumentError, type Command } from 'commander';
 import { balance, type BalanceResult } from '../../balance/balance.js';
+import { DEFAULT_MIN_REAL_PER_CELL } from '../../balance/plan.js';
 import { info_, startBackend } from '../context.js';
 import { parseList, parseSeed } from '../options.js';
 import { fmt, formatTable } from '../table.js';
@@ -13,6 +14,8 @@ interface BalanceCliOptions extends SharedOptions {
   groupBy?: string[];
   minPerCell?: number;
   maxSyntheticRatio?: number;
+  minRealPerCell: number;
+  includeGroups?: string[];
   dryRun: boolean;
   copy: boolean;
   seed: number;
@@ -38,7 +41,7 @@ export function planTable(r: BalanceResult): string {
     c.real,
     c.synthetic,
     c.total,
-    c.cappedFrom !== null ? `capped (wanted ${c.cappedFrom})` : '',
+    c.skipped !== null ? `skipped: ${c.skipped}` : c.cappedFrom !== null ? `capped (wanted ${c.cappedFrom})` : '',
   ]);
   const table = formatTable(['class', ...r.groupBy, 'real', 'synthetic', 'total', 'note'], rows);
   const idx = (name: string, d: BalanceResult['before']) => `${name}: Gini ${fmt(d.gini)}  Shannon ${fmt(d.shannon)} nats  Pielou ${fmt(d.pielou)}`;
@@ -62,6 +65,8 @@ export function registerBalanceCommand(program: Command): void {
       .option('--group-by <attrs>', 'attributes that define a group (default: the model\'s conditioning attributes)', parseList)
       .option('--min-per-cell <n>', 'every cell gets at least this many images', parseCount)
       .option('--max-synthetic-ratio <r>', 'at most r synthetic images per real image in a cell', parseRatio)
+      .option('--min-real-per-cell <n>', 'cells with fewer real images are never topped up (the plan lists them as skipped)', parseCount, DEFAULT_MIN_REAL_PER_CELL)
+      .option('--include-groups <list>', "unknown or missing values to balance as groups after all, e.g. 'sex=unknown,age=missing' (default: never)", parseList)
       .option('--dry-run', 'print the plan and write nothing', false)
       .option('--copy', 'write the real training images into the output (default: reference them by path)', false)
       .option('--seed <int>', 'sampling seed', parseSeed, 1)
@@ -76,6 +81,8 @@ export function registerBalanceCommand(program: Command): void {
       groupBy: opts.groupBy,
       minPerCell: opts.minPerCell,
       maxSyntheticRatio: opts.maxSyntheticRatio,
+      minRealPerCell: opts.minRealPerCell,
+      includeGroups: opts.includeGroups,
       dryRun: opts.dryRun,
       copy: opts.copy,
       seed: opts.seed,
@@ -84,6 +91,7 @@ export function registerBalanceCommand(program: Command): void {
     json.write({ command: 'balance', backend, ...r });
     if (json.stdout) return;
     process.stdout.write(planTable(r) + '\n');
+    if (r.skipped.length) info_(`skipped ${r.skipped.length} cell(s) (unknown group values, or fewer than ${r.minRealPerCell} real images): see the note column`);
     if (r.capped.length) info_(`--max-synthetic-ratio capped ${r.capped.length} cell(s): ${r.capped.join(', ')}`);
     if (r.out) info_(`wrote ${r.out}/manifest.csv (${r.realImages} real rows by ${opts.copy ? 'copy' : 'reference'}, ${r.syntheticImages} synthetic)`);
     else info_('dry run: nothing written');

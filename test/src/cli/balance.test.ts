@@ -1,7 +1,8 @@
 /**
  * `medsynth balance` as a user runs it: the dry-run plan (nothing written), the augmented manifest whose
- * counts equal the plan and which `data inspect` reads, same seed → same bytes, and one-line errors for a
- * cell the model cannot generate and a target file that does not add up.
+ * counts equal the plan and which `data inspect` reads, same seed → same bytes, one-line errors for a
+ * cell the model cannot generate and a target file that does not add up, and no invented groups: cells
+ * with too few real images and unknown values are skipped with the reason.
  */
 import { createHash } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
@@ -80,5 +81,46 @@ describe('medsynth balance', () => {
     expect(t.status).toBe(2);
     expect(t.stderr).toMatch(/proportions sum to 0.7, not 1/);
     expect(existsSync(out)).toBe(false);
+  });
+
+  it('never tops up a cell with fewer than --min-real-per-cell real images, nor an unknown value unless named', () => {
+    // The phantom with every 6th row's sex unknown (the model, trained on the phantom, never saw it).
+    const lines = readFileSync(join(data, 'manifest.csv'), 'utf8').trim().split('\n');
+    const sexCol = lines[0]!.split(',').indexOf('sex');
+    const edited = join(data, 'unknown-sex.csv');
+    writeFileSync(edited, lines.map((l, i) => (i > 0 && i % 6 === 0 ? l.split(',').map((v, k) => (k === sexCol ? 'unknown' : v)).join(',') : l)).join('\n') + '\n');
+    const r = runCli(['balance', '--data', edited, '--model', run, '--target', 'equalize-groups', '--dry-run', '--json']);
+    expect(r.status, r.stderr).toBe(0);
+    const plan = JSON.parse(r.stdout);
+    expect(plan.minRealPerCell).toBe(5);
+    const cells = plan.cells as { key: string; real: number; synthetic: number; skipped: string | null }[];
+    const unknown = cells.filter((c) => c.key.endsWith('sex=unknown'));
+    expect(unknown).toHaveLength(2);
+    expect(unknown.some((c) => c.real >= 5)).toBe(true); // skipped for its value, not its size
+    for (const c of unknown) {
+      expect(c.synthetic, c.key).toBe(0);
+      expect(c.skipped, c.key).toMatch(/^sex=unknown: unknown value, not a target group \(name it with --include-groups sex=unknown/);
+    }
+    const small = cells.filter((c) => !c.key.endsWith('sex=unknown') && c.real < 5);
+    expect(small.length).toBeGreaterThan(0); // diseased women are rare in the phantom
+    for (const c of small) {
+      expect(c.synthetic, c.key).toBe(0);
+      expect(c.skipped, c.key).toMatch(/real images? \(< --min-real-per-cell 5\): too few to generate from/);
+    }
+    expect(plan.skipped.map((x: { key: string }) => x.key).sort()).toEqual([...unknown, ...small].map((c) => c.key).sort());
+    // The table says why.
+    const table = runCli(['balance', '--data', edited, '--model', run, '--target', 'equalize-groups', '--dry-run']);
+    expect(table.stdout).toMatch(/unknown .*skipped: sex=unknown: unknown value/);
+    expect(table.stderr).toMatch(/skipped \d+ cell\(s\)/);
+    // Named, sex=unknown is a target group: the model cannot generate it, and says so.
+    const named = runCli(['balance', '--data', edited, '--model', run, '--target', 'equalize-groups', '--include-groups', 'sex=unknown', '--dry-run']);
+    expect(named.status).toBe(2);
+    expect(named.stderr).toMatch(/cell \w+\|sex=unknown: the model never saw sex=unknown in training/);
+    const bad = runCli(['balance', '--data', edited, '--model', run, '--target', 'equalize-groups', '--include-groups', 'sex=unknwn', '--dry-run']);
+    expect(bad.status).toBe(2);
+    expect(bad.stderr).toMatch(/--include-groups sex=unknwn: sex has no value 'unknwn'/);
+    // A lower floor lets small known cells be topped up again.
+    const low = JSON.parse(runCli(['balance', '--data', edited, '--model', run, '--target', 'equalize-groups', '--min-real-per-cell', '1', '--dry-run', '--json']).stdout);
+    expect(low.cells.filter((c: { key: string; real: number; synthetic: number }) => c.real >= 1 && !c.key.endsWith('sex=unknown') && c.synthetic > 0).length).toBeGreaterThan(0);
   });
 });
