@@ -34,13 +34,14 @@ export const DpMerfConfigSchema = z
   .object({
     latent: z.number().int().min(1).max(1024).default(32),
     /** F: random frequencies (the feature vector has 2F entries). */
-    frequencies: z.number().int().min(16).max(20000).default(2000),
+    frequencies: z.number().int().min(16).max(20000).default(1000),
     /** Kernel bandwidths as per-pixel RMS distances (features.ts); chosen on public PneumoniaMNIST (median 0.16). */
     bandwidths: z.array(z.number().positive()).min(1).default([0.08, 0.16, 0.32]),
     /**
      * Sides the images are average-pooled to before the features, one feature block per scale (each a
-     * divisor of the image size; default: the largest divisors up to 8 and up to 32): a coarse scale carries the layout with little
-     * noise per unit of signal, a fine one the detail. The F frequencies are split evenly over the scales.
+     * divisor of the image size; default: the largest divisors up to 8 and up to 16). A coarse scale
+     * carries the layout with little noise per unit of signal, a finer one the detail; a 32 px scale let G
+     * paint the release's noise into the rare cells as texture. The F frequencies are split evenly.
      */
     scales: z.array(z.number().int().positive()).min(1).optional(),
     /** Generator ×2 upsampling: nearest-neighbour then conv k3 (`resize`, no checkerboard) or ConvTranspose k4 s2. */
@@ -419,7 +420,7 @@ export const dpmerfFactory: GeneratorFactory = {
       throw new ConfigError(`dpmerf option ${issue.path.join('.') || '(config)'}: ${issue.message}`);
     }
     const divisorUpTo = (cap: number) => Math.max(...Array.from({ length: Math.min(cap, shape.size) }, (_, i) => i + 1).filter((d) => shape.size % d === 0));
-    const scales = parsed.data.scales ?? [...new Set([divisorUpTo(8), divisorUpTo(32)])];
+    const scales = parsed.data.scales ?? [...new Set([divisorUpTo(8), divisorUpTo(16)])];
     return new DpMerf({ ...parsed.data, scales }, spec, shape.size, shape.channels, seed);
   },
 };
