@@ -75,6 +75,14 @@ export const ATTACKS: readonly AttackInfo[] = [
     paper: 'Hayes et al., LOGAN, PoPETs 2019, Sec. 4 (white-box)',
   },
   {
+    name: 'release-alignment',
+    family: 'whitebox',
+    access: 'white-box',
+    space: 'model',
+    description: 'phi(x) . (released mean embedding of x\'s class x group cell), for one-shot generators (DP-MERF)',
+    paper: 'Dwork, Smith, Steinke, Ullman & Vadhan, Robust Traceability from Trace Amounts, FOCS 2015 (inner-product tracing of released means)',
+  },
+  {
     name: 'random-control',
     family: 'control',
     access: 'none',

@@ -70,3 +70,12 @@ export function reconstructionScores(errors: ArrayLike<number>): Float64Array {
 export function discriminatorScores(logits: ArrayLike<number>): Float64Array {
   return Float64Array.from(logits);
 }
+
+/**
+ * score = φ(x) · μ̃_{c(x)}: the alignment of a query's features with the released (noisy) mean embedding of
+ * its class × group cell. A member's own φ(x) is one of the summands of μ̃, so without enough noise members
+ * align more (the inner-product tracing attack on released means, Dwork et al., FOCS 2015, Sec. 1.1).
+ */
+export function releaseAlignmentScores(alignments: ArrayLike<number>): Float64Array {
+  return Float64Array.from(alignments);
+}

@@ -338,6 +338,23 @@ export class DpMerf implements Generator {
     }
   }
 
+  /**
+   * White-box audit score [B]: φ(x) · μ̃_{c(x)}, each image's features against the released mean embedding
+   * of its own cell (count clamped to ≥ 1), as eval/privacy/whitebox.ts releaseAlignmentScores reads it.
+   * Reads only the release, so it spends no privacy. The caller owns the tensor.
+   */
+  releaseAlignment(images: tf.Tensor4D, cond: tf.Tensor2D): tf.Tensor1D {
+    const n = images.shape[0];
+    const cellOf = cellsOfConditionRows(this.spec, cond.dataSync() as Float32Array, n); // sync point
+    const f2 = 2 * this.cfg.frequencies;
+    const counts = this.releasedCounts();
+    return tf.tidy(() => {
+      const mu = tf.div(tf.slice(this.statistics, [0, 0], [this.cells.length, f2]), tf.tensor2d(counts.map((c) => this.a * Math.max(c, 1)), [this.cells.length, 1]));
+      const rows = tf.gather(mu, tf.tensor1d(cellOf, 'int32')); // [B, 2F]
+      return tf.sum(tf.mul(this.features(images), rows), 1) as tf.Tensor1D;
+    });
+  }
+
   trainStep(): Record<string, number> {
     throw new Error('internal error: dpmerf trains by releaseStatistics + fitStep, never on batches');
   }

@@ -32,7 +32,7 @@ import { loganBlackBoxScores } from '../../eval/privacy/logan.js';
 import { selectRows, type FeatureMatrix } from '../../eval/privacy/nearest.js';
 import { rocCurve } from '../../eval/privacy/metrics.js';
 import { attackMetrics, groupMetrics, type AttackMetrics, type GroupMetrics } from '../../eval/privacy/summary.js';
-import { bernoulliEntropy, discriminatorScores, elboScores, reconstructionErrors, reconstructionScores } from '../../eval/privacy/whitebox.js';
+import { bernoulliEntropy, discriminatorScores, elboScores, reconstructionErrors, reconstructionScores, releaseAlignmentScores } from '../../eval/privacy/whitebox.js';
 import { conditionWidth, encodeConditions, type ConditionSpec, type Generator } from '../../models/generator.js';
 import { ConfigError, DatasetError } from '../core/errors.js';
 import { Rng } from '../core/rng.js';
@@ -108,6 +108,8 @@ export interface AuditResult {
 type ElboGenerator = Generator & { elbo(images: tf.Tensor4D, cond: tf.Tensor2D, seed: number): tf.Tensor1D };
 type DiscriminatorGenerator = Generator & { discriminate(x: tf.Tensor4D, cond: tf.Tensor2D): tf.Tensor1D };
 const hasElbo = (g: Generator): g is ElboGenerator => typeof (g as Partial<ElboGenerator>).elbo === 'function';
+type ReleaseGenerator = Generator & { releaseAlignment(x: tf.Tensor4D, cond: tf.Tensor2D): tf.Tensor1D };
+const hasRelease = (g: Generator): g is ReleaseGenerator => typeof (g as Partial<ReleaseGenerator>).releaseAlignment === 'function';
 const hasDiscriminator = (g: Generator): g is DiscriminatorGenerator => typeof (g as Partial<DiscriminatorGenerator>).discriminate === 'function';
 
 interface ModelCardPrivacy {
@@ -347,7 +349,11 @@ export async function auditRun(req: AuditRequest): Promise<AuditResult> {
         const t = performance.now();
         score('gan-discriminator', discriminatorScores(batched(ds, spec, queries, (x, c) => gen.discriminate(x, c))), t);
       }
-      if (!hasElbo(gen) && !hasDiscriminator(gen)) say(`whitebox: the ${gen.kind} generator exposes no ELBO or discriminator; no white-box attack`);
+      if (hasRelease(gen)) {
+        const t = performance.now();
+        score('release-alignment', releaseAlignmentScores(batched(ds, spec, queries, (x, c) => gen.releaseAlignment(x, c))), t);
+      }
+      if (!hasElbo(gen) && !hasDiscriminator(gen) && !hasRelease(gen)) say(`whitebox: the ${gen.kind} generator exposes no ELBO, discriminator or released statistics; no white-box attack`);
     }
     if (families.has('control')) score('random-control', randomControlScores(queries.length, rng.derive('control').seed), performance.now());
 
