@@ -16,9 +16,17 @@
  *              row replaced by a duplicate of a real train image of its class x group cell (oversampling,
  *              the baseline a user would pick instead), each over --classifier-seeds seeds (mean and 95%
  *              t-interval), tested on real test; (c) is compared with (a) and with (d)
+ *   fairness   eval/fairness/bootstrap.ts: groups with fewer than --min-group real test images listed and
+ *              excluded; worst-group accuracy and equalized-odds difference over the rest, per way and
+ *              (c) - (a), with stratified bootstrap intervals over the test images
  *   diversity  eval/diversity: class x group cell indices of the synthetic and augmented sets; k-means
  *              mode coverage and NDB of synthetic (and of real test, baseline) in the real train bins;
  *              intra-class mean pairwise distance of synthetic next to real
+ *   learned    ./learned.ts: did the generator learn at all (distinct nearest records, mode coverage,
+ *              conditional accuracy, each against real test); the report gates its verdicts on it
+ *
+ * Synthetic set: only rows with synthetic=1 (a balance folder's real rows are not synthetic), at the size
+ * the generator's run was trained at unless --size says otherwise (./synthetic-source.ts).
  *
  * Seeds: one evaluation seed; each stage draws from a sub-seed derived by name (all recorded).
  * Privacy: the result holds aggregates only: no image, path of an image, id or patient identifier.
@@ -30,6 +38,7 @@ import { loadDataset } from '../../datasets/load.js';
 import { assignSplits, splitIndices } from '../../datasets/splits.js';
 import { diversityIndices, type DiversityIndices } from '../../eval/diversity/indices.js';
 import { fitModes, intraClassDistances, occupancy, selectRows, type Features, type ModeOccupancy } from '../../eval/diversity/modes.js';
+import { DEFAULT_FAIRNESS_REPLICATES, DEFAULT_MIN_GROUP, fairnessBootstrap, type FairnessBootstrap } from '../../eval/fairness/bootstrap.js';
 import { rarestClass } from '../../eval/fairness/metrics.js';
 import { computeFeatures, extractorLabel, type ExtractorInfo, type ExtractorSpec } from '../../eval/features/index.js';
 import { fidelity as fidelityOf } from '../../eval/fidelity/index.js';
@@ -39,7 +48,9 @@ import { defaultGroupBy } from '../data/inspect.js';
 import { ConfigError, DatasetError, UserError } from '../core/errors.js';
 import { deriveSeed } from '../core/rng.js';
 import { packageVersion } from '../core/version.js';
+import { learnedEvidence, type LearnedEvidence } from './learned.js';
 import { augmentedSyntheticFlags, oversamplingRecord, oversamplingWay, type OversamplingRecord } from './oversampling.js';
+import { runImageSize, syntheticSource } from './synthetic-source.js';
 
 export interface EvaluateRequest {
   real: string;
@@ -47,7 +58,7 @@ export interface EvaluateRequest {
   /** `medsynth balance` output for way (c); default real train + synthetic. */
   augmented?: string;
   features: ExtractorSpec;
-  /** Image side; default the synthetic images' own size. */
+  /** Image side; default the size the generator's run was trained at (else the first synthetic image's). */
   size?: number;
   bins?: Record<string, number[]>;
   /** Attributes whose value combinations are the groups; default `sex` if present, else the first. */
@@ -64,6 +75,10 @@ export interface EvaluateRequest {
   modes?: number;
   /** Slices with fewer images than this on either side get no fidelity numbers (default 10). */
   minSlice?: number;
+  /** Groups with fewer real test images are left out of the fairness figures (default 20). */
+  minGroup?: number;
+  /** Bootstrap replicates of the fairness intervals (default 1000). */
+  fairnessReplicates?: number;
   /** domain-cnn weight cache; null = off. */
   cacheDir: string | null;
   onProgress?: (message: string) => void;
@@ -111,6 +126,8 @@ export interface CellCounts {
 
 export interface DatasetRecord {
   path: string;
+  /** Rows of the manifest and those read (synthetic=1); null when every row was read. */
+  rows?: { total: number; synthetic: number } | null;
   kind: string;
   fingerprint: string;
   n: number;
@@ -120,8 +137,9 @@ export interface DatasetRecord {
 export interface EvaluateResult {
   command: 'evaluate';
   version: string;
-  seeds: { evaluation: number; split: number; features: number; classifier: number; oversampling: number; fidelity: number; modes: number; pairwise: number };
-  image: { size: number; channels: 1 | 3; preprocessing: ImageDataset['source']['preprocessing'] };
+  seeds: { evaluation: number; split: number; features: number; classifier: number; oversampling: number; fidelity: number; modes: number; pairwise: number; learned: number; fairness: number };
+  /** `sizeFrom`: --size, the generator's run.json, or the first synthetic image. */
+  image: { size: number; sizeFrom: string; channels: 1 | 3; preprocessing: ImageDataset['source']['preprocessing'] };
   features: ExtractorInfo;
   datasets: { real: DatasetRecord; synthetic: DatasetRecord; augmented: DatasetRecord | null };
   classes: string[];
@@ -137,6 +155,10 @@ export interface EvaluateResult {
   };
   /** `oversampling`: how way (d) was built; null when it was not (see its way's `skipped`). */
   utility: UtilityResult & { positiveName: string | null; mode: 'binary' | 'one-vs-rest'; oversampling: OversamplingRecord | null };
+  /** Minimum group size and bootstrap intervals of the fairness figures; `groups`: names by group code. */
+  fairness: FairnessBootstrap & { groups: string[]; compared: string };
+  /** Evidence that the generator learned the data (./learned.ts). */
+  learned: LearnedEvidence;
   diversity: {
     cells: {
       groupBy: string[];
@@ -274,7 +296,11 @@ export async function evaluate(req: EvaluateRequest, deps: { fidelity?: Fidelity
     fidelity: deriveSeed(req.seed, 'fidelity'),
     modes: deriveSeed(req.seed, 'modes'),
     pairwise: deriveSeed(req.seed, 'pairwise'),
+    learned: deriveSeed(req.seed, 'learned'),
+    fairness: deriveSeed(req.seed, 'fairness'),
   };
+  const minGroup = req.minGroup ?? DEFAULT_MIN_GROUP;
+  if (!(Number.isInteger(minGroup) && minGroup >= 1)) throw new ConfigError(`--min-group ${minGroup}: expected a whole number of test images >= 1 (default ${DEFAULT_MIN_GROUP})`);
 
   const classifierSeedCount = req.classifierSeeds ?? DEFAULT_CLASSIFIER_SEEDS;
   if (!(Number.isInteger(classifierSeedCount) && classifierSeedCount >= 1)) {
@@ -283,8 +309,19 @@ export async function evaluate(req: EvaluateRequest, deps: { fidelity?: Fidelity
 
   // --- Load and match vocabularies. ---
   let t0 = performance.now();
-  const size = req.size ?? detectSize(req.synthetic);
-  const synthetic = loadDataset({ path: req.synthetic, size });
+  const source = syntheticSource(req.synthetic);
+  let synthetic: ImageDataset;
+  let size: number;
+  let sizeFrom: string;
+  try {
+    const runSize = source.run ? runImageSize(source.run) : null;
+    if (req.size !== undefined) [size, sizeFrom] = [req.size, '--size'];
+    else if (runSize !== null) [size, sizeFrom] = [runSize, `the generator's run (${source.run}/run.json)`];
+    else [size, sizeFrom] = [detectSize(source.loadPath), 'the first synthetic image'];
+    synthetic = loadDataset({ path: source.loadPath, size });
+  } finally {
+    source.cleanup();
+  }
   const channels = synthetic.channels;
   const real = loadDataset({ path: req.real, size, channels, bins: req.bins });
   const augmented = req.augmented ? loadDataset({ path: req.augmented, size, channels }) : null;
@@ -463,18 +500,37 @@ export async function evaluate(req: EvaluateRequest, deps: { fidelity?: Fidelity
   const pooled = (f: Features) => intraClassDistances(f, new Int32Array(f.n), 1, { seed: seeds.pairwise, maxPerClass: MAX_PAIRWISE })[0]!;
   const allReal = pooled(trainFeat);
   const allSyn = pooled(feats.synthetic);
+  const learned = await learnedEvidence({
+    space: `${feats.info.name} features`,
+    train: trainFeat,
+    trainLabels,
+    test: testFeat,
+    testLabels: Int32Array.from(test, (i) => real.labels[i]!),
+    synthetic: feats.synthetic,
+    syntheticLabels: synLabels,
+    classes: K,
+    modes,
+    seed: seeds.learned,
+  });
   const diversitySeconds = seconds(t0);
 
+  // --- Fairness: minimum group size and bootstrap intervals over the test images. ---
   const utilityMode = K === 2 ? 'binary' : 'one-vs-rest';
+  const fairness = fairnessBootstrap(
+    utility.ways.map((w) => ({ key: w.key, seeds: w.reports.map((r) => r.confusion) })),
+    [['c', 'a']],
+    { minGroup, replicates: req.fairnessReplicates ?? DEFAULT_FAIRNESS_REPLICATES, seed: seeds.fairness, positives: utilityMode === 'binary' ? [positive] : [...Array(K).keys()] },
+  );
+
   return {
     command: 'evaluate',
     version: packageVersion(),
     seeds,
-    image: { size, channels, preprocessing: real.source.preprocessing },
+    image: { size, sizeFrom, channels, preprocessing: real.source.preprocessing },
     features: feats.info,
     datasets: {
       real: record(real, real.labels, K),
-      synthetic: record(synthetic, synLabels, K),
+      synthetic: { ...record(synthetic, synLabels, K), path: resolve(req.synthetic), rows: source.rows && source.rows.synthetic < source.rows.total ? source.rows : null },
       augmented: augmented ? record(augmented, augLabels!, K) : null,
     },
     classes: real.labelNames,
@@ -493,6 +549,8 @@ export async function evaluate(req: EvaluateRequest, deps: { fidelity?: Fidelity
       mode: utilityMode,
       oversampling: oversamplingRecord(cd, seeds.oversampling, real.labelNames, groups, groupBy),
     },
+    fairness: { ...fairness, groups, compared: '(c) real + synthetic minus (a) real train' },
+    learned,
     diversity: {
       cells: { groupBy, realTrain: realTrainCells, synthetic: synCells, augmented: augCells, notes },
       modes: {

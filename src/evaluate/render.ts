@@ -1,17 +1,24 @@
 /** The human-readable `medsynth evaluate` report: fidelity, utility & fairness, diversity. */
 import { fmt, formatTable } from '../cli/table.js';
+import type { BootInterval } from '../../eval/fairness/bootstrap.js';
 import type { FairnessReport } from '../../eval/fairness/metrics.js';
+import { KID_DISPLAY_SCALE, KID_READING } from '../../eval/fidelity/kid.js';
 import { RATE, type WayComparison } from '../../eval/utility/index.js';
 import { seedStat, type SeedStat } from '../../eval/utility/intervals.js';
 import type { EvaluateResult, FidelityComparison } from './evaluate.js';
 
 const pct = (x: number | null | undefined) => fmt(x, 3);
 
-function fidelityCells(c: FidelityComparison): string[] {
+/** Precision at or above this on collapsed samples gets the warning mark. */
+export const COLLAPSED_PRECISION = 0.8;
+const COLLAPSE_MARK = '!';
+
+function fidelityCells(c: FidelityComparison, collapsed = false): string[] {
   const v = c.values;
   if (!v) return ['-', '-', '-', '-', '-', '-'];
-  const kid = v.kid ? `${(v.kid.mean * 1e3).toFixed(2)}±${(v.kid.std * 1e3).toFixed(2)}` : '-';
-  return [fmt(v.fid, 2), kid, pct(v.precision), pct(v.recall), pct(v.density), pct(v.coverage)];
+  const kid = v.kid ? `${(v.kid.mean * KID_DISPLAY_SCALE).toFixed(2)}±${(v.kid.std * KID_DISPLAY_SCALE).toFixed(2)}` : '-';
+  const warn = collapsed && v.precision !== null && v.precision >= COLLAPSED_PRECISION ? ` ${COLLAPSE_MARK}` : '';
+  return [fmt(v.fid, 2), kid, `${pct(v.precision)}${warn}`, pct(v.recall), pct(v.density), pct(v.coverage)];
 }
 
 function fidelitySection(r: EvaluateResult): string[] {
@@ -22,7 +29,7 @@ function fidelitySection(r: EvaluateResult): string[] {
   const notes = new Set<string>();
   for (const row of r.fidelity.rows) {
     const name = label(row);
-    rows.push([`${name.padEnd(width)}  synthetic`, String(row.synthetic.n), ...fidelityCells(row.synthetic)]);
+    rows.push([`${name.padEnd(width)}  synthetic`, String(row.synthetic.n), ...fidelityCells(row.synthetic, r.learned?.collapsed)]);
     rows.push([`${''.padEnd(width)}  real test (baseline)`, String(row.baseline.n), ...fidelityCells(row.baseline)]);
     for (const [who, c] of [['synthetic', row.synthetic], ['real test', row.baseline]] as const) {
       if (c.note) notes.add(`${name}, ${who}: ${c.note}`);
@@ -30,10 +37,59 @@ function fidelitySection(r: EvaluateResult): string[] {
     }
   }
   const f = r.features;
+  const marked = rows.some((row) => row[4]!.endsWith(` ${COLLAPSE_MARK}`));
+  const negative = r.fidelity.rows.some((row) => [row.synthetic, row.baseline].some((c) => (c.values?.kid?.mean ?? 0) < 0));
   return [
-    `Fidelity vs the real train split (features: ${f.name}, ${f.dim}-d, fitted on ${f.fittedOn}; KID x 1e3, mean±std over subsets)`,
-    formatTable(['slice / compared set', 'n', 'FID', 'KID', 'precision', 'recall', 'density', 'coverage'], rows),
+    `Fidelity vs the real train split (features: ${f.name}, ${f.dim}-d, fitted on ${f.fittedOn}; KID x 1000, mean±std over subsets)`,
+    formatTable(['slice / compared set', 'n', 'FID', 'KID x1000', 'precision', 'recall', 'density', 'coverage'], rows),
+    ...(marked ? [`  ${COLLAPSE_MARK} ${collapseWarning(r)}`] : []),
+    `  KID: ${KID_READING}${negative ? ' (negative values above)' : ''}.`,
     ...[...notes].map((n) => `  note: ${n}`),
+  ];
+}
+
+/** The warning beside a high precision of collapsed samples. */
+export function collapseWarning(r: Pick<EvaluateResult, 'learned'>): string {
+  const l = r.learned;
+  return `high precision on collapsed samples: they sit inside the real data but on few records (${l.distinctNearest.synthetic} distinct nearest records of ${l.m} samples, real held-out ${l.distinctNearest.reference}; mode coverage ${fmt(l.modeCoverage.ratio, 2)}x real). Precision does not see collapse; read recall and coverage.`;
+}
+
+const bi = (x: BootInterval | undefined, sign = false) => {
+  if (!x || x.estimate === null) return '-';
+  const v = (y: number) => (sign && y >= 0 ? '+' : '') + y.toFixed(3);
+  return x.lo !== null && x.hi !== null ? `${v(x.estimate)} [${v(x.lo)}, ${v(x.hi)}]` : `${v(x.estimate)} [no interval]`;
+};
+
+function fairnessLines(r: EvaluateResult): string[] {
+  const fb = r.fairness;
+  if (!fb) return [];
+  const name = (g: number) => `${r.groupBy.join('/') || 'group'}=${fb.groups[g]}`;
+  const excluded = fb.excluded.length ? fb.excluded.map((x) => `${name(x.group)} (${x.n})`).join(', ') : 'none';
+  const lines = [
+    `Fairness over groups with >= ${fb.minGroup} real test images (${Math.round(fb.confidence * 100)}% bootstrap intervals, ${fb.replicates} replicates stratified by group, seed ${fb.seed}); excluded: ${excluded}`,
+  ];
+  if (fb.eligible.length < 2) {
+    lines.push(`  fewer than 2 groups are large enough: no fairness figure (lower --min-group only if you accept noisier figures)`);
+    return lines;
+  }
+  for (const w of fb.ways) lines.push(`  (${w.key}) worst-group accuracy ${bi(w.worstGroupAccuracy)}; equalized-odds diff. ${bi(w.equalizedOddsDifference)}`);
+  for (const d of fb.differences) lines.push(`  (${d.of[0]}) - (${d.of[1]}): worst-group accuracy ${bi(d.worstGroupAccuracy, true)}; equalized-odds diff. ${bi(d.equalizedOddsDifference, true)}`);
+  return lines;
+}
+
+function learnedSection(r: EvaluateResult): string[] {
+  const l = r.learned;
+  if (!l) return [];
+  const t = l.thresholds;
+  const ca = l.conditionalAccuracy;
+  return [
+    `Did the generator learn? (${l.space}; ${l.m} samples vs ${l.m} real test images, against the real train split)`,
+    formatTable(['evidence', 'synthetic', 'real test', 'ratio', 'gate'], [
+      ['distinct nearest records', l.distinctNearest.synthetic, l.distinctNearest.reference, fmt(l.distinctNearest.ratio, 2), `>= ${t.distinctRatio}`],
+      [`mode coverage (K = ${l.modeCoverage.k})`, fmt(l.modeCoverage.synthetic), fmt(l.modeCoverage.reference), fmt(l.modeCoverage.ratio, 2), `>= ${t.modeCoverageRatio}`],
+      ['conditional accuracy (1-NN)', fmt(ca?.synthetic ?? null), fmt(ca?.reference ?? null), ca?.margin != null ? `${fmt(ca.margin, 2)} of margin` : '-', `>= ${t.conditionalMargin} of margin over chance ${ca ? fmt(ca.chance, 2) : '-'}`],
+    ]),
+    l.learned ? '  learned: yes (every test passes)' : `  learned: NO - ${l.reasons.join('; ')}`,
   ];
 }
 
@@ -98,6 +154,7 @@ function utilitySection(r: EvaluateResult): string[] {
     comparisonLine('(a) real only', u.augmentedVsReal),
     ...plainly,
     ...skipped,
+    ...fairnessLines(r),
   ];
 }
 
@@ -140,9 +197,9 @@ export function formatEvaluation(r: EvaluateResult): string {
   const s = r.splits.sizes;
   return [
     `real      ${r.datasets.real.path} (${r.datasets.real.n} images; split seed ${r.splits.seed}: train ${s.train}, holdout ${s.holdout}, test ${s.test})`,
-    `synthetic ${r.datasets.synthetic.path} (${r.datasets.synthetic.n} images)`,
+    `synthetic ${r.datasets.synthetic.path} (${r.datasets.synthetic.n} images${r.datasets.synthetic.rows ? `: the synthetic=1 rows of ${r.datasets.synthetic.rows.total}` : ''})`,
     ...(r.datasets.augmented ? [`augmented ${r.datasets.augmented.path} (${r.datasets.augmented.n} images)`] : []),
-    `images    ${r.image.size}x${r.image.size}, ${r.image.channels} channel${r.image.channels > 1 ? 's' : ''}; features ${r.features.name}: ${r.features.preprocessing}`,
+    `images    ${r.image.size}x${r.image.size} (from ${r.image.sizeFrom}), ${r.image.channels} channel${r.image.channels > 1 ? 's' : ''}; features ${r.features.name}: ${r.features.preprocessing}`,
     `seed      ${r.seeds.evaluation} (sub-seeds in --json)`,
     '',
     ...fidelitySection(r),
@@ -150,5 +207,7 @@ export function formatEvaluation(r: EvaluateResult): string {
     ...utilitySection(r),
     '',
     ...diversitySection(r),
+    '',
+    ...learnedSection(r),
   ].join('\n');
 }

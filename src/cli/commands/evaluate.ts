@@ -7,6 +7,7 @@ import { DOMAIN_CNN_DEFAULT_STEPS } from '../../../eval/features/domain-cnn.js';
 import { EXTRACTORS, parseExtractorSpec, type ExtractorSpec } from '../../../eval/features/index.js';
 import { ConfigError } from '../../core/errors.js';
 import { writeFileAtomic } from '../../core/fs.js';
+import { DEFAULT_MIN_GROUP } from '../../../eval/fairness/bootstrap.js';
 import { DEFAULT_CLASSIFIER_SEEDS, evaluate } from '../../evaluate/evaluate.js';
 import { formatEvaluation } from '../../evaluate/render.js';
 import { BACKEND_CHOICES } from '../../backend/index.js';
@@ -31,6 +32,7 @@ interface EvaluateCliOptions {
   classifierSeeds: number;
   modes?: number;
   minSlice: number;
+  minGroup: number;
   cacheDir?: string;
   cache: boolean;
   backend?: string;
@@ -54,10 +56,10 @@ export function registerEvaluateCommand(program: Command): void {
     .command('evaluate')
     .description('fidelity, utility & fairness, and diversity of synthetic images, each beside a real-data baseline')
     .requiredOption('--real <path>', 'the real dataset: folder with manifest.csv, a manifest .csv, or a MedMNIST .npz')
-    .requiredOption('--synthetic <dir>', 'synthetic images: a medsynth sample (or balance) output folder')
+    .requiredOption('--synthetic <dir>', 'synthetic images: a medsynth sample (or balance) output folder; only rows with synthetic=1 are read')
     .option('--augmented <dir>', 'the real + synthetic training set for utility (c), e.g. medsynth balance output (default: real train + --synthetic)')
     .option('--features <name>', `feature extractor: ${EXTRACTORS.join(', ')}, or FILE.npy (real rows in load order, then synthetic rows)`, parseFeatures, 'domain-cnn' as ExtractorSpec)
-    .option('--size <px>', 'evaluation image side: 28, 32, 64 or 128 (default: the synthetic images\' size)', parseSize)
+    .option('--size <px>', 'evaluation image side: 28, 32, 64 or 128 (default: the size the generator was trained at, else the first synthetic image\'s)', parseSize)
     .option('--bins <spec>', "bin edges for numeric columns of the real data, as given to train, e.g. 'age=30,45,60,75'")
     .option('--group-by <attrs>', 'attributes whose values are the demographic groups (default: sex if present)', parseList)
     .option('--positive <class>', 'positive class of binary fairness rates (default: the rarest class of the real train split)')
@@ -67,6 +69,7 @@ export function registerEvaluateCommand(program: Command): void {
     .option('--classifier-seeds <n>', 'evaluation classifiers per utility way, each with its own seed; mean and 95% t-interval over them', parsePositiveInt, DEFAULT_CLASSIFIER_SEEDS)
     .option('--modes <k>', 'k-means clusters for mode coverage and NDB (default: train images / 10, 2..50)', parseModes)
     .option('--min-slice <n>', 'fidelity is left out for slices with fewer images on either side', parsePositiveInt, 10)
+    .option('--min-group <n>', 'groups with fewer real test images are listed and left out of the fairness figures and verdict', parsePositiveInt, DEFAULT_MIN_GROUP)
     .option('--cache-dir <dir>', `domain-cnn weight cache (default: $MEDSYNTH_CACHE_DIR or ${DEFAULT_CACHE_DIR})`)
     .option('--no-cache', 'do not read or write the domain-cnn weight cache')
     .addOption(new Option('--backend <name>', 'compute backend (default: $MEDSYNTH_BACKEND or auto)').choices([...BACKEND_CHOICES]))
@@ -100,6 +103,7 @@ export function registerEvaluateCommand(program: Command): void {
         classifierSeeds: opts.classifierSeeds,
         modes: opts.modes,
         minSlice: opts.minSlice,
+        minGroup: opts.minGroup,
         cacheDir,
         onProgress: jsonStdout ? undefined : info_,
       });

@@ -2,13 +2,17 @@
  * `medsynth evaluate` as a user runs it, on a tiny phantom, a 1-epoch cVAE and 60 samples: the report
  * sections on stdout, the JSON file with seeds, extractor, fingerprints and split sizes (and no image path
  * or patient id), the oversampling baseline (d) and the comparisons over classifier seeds, (c) from
- * --augmented, same seed → same numbers, and one-line errors that write nothing.
+ * --augmented, same seed → same numbers, and one-line errors that write nothing; the learned-at-all
+ * evidence and the fairness intervals over large-enough groups; a balance folder as --synthetic (its
+ * synthetic=1 rows only, at the generator's size).
  */
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from '../../helpers/cli.js';
+import { detectSize } from '../../../src/evaluate/evaluate.js';
+import { syntheticSource } from '../../../src/evaluate/synthetic-source.js';
 
 let work: string;
 let data: string;
@@ -65,6 +69,15 @@ describe('medsynth evaluate', () => {
     }
     expect(r.stdout).toMatch(/Mode coverage: k-means, K = 16/);
     expect(r.stdout).toMatch(/Intra-class mean pairwise distance/);
+    expect(r.stdout).toMatch(/Did the generator learn\? \(pixel-pca features; 36 samples vs 36 real test images/);
+    expect(r.stdout).toMatch(/distinct nearest records +\d+ +\d+ /);
+    expect(r.stdout).toMatch(/learned: (yes|NO)/);
+    expect(r.stdout).toMatch(/Fairness over groups with >= 20 real test images \(95% bootstrap intervals, 1000 replicates stratified by group/);
+    // 36 test images: 11 female, 25 male; female is below 20, so one group is left and no fairness figure.
+    expect(r.stdout).toMatch(/excluded: sex=female \(11\)\n  fewer than 2 groups are large enough: no fairness figure/);
+    // A 1-epoch cVAE collapses: the evidence says so.
+    expect(r.stdout).toMatch(/learned: NO - 36 samples have \d distinct nearest real training images/);
+    expect(r.stdout).toMatch(/KID: KID is shown x 1000/);
     expect(r.stderr).toContain(`wrote ${file}`);
 
     first = JSON.parse(readFileSync(file, 'utf8'));
@@ -110,6 +123,22 @@ describe('medsynth evaluate', () => {
     expect(first.utility.positiveName).toBe('disease');
     expect(first.diversity.cells.synthetic.indices.total).toBe(60);
     expect(first.diversity.modes.baseline.counts.reduce((a: number, b: number) => a + b, 0)).toBe(36);
+    // Learned-at-all evidence: M = min(60 synthetic, 36 test), against the real train split.
+    expect(first.learned).toMatchObject({ m: 36, seed: first.seeds.learned, thresholds: { distinctRatio: 0.25, modeCoverageRatio: 0.3 } });
+    expect(first.learned.distinctNearest.reference).toBeGreaterThan(10);
+    expect(first.learned.modeCoverage.k).toBe(16);
+    expect(typeof first.learned.learned).toBe('boolean');
+    expect(first.learned.reasons.length === 0).toBe(first.learned.learned);
+    // Fairness: groups of the 36 test images; all four ways; (c) - (a).
+    expect(first.fairness).toMatchObject({ minGroup: 20, replicates: 1000, confidence: 0.95, groups: ['female', 'male'] });
+    expect(first.fairness.groupSizes.reduce((a: number, b: number) => a + b, 0)).toBe(36);
+    expect(first.fairness.ways.map((w: { key: string }) => w.key)).toEqual(['a', 'b', 'c', 'd']);
+    expect(first.fairness.groupSizes).toEqual([11, 25]);
+    expect(first.fairness.eligible).toEqual([1]);
+    expect(first.fairness.excluded).toEqual([{ group: 0, n: 11 }]);
+    expect(first.learned.collapsed).toBe(true);
+    expect(first.utility.ways[0].reports[0].confusion).toHaveLength(2);
+    expect(first.image).toMatchObject({ size: 28, sizeFrom: 'the first synthetic image' });
     // Aggregates only: no image path, no patient identifier.
     const text = readFileSync(file, 'utf8');
     expect(text).not.toMatch(/ph_\d+|syn_\d+|P\d{5}/);
@@ -132,6 +161,42 @@ describe('medsynth evaluate', () => {
       baseline: { ...row.baseline, values: row.baseline.values && { ...row.baseline.values, seconds: expect.anything() } },
     })));
     expect(j.diversity.cells.augmented).toEqual(first.diversity.cells.augmented);
+  });
+
+  it('reads only the synthetic=1 rows of a balance folder, at the size the generator was trained at', () => {
+    // Real rows point at a 64 px copy of the data (as balance's rows point at 224 px originals); the
+    // synthetic rows are the 28 px samples; plan.json names the run, as balance writes it.
+    const big = join(work, 'phantom64');
+    expect(runCli(['data', 'phantom', '--out', big, '--n', '240', '--size', '64', '--seed', '2']).status).toBe(0);
+    const bal = join(work, 'balanced');
+    augmentedFolder(bal, (s) => s === 'train', true);
+    writeFileSync(join(bal, 'manifest.csv'), readFileSync(join(bal, 'manifest.csv'), 'utf8').replaceAll('../phantom/', '../phantom64/'));
+    const src = syntheticSource(bal);
+    try {
+      expect(src.rows).toEqual({ total: 227, synthetic: 60 });
+      expect(src.run).toBeNull();
+      expect(detectSize(src.loadPath)).toBe(28); // the first synthetic image, not the first (64 px) row
+    } finally {
+      src.cleanup();
+    }
+    expect(existsSync(src.loadPath)).toBe(false);
+
+    writeFileSync(join(bal, 'plan.json'), JSON.stringify({ model: join(work, 'run') }));
+    const r = runCli(['evaluate', '--real', data, '--synthetic', bal, ...FAST, '--classifier-seeds', '1', '--min-group', '10', '--json']);
+    expect(r.status, r.stderr).toBe(0);
+    const j = JSON.parse(r.stdout);
+    expect(j.datasets.synthetic).toMatchObject({ n: 60, rows: { total: 227, synthetic: 60 }, perClass: first.datasets.synthetic.perClass });
+    expect(j.image.size).toBe(28);
+    expect(j.image.sizeFrom).toMatch(/the generator's run \(.*run\/run\.json\)/);
+    // --min-group 10: both groups of the 36 test images count, with intervals of (c) - (a).
+    expect(j.fairness.minGroup).toBe(10);
+    expect(j.fairness.eligible).toEqual([0, 1]);
+    const d = j.fairness.differences[0];
+    expect(d.of).toEqual(['c', 'a']);
+    expect(d.worstGroupAccuracy.lo).toBeLessThanOrEqual(d.worstGroupAccuracy.estimate);
+    expect(d.worstGroupAccuracy.hi).toBeGreaterThanOrEqual(d.worstGroupAccuracy.estimate);
+    // The same synthetic rows as the sample folder: the same fidelity numbers.
+    expect(j.fidelity.rows[0].synthetic.values.fid).toBeCloseTo(first.fidelity.rows[0].synthetic.values.fid, 6);
   });
 
   it('refuses an augmented set holding test images, an unknown class, and a bad extractor, writing nothing', () => {
