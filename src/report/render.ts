@@ -3,6 +3,7 @@
  * network) and as Markdown. Every section has a stable id (summary, privacy, attacks, fidelity, utility,
  * diversity, samples, training, provenance) so tests and readers can find it.
  */
+import { KID_DISPLAY_SCALE, KID_READING } from '../../eval/fidelity/kid.js';
 import type { ReportData, Verdict } from './report.js';
 import { barChart, esc, lineChart, rocChart } from './svg.js';
 
@@ -37,6 +38,20 @@ function section(id: string, title: string): Section {
 
 const verdictRow = (name: string, v: Verdict) => [name, v.level, v.text];
 
+/** The mark of a TPR read at an FPR below 1 / non-members (as in the CLI's audit table). */
+export const UNRESOLVABLE_MARK = '*';
+/** The mark beside a high precision of collapsed samples. */
+export const COLLAPSE_MARK = '†';
+
+/** TPR at `fpr` with its interval, marked when the FPR is below 1 / non-members. */
+export function tprCell(m: Obj | null | undefined, fpr: number): string {
+  const t = (m?.tprAtFpr as Obj[] | undefined)?.find((x) => Math.abs(x.fpr - fpr) < 1e-12);
+  if (!t) return '–';
+  const nonMembers = Number(m?.nonMembers);
+  const resolvable = typeof t.resolvable === 'boolean' ? t.resolvable : Number.isFinite(nonMembers) ? fpr * nonMembers >= 1 : true;
+  return `${ci(t)}${resolvable ? '' : UNRESOLVABLE_MARK}`;
+}
+
 export function sections(d: ReportData): Section[] {
   const out: Section[] = [];
   const pv = d.privacy as Obj;
@@ -45,11 +60,20 @@ export function sections(d: ReportData): Section[] {
 
   const s = section('summary', 'Summary');
   s.paragraphs.push(`Run <b>${esc(d.run.name)}</b>: a ${esc(d.run.kind)} trained for ${d.run.steps} steps (seed ${d.run.seed}).`);
-  s.tables.push({ caption: 'Verdicts', table: { header: ['aspect', 'verdict', 'why'], rows: [verdictRow('privacy', d.verdicts.privacy), verdictRow('fidelity', d.verdicts.fidelity), verdictRow('utility', d.verdicts.utility), verdictRow('fairness', d.verdicts.fairness)] } });
+  const v = d.verdicts;
+  const verdictRows = [verdictRow('privacy', v.privacy), verdictRow('fidelity', v.fidelity), verdictRow('utility', v.utility), verdictRow('fairness', v.fairness)];
+  if (v.diversity) verdictRows.push(verdictRow('diversity', v.diversity));
+  s.tables.push({ caption: 'Verdicts', table: { header: ['aspect', 'verdict', 'why'], rows: verdictRows } });
   const t = d.thresholds;
+  const lt = t.learned;
   s.paragraphs.push(
-    `How verdicts are read: privacy is <i>low leakage</i> when the model is (ε, δ)-DP with ε ≤ ${t.lowLeakage.epsilon} and the best membership attack's AUC ≤ ${t.lowLeakage.auc}; <i>moderate</i> when the best AUC ≤ ${t.moderateLeakage.auc}; <i>high</i> otherwise. Fidelity is <i>close</i> when FID ≤ ${t.fidelityRatio.close}× the real-vs-real baseline, <i>fair</i> up to ${t.fidelityRatio.fair}×. Utility is <i>good</i> when training on synthetic data loses ≤ ${t.utilityGap.good * 100} accuracy points against real data, <i>fair</i> up to ${t.utilityGap.fair * 100}. Fairness compares the worst-group accuracy before and after augmentation.`,
+    `How verdicts are read: privacy is <i>low leakage</i> when the model is (ε, δ)-DP with ε ≤ ${t.lowLeakage.epsilon} and the best membership attack's AUC ≤ ${t.lowLeakage.auc}; <i>moderate</i> when the best AUC ≤ ${t.moderateLeakage.auc}; <i>high</i> otherwise. Fidelity is <i>close</i> when FID ≤ ${t.fidelityRatio.close}× the real-vs-real baseline, <i>fair</i> up to ${t.fidelityRatio.fair}×. Utility is <i>good</i> when training on synthetic data loses ≤ ${t.utilityGap.good * 100} accuracy points against real data, <i>fair</i> up to ${t.utilityGap.fair * 100}. Fairness compares worst-group accuracy and the equalized-odds difference before (a) and after (c) augmentation over the groups with at least ${t.fairness?.minGroup ?? 20} test images (evaluate --min-group; smaller groups are listed and left out): <i>better</i> or <i>worse</i> only when the bootstrap interval of a change excludes 0, <i>unchanged</i> when both intervals lie within ±${t.fairness?.unchangedWithin ?? 0.05}, otherwise not informative.`,
   );
+  if (lt) {
+    s.paragraphs.push(
+      `Every verdict needs evidence that the model learned the data. The samples count as <i>collapsed</i> when their distinct nearest training records are fewer than ${lt.distinctRatio * 100}% of those of as many real held-out images, or their k-means mode coverage is below ${lt.modeCoverageRatio}× the real held-out coverage; then the privacy (unless an attack found high leakage), fidelity, utility and fairness verdicts are <i>not informative</i>: an attack cannot show leakage of what the model never learned. Samples whose class a nearest-record judge recovers with less than ${lt.conditionalMargin * 100}% of the real data's margin over chance make utility and fairness not informative. Without that evidence (no --eval), a low-leakage privacy verdict is not informative. Diversity is <i>good</i> at ≥ ${t.diversity?.distinctRatio}× real distinct nearest records and ≥ ${t.diversity?.modeCoverageRatio}× real mode coverage, <i>poor</i> when collapsed.`,
+    );
+  }
   out.push(s);
 
   const p = section('privacy', 'Privacy');
@@ -78,7 +102,7 @@ export function sections(d: ReportData): Section[] {
   const a = section('attacks', 'Membership attacks');
   if (audit?.attacks) {
     const attacks = audit.attacks as Obj[];
-    const tpr = (m: Obj | null | undefined, fpr: number) => ci((m?.tprAtFpr as Obj[] | undefined)?.find((x) => Math.abs(x.fpr - fpr) < 1e-12));
+    const tpr = tprCell;
     const sz = audit.sizes as Obj | undefined;
     a.paragraphs.push(
       `Members: ${sz?.members ?? '–'} training images; non-members: ${sz?.nonMembers ?? '–'} holdout images never trained on; ${sz?.synthetic ?? '–'} synthetic samples. Each attack scores every image (higher = more likely a member). Intervals are ${Math.round(100 * Number(audit.settings?.confidence ?? 0.95))}% bootstrap CIs; the ε lower bound is a Clopper–Pearson bound at the best threshold (Jagielski et al. 2020; Nasr et al. 2021).`,
@@ -94,10 +118,14 @@ export function sections(d: ReportData): Section[] {
     if (curves.length) a.charts.push(rocChart('ROC curves of the membership attacks (log-log)', curves));
     const groups = attacks.flatMap((x) => ((x.groups ?? []) as Obj[]).filter((g) => g.metrics).map((g) => [String(x.name), `${g.variable}=${g.value}`, `${g.members}/${g.nonMembers}`, ci(g.metrics.auc), tpr(g.metrics, 0.01)]));
     if (groups.length) a.tables.push({ caption: 'Leakage per group (members/non-members per group)', table: { header: ['attack', 'group', 'n', 'AUC', 'TPR @ FPR 1%'], rows: groups } });
+    if ([...a.tables.flatMap((x) => x.table.rows.flat())].some((c) => c.endsWith(UNRESOLVABLE_MARK))) {
+      a.paragraphs.push(`${UNRESOLVABLE_MARK} FPR below 1/${sz?.nonMembers ?? 'non-members'} (1/non-members of the group, per group): TPR at zero false positives, not a TPR at that FPR; unreliable, read it as "members scored above every non-member".`);
+    }
     for (const d of (audit.dcr ?? []) as Obj[]) {
       const perm = d.permutation as Obj | undefined;
       const permText = perm ? `; permutation test p = ${f(perm.pValue)}, chance range [${f(perm.nullLower)}, ${f(perm.nullUpper)}] (trust this over the binomial interval when samples share nearest records)` : '';
-      a.paragraphs.push(`DCR test (${esc(String(d.space))} space): ${f(d.share)} [${f(d.lower)}, ${f(d.upper)}] of synthetic samples are closer to a training image than to a holdout image (ideal ≈ 0.5; above it, samples sit nearer the training data)${permText}.`);
+      const distinct = typeof d.distinctNearestRecords === 'number' ? `; the ${d.synthetic ?? ''} samples have ${d.distinctNearestRecords} distinct nearest records${typeof d.largestShareOnOneRecord === 'number' ? ` (the most shared one is nearest to ${f(100 * d.largestShareOnOneRecord, 1)}% of them)` : ''}, so the interval counts far fewer independent trials than samples` : '';
+      a.paragraphs.push(`DCR test (${esc(String(d.space))} space): ${f(d.share)} [${f(d.lower)}, ${f(d.upper)}] of synthetic samples are closer to a training image than to a holdout image (ideal ≈ 0.5; above it, samples sit nearer the training data)${distinct}${permText}.`);
     }
     for (const c of (audit.caveats ?? []) as string[]) a.paragraphs.push(`<i>${esc(c)}</i>`);
   } else a.paragraphs.push('Not audited: run <code>medsynth audit --model RUN --data DIR --json audit.json</code> and pass <code>--audit audit.json</code>.');
@@ -105,18 +133,31 @@ export function sections(d: ReportData): Section[] {
 
   const fi = section('fidelity', 'Fidelity');
   if (ev?.fidelity?.rows) {
-    const fv = (c: Obj | undefined) => {
+    const learned = ev.learned as Obj | undefined;
+    const collapsed = learned?.collapsed === true;
+    let marked = false;
+    let negative = false;
+    const fv = (c: Obj | undefined, synthetic: boolean) => {
       const v = c?.values as Obj | null | undefined;
       if (!v) return ['–', '–', '–', '–', '–', '–'];
-      return [f(v.fid, 2), v.kid ? `${f(v.kid.mean * 1e3, 2)}±${f(v.kid.std * 1e3, 2)}` : '–', f(v.precision), f(v.recall), f(v.density), f(v.coverage)];
+      const warn = synthetic && collapsed && typeof v.precision === 'number' && v.precision >= 0.8 ? ` ${COLLAPSE_MARK}` : '';
+      marked ||= warn !== '';
+      negative ||= typeof v.kid?.mean === 'number' && v.kid.mean < 0;
+      return [f(v.fid, 2), v.kid ? `${f(v.kid.mean * KID_DISPLAY_SCALE, 2)}±${f(v.kid.std * KID_DISPLAY_SCALE, 2)}` : '–', `${f(v.precision)}${warn}`, f(v.recall), f(v.density), f(v.coverage)];
     };
     const rows: string[][] = [];
     for (const r of ev.fidelity.rows as Obj[]) {
-      rows.push([`${r.slice} ${r.name}`, 'synthetic', String(r.synthetic?.n ?? '–'), ...fv(r.synthetic)]);
-      rows.push(['', 'real test (baseline)', String(r.baseline?.n ?? '–'), ...fv(r.baseline)]);
+      rows.push([`${r.slice} ${r.name}`, 'synthetic', String(r.synthetic?.n ?? '–'), ...fv(r.synthetic, true)]);
+      rows.push(['', 'real test (baseline)', String(r.baseline?.n ?? '–'), ...fv(r.baseline, false)]);
     }
-    fi.paragraphs.push(`Each slice compares a set with the real train split in ${esc(String(ev.features?.name ?? 'feature'))} features (${esc(String(ev.features?.fittedOn ?? ''))}); the real-test row is what a fresh sample of real data scores. Lower FID/KID and higher precision, recall, density and coverage are better. KID × 10³.`);
-    fi.tables.push({ caption: 'Fidelity overall, per class and per group', table: { header: ['slice', 'set', 'n', 'FID', 'KID×1e3', 'precision', 'recall', 'density', 'coverage'], rows } });
+    fi.paragraphs.push(`Each slice compares a set with the real train split in ${esc(String(ev.features?.name ?? 'feature'))} features (${esc(String(ev.features?.fittedOn ?? ''))}); the real-test row is what a fresh sample of real data scores. Lower FID/KID and higher precision, recall, density and coverage are better.`);
+    fi.paragraphs.push(`${esc(KID_READING)}${negative ? ' (the table has negative values)' : ''}.`);
+    if (marked) {
+      fi.paragraphs.push(
+        `${COLLAPSE_MARK} <b>High precision on collapsed samples:</b> the samples lie inside the real data but on few records (${learned!.distinctNearest?.synthetic} distinct nearest training records for ${learned!.m} samples, against ${learned!.distinctNearest?.reference} for as many real held-out images; mode coverage ${f(learned!.modeCoverage?.ratio, 2)}× real). Precision cannot see collapse: read recall and coverage.`,
+      );
+    }
+    fi.tables.push({ caption: 'Fidelity overall, per class and per group', table: { header: ['slice', 'set', 'n', 'FID', 'KID ×1000', 'precision', 'recall', 'density', 'coverage'], rows } });
   } else fi.paragraphs.push('Not evaluated: run <code>medsynth evaluate</code> and pass <code>--eval</code>.');
   out.push(fi);
 
@@ -173,6 +214,23 @@ export function sections(d: ReportData): Section[] {
         u.paragraphs.push(`Against the oversampling baseline, the synthetic augmentation is <b>${what}</b> (${pts(vsD.deltaBalancedAccuracy)} points of balanced accuracy).${noise(vsD)}`);
       }
     }
+    const fb = ev.fairness as Obj | undefined;
+    if (fb) {
+      const gname = (g: number) => String((fb.groups as string[] | undefined)?.[g] ?? g);
+      const excluded = ((fb.excluded ?? []) as Obj[]).map((x) => `${esc(gname(x.group))} (${x.n} test images)`);
+      u.paragraphs.push(
+        `Fairness figures over the groups with at least ${fb.minGroup} real test images: ${((fb.eligible ?? []) as number[]).map((g) => `${esc(gname(g))} (${(fb.groupSizes as number[])[g]})`).join(', ') || 'none'}. ${excluded.length ? `Left out as too small: ${excluded.join(', ')}.` : 'No group is too small.'} Intervals: ${Math.round(100 * Number(fb.confidence))}% percentile bootstrap over the test images, ${fb.replicates} replicates stratified by group (seed ${fb.seed}); a change (c) − (a) resamples both ways independently, which makes its interval wider, not narrower.`,
+      );
+      if (((fb.eligible ?? []) as number[]).length >= 2) {
+        const bi = (x: Obj | undefined, sign = false) => {
+          const v = (y: number) => `${sign && y >= 0 ? '+' : ''}${f(y)}`;
+          return x && typeof x.estimate === 'number' ? (typeof x.lo === 'number' && typeof x.hi === 'number' ? `${v(x.estimate)} [${v(x.lo)}, ${v(x.hi)}]` : `${v(x.estimate)} [no interval]`) : '–';
+        };
+        const rowsF = ((fb.ways ?? []) as Obj[]).map((w) => [`(${w.key})`, bi(w.worstGroupAccuracy), bi(w.equalizedOddsDifference)]);
+        for (const dd of (fb.differences ?? []) as Obj[]) rowsF.push([`(${dd.of[0]}) − (${dd.of[1]})`, bi(dd.worstGroupAccuracy, true), bi(dd.equalizedOddsDifference, true)]);
+        u.tables.push({ caption: `Fairness over groups with ≥ ${fb.minGroup} test images, with bootstrap intervals`, table: { header: ['way', 'worst-group accuracy', 'equalized-odds difference'], rows: rowsF } });
+      }
+    }
   } else u.paragraphs.push('Not evaluated.');
   out.push(u);
 
@@ -194,6 +252,23 @@ export function sections(d: ReportData): Section[] {
     if (modes) {
       const occ = (name: string, o: Obj | undefined) => [name, f(o?.coverage), o?.ndb ? `${o.ndb.ndb}/${modes.k}` : '–', f(o?.indices?.gini)];
       dv.tables.push({ caption: `Mode coverage over K = ${modes.k} k-means clusters of real features, and NDB (Richardson & Weiss 2018)`, table: { header: ['set', 'coverage', 'NDB', 'Gini of occupancy'], rows: [occ('synthetic', modes.synthetic), occ('real test (baseline)', modes.baseline)] } });
+    }
+    const l = ev!.learned as Obj | undefined;
+    if (l) {
+      const ca = l.conditionalAccuracy as Obj | null | undefined;
+      const lt = l.thresholds as Obj | undefined;
+      dv.tables.push({
+        caption: `Did the model learn? ${l.m} samples against ${l.m} real held-out (test) images, nearest records in the real train split (${esc(String(l.space ?? ''))})`,
+        table: {
+          header: ['evidence', 'synthetic', 'real held-out', 'ratio', 'gate'],
+          rows: [
+            ['distinct nearest training records', String(l.distinctNearest?.synthetic), String(l.distinctNearest?.reference), f(l.distinctNearest?.ratio, 2), `≥ ${lt?.distinctRatio ?? '–'}`],
+            [`k-means mode coverage (K = ${l.modeCoverage?.k})`, f(l.modeCoverage?.synthetic), f(l.modeCoverage?.reference), f(l.modeCoverage?.ratio, 2), `≥ ${lt?.modeCoverageRatio ?? '–'}`],
+            ['conditional accuracy (1-NN judge, balanced)', f(ca?.synthetic), f(ca?.reference), typeof ca?.margin === 'number' ? `${f(ca.margin, 2)} of the margin over chance ${f(ca.chance, 2)}` : '–', `≥ ${lt?.conditionalMargin ?? '–'} of the margin`],
+          ],
+        },
+      });
+      dv.paragraphs.push(l.learned ? 'The samples pass every learned-at-all test.' : `<b>The model did not learn the data:</b> ${((l.reasons ?? []) as string[]).map(esc).join('; ')}.`);
     }
     const intra = ev!.diversity.intraClass as Obj | undefined;
     if (intra) dv.tables.push({ caption: 'Intra-class diversity: mean pairwise feature distance', table: { header: ['class', 'real', 'synthetic', 'ratio'], rows: [...(intra.perClass as Obj[]).map((c) => [String(c.name), f(c.real), f(c.synthetic), f(c.ratio)]), ['all', f(intra.all.real), f(intra.all.synthetic), f(intra.all.ratio)]] } });
@@ -251,14 +326,14 @@ const CSS = `body{font:14px/1.5 system-ui,-apple-system,"Segoe UI",sans-serif;co
 h1{font-size:24px;margin:0 0 4px}h2{font-size:19px;border-bottom:2px solid #cbd5e1;padding-bottom:4px;margin-top:32px}
 section{background:#fff;border:1px solid #e2e8f0;border-radius:8px;padding:8px 20px 16px;margin:16px 0}
 table{border-collapse:collapse;margin:8px 0 16px;font-size:13px}th,td{border:1px solid #e2e8f0;padding:4px 8px;text-align:left;vertical-align:top}
-th{background:#f1f5f9}caption{text-align:left;font-weight:600;padding:4px 0}td.good{background:#dcfce7}td.fair{background:#fef9c3}td.poor{background:#fee2e2}td.unknown{background:#f1f5f9}
+th{background:#f1f5f9}caption{text-align:left;font-weight:600;padding:4px 0}td.good{background:#dcfce7}td.fair{background:#fef9c3}td.poor{background:#fee2e2}td.unknown{background:#f1f5f9}td.not-informative{background:#e2e8f0;font-style:italic}
 figure{margin:8px 0}img.grid{image-rendering:pixelated;width:560px;max-width:100%;border:1px solid #e2e8f0}td{overflow-wrap:anywhere}nav a{margin-right:12px}.chart{max-width:100%;height:auto}`;
 
 export function renderHtml(d: ReportData): string {
   const secs = sections(d);
   const table = (t: { caption: string; table: Table }) =>
     `<table><caption>${esc(t.caption)}</caption><thead><tr>${t.table.header.map((h) => `<th>${esc(h)}</th>`).join('')}</tr></thead><tbody>${t.table.rows
-      .map((r) => `<tr>${r.map((c, i) => `<td${t.caption === 'Verdicts' && i === 1 ? ` class="${esc(c)}"` : ''}>${esc(c)}</td>`).join('')}</tr>`)
+      .map((r) => `<tr>${r.map((c, i) => `<td${t.caption === 'Verdicts' && i === 1 ? ` class="${esc(c.replace(/ /g, '-'))}"` : ''}>${esc(c)}</td>`).join('')}</tr>`)
       .join('')}</tbody></table>`;
   const body = secs
     .map(

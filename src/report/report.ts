@@ -6,10 +6,22 @@
  * `medsynth evaluate` and of `medsynth audit`. Sections: summary with verdicts (thresholds printed in the
  * report), privacy, membership attacks, fidelity, utility and fairness, diversity, samples, training
  * curves, provenance (model card + datasheet). Training images are never embedded unless
- * `includeTrainingImages` (the CLI's --include-training-images).
+ * `includeTrainingImages` (the CLI's --include-training-images). report.json names files relative to
+ * the report folder (`relativePaths`), never by absolute path.
+ *
+ * Verdicts need evidence (issue #19). The evaluation's `learned` block (src/evaluate/learned.ts: distinct
+ * nearest records, mode coverage, conditional accuracy, each against real held-out data) gates them:
+ * - samples collapsed (distinct nearest records < 25% of real's, or mode coverage < 0.3 of real's): the
+ *   privacy (unless an attack found high leakage), fidelity, utility and fairness verdicts are "not
+ *   informative", with the reason; an attack cannot show leakage of what the model never learned;
+ * - samples that do not follow their class: utility and fairness are "not informative";
+ * - no evidence at all: a "low leakage" privacy verdict is "not informative" (pass --eval).
+ * Diversity has its own verdict from the same evidence. Fairness reads the evaluation's `fairness` block:
+ * groups below the minimum size are excluded and listed, and a verdict is given only where the bootstrap
+ * interval of the change (c) - (a) supports it.
  */
 import { existsSync, readFileSync } from 'node:fs';
-import { basename, join, resolve } from 'node:path';
+import { basename, isAbsolute, join, relative, resolve } from 'node:path';
 import { imageLength } from '../../datasets/dataset.js';
 import { loadDataset } from '../../datasets/load.js';
 import { assignSplits, splitIndices } from '../../datasets/splits.js';
@@ -40,9 +52,18 @@ export const THRESHOLDS = {
   moderateLeakage: { auc: 0.6 },
   fidelityRatio: { close: 2, fair: 5 },
   utilityGap: { good: 0.05, fair: 0.15 },
+  /** Gate of every verdict (the same numbers as src/evaluate/learned.ts LEARNED_THRESHOLDS, which decides). */
+  learned: { distinctRatio: 0.25, modeCoverageRatio: 0.3, conditionalMargin: 0.25 },
+  /** Diversity: "good" at or above both ratios; "poor" when collapsed (below `learned`); "fair" between. */
+  diversity: { distinctRatio: 0.75, modeCoverageRatio: 0.8 },
+  /**
+   * Fairness: groups with fewer real test images are excluded (evaluate --min-group; this is its default);
+   * "unchanged" needs both intervals of (c) - (a) inside ±unchangedWithin.
+   */
+  fairness: { minGroup: 20, unchangedWithin: 0.05 },
 };
 
-export type Verdict = { level: 'good' | 'fair' | 'poor' | 'unknown'; text: string };
+export type Verdict = { level: 'good' | 'fair' | 'poor' | 'unknown' | 'not informative'; text: string };
 
 export interface ReportData {
   title: string;
@@ -55,7 +76,7 @@ export interface ReportData {
   runConfig: Record<string, unknown>;
   evaluation: Record<string, unknown> | null;
   audit: Record<string, unknown> | null;
-  verdicts: { privacy: Verdict; fidelity: Verdict; utility: Verdict; fairness: Verdict };
+  verdicts: { privacy: Verdict; fidelity: Verdict; utility: Verdict; fairness: Verdict; diversity: Verdict };
   samples: { cells: string[]; perRow: number; seed: number; png: string; realPng: string | null };
   thresholds: typeof THRESHOLDS;
 }
@@ -78,7 +99,31 @@ export function bestAttack(audit: Record<string, any> | null): { name: string; a
   return { name: String(audit.best.attack), auc: Number(audit.best.auc), hi: num(att?.overall?.auc?.upper), epsLower: num(audit.best.epsilonLowerBound) };
 }
 
-export function privacyVerdict(privacy: ReportData['privacy'], audit: Record<string, unknown> | null): Verdict {
+/** What the evaluation says about whether the model learned; null when it has no `learned` block. */
+export function learnedGate(ev: Record<string, any> | null): { collapsed: boolean; conditional: boolean | null; learned: boolean; why: string } | null {
+  const l = ev?.learned;
+  if (!l || typeof l.learned !== 'boolean') return null;
+  return { collapsed: !!l.collapsed, conditional: l.conditional ?? null, learned: l.learned, why: ((l.reasons ?? []) as string[]).join('; ') };
+}
+
+const notInformative = (why: string, measured: string): Verdict => ({ level: 'not informative', text: `not informative: ${why}${measured ? ` (measured: ${measured})` : ''}` });
+
+export function privacyVerdict(privacy: ReportData['privacy'], audit: Record<string, unknown> | null, ev: Record<string, any> | null = null): Verdict {
+  const v = privacyVerdictUngated(privacy, audit);
+  const gate = learnedGate(ev);
+  // Leakage found is evidence whatever else holds (a model that copies a few images also "collapses").
+  if (v.level === 'poor' || v.level === 'unknown') return v;
+  const dp = privacy.differentialPrivacy && num(privacy.epsilon) !== null ? ` The formal (${num(privacy.epsilon)!.toFixed(2)}, ${privacy.delta})-DP claim holds regardless.` : '';
+  if (gate?.collapsed) {
+    return notInformative(`the model did not learn the data (${gate.why}); membership attacks cannot show leakage of what was never learned.${dp}`, v.text);
+  }
+  if (!gate && bestAttack(audit) && v.level === 'good') {
+    return notInformative(`no evidence that the model learned the data (pass --eval from medsynth evaluate); a low attack AUC may only mean there was nothing to leak.${dp}`, v.text);
+  }
+  return v;
+}
+
+function privacyVerdictUngated(privacy: ReportData['privacy'], audit: Record<string, unknown> | null): Verdict {
   const best = bestAttack(audit);
   const eps = num(privacy.epsilon);
   const dp = privacy.differentialPrivacy && eps !== null;
@@ -94,8 +139,72 @@ export function privacyVerdict(privacy: ReportData['privacy'], audit: Record<str
   return { level: 'poor', text: `high leakage: ${aucText}${dp ? `, epsilon ${eps!.toFixed(2)}` : ', no formal guarantee'}` };
 }
 
-/** Fidelity, utility and fairness verdicts from `medsynth evaluate`'s JSON (thresholds: THRESHOLDS). */
-export function evaluationVerdicts(ev: Record<string, any> | null): { fidelity: Verdict; utility: Verdict; fairness: Verdict } {
+/** Diversity from the evaluation's `learned` evidence (thresholds: THRESHOLDS.diversity and .learned). */
+export function diversityVerdict(ev: Record<string, any> | null): Verdict {
+  const l = ev?.learned;
+  if (!l) return { level: 'unknown', text: ev ? 'no learned-at-all evidence in this evaluation (re-run medsynth evaluate)' : 'not evaluated (run medsynth evaluate)' };
+  const t = THRESHOLDS.diversity;
+  const dr = num(l.distinctNearest?.ratio);
+  const mr = num(l.modeCoverage?.ratio);
+  const text = `${l.distinctNearest.synthetic} distinct nearest training records for ${l.m} samples vs ${l.distinctNearest.reference} for as many real held-out images (${dr?.toFixed(2) ?? '–'}×); mode coverage ${mr?.toFixed(2) ?? '–'}× real`;
+  if (l.collapsed) return { level: 'poor', text: `collapsed: ${text}` };
+  if (dr === null || mr === null) return { level: 'unknown', text };
+  if (dr >= t.distinctRatio && mr >= t.modeCoverageRatio) return { level: 'good', text: `as varied as real data: ${text}` };
+  return { level: 'fair', text: `less varied than real data: ${text}` };
+}
+
+const ci3 = (x: any, sign = false) => {
+  const v = (y: number) => `${sign && y >= 0 ? '+' : ''}${y.toFixed(3)}`;
+  return num(x?.estimate) === null ? '–' : num(x?.lo) !== null && num(x?.hi) !== null ? `${v(x.estimate)} [${v(x.lo)}, ${v(x.hi)}]` : `${v(x.estimate)} [no interval]`;
+};
+
+/** Fairness from the evaluation's `fairness` block: minimum group size, and a verdict only where the CI supports it. */
+export function fairnessVerdict(ev: Record<string, any>): Verdict {
+  const fb = ev.fairness;
+  if (!fb) return { level: 'unknown', text: 'this evaluation has no group sizes or intervals (re-run medsynth evaluate)' };
+  const groups = (fb.groups ?? []) as string[];
+  const excluded = ((fb.excluded ?? []) as { group: number; n: number }[]).map((x) => `${groups[x.group] ?? x.group} (${x.n})`);
+  const excl = excluded.length ? `; excluded, fewer than ${fb.minGroup} test images: ${excluded.join(', ')}` : '';
+  if (((fb.eligible ?? []) as number[]).length < 2) return notInformative(`fewer than 2 groups with at least ${fb.minGroup} test images${excl}`, '');
+  const d = ((fb.differences ?? []) as any[]).find((x) => x.of?.[0] === 'c' && x.of?.[1] === 'a');
+  if (!d) return { level: 'unknown', text: `no augmented set evaluated${excl}` };
+  const way = (k: string) => ((fb.ways ?? []) as any[]).find((w) => w.key === k);
+  const a = way('a');
+  const c = way('c');
+  const w = d.worstGroupAccuracy;
+  const e = d.equalizedOddsDifference;
+  const conf = Math.round(100 * Number(fb.confidence ?? 0.95));
+  const text = `worst-group accuracy ${ci3(a?.worstGroupAccuracy)} → ${ci3(c?.worstGroupAccuracy)} (change ${ci3(w, true)}); equalized-odds difference ${ci3(a?.equalizedOddsDifference)} → ${ci3(c?.equalizedOddsDifference)} (change ${ci3(e, true)}); ${conf}% bootstrap intervals${excl}`;
+  const has = (x: any) => num(x?.lo) !== null && num(x?.hi) !== null;
+  if (!has(w) && !has(e)) return notInformative('no interval (too few test images per group)', text);
+  const worse = (has(w) && w.hi < 0) || (has(e) && e.lo > 0);
+  const better = (has(w) && w.lo > 0) || (has(e) && e.hi < 0);
+  if (worse) return { level: 'poor', text: `worse with augmentation: ${text}` };
+  if (better) return { level: 'good', text: `better with augmentation: ${text}` };
+  const tol = THRESHOLDS.fairness.unchangedWithin;
+  const within = (x: any) => has(x) && x.lo >= -tol && x.hi <= tol;
+  if (within(w) && (within(e) || !has(e))) return { level: 'fair', text: `unchanged (both changes within ±${tol}): ${text}` };
+  return notInformative('CI too wide to tell a change from none', text);
+}
+
+/** Fidelity, utility, fairness and diversity verdicts from `medsynth evaluate`'s JSON (thresholds: THRESHOLDS). */
+export function evaluationVerdicts(ev: Record<string, any> | null): { fidelity: Verdict; utility: Verdict; fairness: Verdict; diversity: Verdict } {
+  const gated = evaluationVerdictsUngated(ev);
+  const gate = learnedGate(ev);
+  const diversity = diversityVerdict(ev);
+  if (!gate || gate.learned) return { ...gated, diversity };
+  const measured = (v: Verdict) => (v.level === 'unknown' ? '' : v.text);
+  const collapsed = `the model did not learn the data (${gate.why})`;
+  const unconditional = `the samples do not follow their class (${gate.why})`;
+  return {
+    fidelity: gate.collapsed ? notInformative(collapsed, measured(gated.fidelity)) : gated.fidelity,
+    utility: notInformative(gate.collapsed ? collapsed : unconditional, measured(gated.utility)),
+    fairness: notInformative(gate.collapsed ? collapsed : unconditional, measured(gated.fairness)),
+    diversity,
+  };
+}
+
+function evaluationVerdictsUngated(ev: Record<string, any> | null): { fidelity: Verdict; utility: Verdict; fairness: Verdict } {
   const none: Verdict = { level: 'unknown', text: 'not evaluated (run medsynth evaluate)' };
   if (!ev) return { fidelity: none, utility: none, fairness: none };
   const t = THRESHOLDS;
@@ -118,24 +227,37 @@ export function evaluationVerdicts(ev: Record<string, any> | null): { fidelity: 
       const v = reports.map((r) => num(r[key])).filter((x): x is number => x !== null);
       return v.length ? v.reduce((p, q) => p + q, 0) / v.length : null;
     };
-    return { balancedAccuracy: mean('balancedAccuracy'), worstGroupAccuracy: mean('worstGroupAccuracy'), equalizedOddsDifference: mean('equalizedOddsDifference') };
+    return { balancedAccuracy: mean('balancedAccuracy') };
   };
   const a = way('a');
   const b = way('b');
-  const c = way('c');
   let utility: Verdict = { level: 'unknown', text: 'no utility numbers' };
   if (num(a?.balancedAccuracy) !== null && num(b?.balancedAccuracy) !== null) {
     const gap = a.balancedAccuracy - b.balancedAccuracy;
     const level = gap <= t.utilityGap.good ? 'good' : gap <= t.utilityGap.fair ? 'fair' : 'poor';
     utility = { level, text: `synthetic-only training reaches balanced accuracy ${b.balancedAccuracy.toFixed(3)} vs ${a.balancedAccuracy.toFixed(3)} on real data (gap ${(gap * 100).toFixed(1)} points)` };
   }
-  let fairness: Verdict = { level: 'unknown', text: 'no augmented set evaluated' };
-  if (num(a?.worstGroupAccuracy) !== null && num(c?.worstGroupAccuracy) !== null) {
-    const d = c.worstGroupAccuracy - a.worstGroupAccuracy;
-    const level = d > 0.01 ? 'good' : d >= -0.01 ? 'fair' : 'poor';
-    fairness = { level, text: `worst-group accuracy ${a.worstGroupAccuracy.toFixed(3)} → ${c.worstGroupAccuracy.toFixed(3)} with augmentation (${level === 'good' ? 'better' : level === 'fair' ? 'unchanged' : 'worse'}); equalized-odds difference ${num(a.equalizedOddsDifference)?.toFixed(3) ?? '–'} → ${num(c.equalizedOddsDifference)?.toFixed(3) ?? '–'}` };
-  }
-  return { fidelity, utility, fairness };
+  return { fidelity, utility, fairness: fairnessVerdict(ev) };
+}
+
+const ABSOLUTE_IN_TEXT = /(^|[\s(=:'"`])(\/(?:[\w.@+-]+\/)*[\w.@+-]+)/g;
+
+/**
+ * Every absolute path in `value` (whole strings, and paths inside text such as `--augmented /x/y`)
+ * rewritten relative to `dir`, so a report names files relative to itself. Other values unchanged.
+ */
+export function relativePaths<T>(value: T, dir: string): T {
+  const rel = (p: string) => relative(dir, p) || '.';
+  const walk = (v: unknown): unknown => {
+    if (typeof v === 'string') {
+      if (isAbsolute(v)) return rel(v);
+      return v.replace(ABSOLUTE_IN_TEXT, (_m, pre: string, p: string) => `${pre}${p.split('/').length > 2 ? rel(p) : p}`);
+    }
+    if (Array.isArray(v)) return v.map(walk);
+    if (v && typeof v === 'object') return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, walk(x)]));
+    return v;
+  };
+  return walk(value) as T;
 }
 
 /** The command named in the marker file of every report folder (core/fs.ts OUTPUT_MARKER). */
@@ -160,7 +282,10 @@ export async function buildReport(req: ReportRequest): Promise<{ out: string; da
       : null;
   const curves = lines.map((l) => {
     const e = JSON.parse(l) as { epoch: number; step: number; losses: Record<string, number> };
-    return { epoch: e.epoch, step: e.step, losses: e.losses, ...(ledger ? { epsilon: ledger.epsilon(e.step).epsilon } : {}) };
+    // A one-shot mechanism (DP-MERF) spends its budget in one release: privacy.steps private steps, however
+    // many fitting steps follow. DP-SGD runs have privacy.steps = all steps, so the cap changes nothing.
+    const privateSteps = typeof privacy.steps === 'number' ? Math.min(e.step, privacy.steps) : e.step;
+    return { epoch: e.epoch, step: e.step, losses: e.losses, ...(ledger ? { epsilon: ledger.epsilon(privateSteps).epsilon } : {}) };
   });
 
   // Samples: generated rows per class × group; real rows only when asked.
@@ -191,7 +316,8 @@ export async function buildReport(req: ReportRequest): Promise<{ out: string; da
     gen.dispose();
   }
 
-  const data: ReportData = {
+  const out = resolve(req.out);
+  const body: Omit<ReportData, 'samples'> = relativePaths({
     title: `medsynth report: ${basename(runDir)}`,
     generatedBy: `medsynth ${packageVersion()}`,
     run: { name: basename(runDir), kind: String(card.generator?.type), seed: Number(cfg.seed), steps: Number(card.training?.steps), seconds: Number(card.training?.seconds) },
@@ -202,13 +328,13 @@ export async function buildReport(req: ReportRequest): Promise<{ out: string; da
     evaluation,
     audit,
     verdicts: {
-      privacy: privacyVerdict(privacy, audit),
+      privacy: privacyVerdict(privacy, audit, evaluation),
       ...evaluationVerdicts(evaluation),
     },
-    samples: { cells: cells.map((c) => c.name), perRow, seed, png: Buffer.from(png).toString('base64'), realPng: realPng ? Buffer.from(realPng).toString('base64') : null },
     thresholds: THRESHOLDS,
-  };
-  const out = resolve(req.out);
+  }, out);
+  // The sample grids are base64 (which holds '/'), so they stay out of the path rewriting.
+  const data: ReportData = { ...body, samples: { cells: cells.map((c) => c.name), perRow, seed, png: Buffer.from(png).toString('base64'), realPng: realPng ? Buffer.from(realPng).toString('base64') : null } };
   await writeDirAtomic(
     out,
     async (tmp) => {

@@ -35,6 +35,8 @@ describe('medsynth report', () => {
     expect(j.privacy.differentialPrivacy).toBe(true);
     expect(j.samples.realImagesIncluded).toBe(false);
     expect(j.curves.at(-1).epsilon).toBeCloseTo(j.privacy.epsilon, 10);
+    // Files are named relative to the report folder, never by absolute path (#19).
+    expect(readFileSync(join(report, 'report.json'), 'utf8')).not.toMatch(/"\/|\s\/(tmp|home|work)\//);
     const html = readFileSync(join(report, 'report.html'), 'utf8');
     expect(html).not.toMatch(/<script|(src|href)="https?:|<link |url\(/i); // self-contained, nothing fetched
     expect((html.match(/data:image\/png;base64/g) ?? []).length).toBe(1); // the generated grid only
