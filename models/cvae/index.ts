@@ -241,24 +241,11 @@ export class Cvae implements Generator {
   }
 
   optimizerState(): { step: number; slots: Map<string, tf.Variable> } {
-    const slots = new Map<string, tf.Variable>();
-    for (const [name, v] of this.weights()) {
-      const s = this.optimizer.slotsOf(v);
-      if (s) {
-        slots.set(`${name}/adam_m`, s.m);
-        slots.set(`${name}/adam_v`, s.v);
-      }
-    }
-    return { step: this.optimizer.step, slots };
+    return { step: this.optimizer.step, slots: this.optimizer.namedSlots(this.weights()) };
   }
 
   restoreOptimizerState(state: { step: number; slots: Map<string, tf.Tensor> }): void {
-    this.optimizer.step = state.step;
-    for (const [name, v] of this.weights()) {
-      const m = state.slots.get(`${name}/adam_m`);
-      const s = state.slots.get(`${name}/adam_v`);
-      if (m && s) this.optimizer.setSlots(v, m, s);
-    }
+    this.optimizer.restoreNamedSlots(this.weights(), state);
   }
 
   architecture(): Record<string, unknown> {

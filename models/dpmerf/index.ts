@@ -6,18 +6,22 @@
  *
  * Release (src/privacy/release.ts): image i in cell c(i) (the joint class × group condition) contributes
  *   v_i = [a · φ(x_i), b] ⊗ e_{c(i)},   a² + b² = 1,  so ||v_i|| = 1,
- * with φ the random Fourier features of features.ts (||φ|| = 1) and b = `countWeight`; a unit's vectors are
- * summed and clipped to norm 1, and S̃ = Σ_u v̄_u + N(0, σ² I) is released once. Each cell's block of S̃
- * holds its noisy feature sum (first 2F entries, × a) and its noisy count (last entry, × b):
+ * with φ the random Fourier features of features.ts at each of the pooled `scales`, concatenated with
+ * weights sqrt(F_s / F) (so ||φ|| = 1), and b = `countWeight`; a unit's vectors are summed and clipped to
+ * norm 1, and S̃ = Σ_u v̄_u + N(0, σ² I) is released once. Each cell's block of S̃ holds its noisy feature
+ * sum (first 2F entries, × a) and its noisy count (last entry, × b):
  *   ñ_c = S̃_c[2F] / b,     μ̃_c = S̃_c[0:2F] / (a · ñ_c)   (the cell's mean embedding)
- * Fitting: for every cell with ñ_c ≥ `minCellCount`, G draws `perCell` images from z ~ N(0, I) and the
- * loss is the squared MMD estimate in feature space, averaged over those cells:
- *   L = (1/K') Σ_c || (1/m) Σ_j φ(G(z_j, c)) − μ̃_c ||²
- * (DP-MERF's objective, Sec. 3.2, written per cell). The noisy counts are also the released class × group
- * proportions that sampling draws open conditions from (the run writes them to conditions.json).
+ * and a class's embedding is the sum of its cells' blocks (post-processing): μ̃_k = Σ_{c∈k} S̃_c / (a Σ ñ_c).
+ * Fitting: for every cell with ñ_c ≥ `minCellCount`, G draws `perCell` images from z ~ N(0, I); the loss
+ * is the squared MMD estimate in feature space per cell and per class (the class's generated mean mixes
+ * its cells in proportion to ñ_c), each term weighted by its signal share (fitTargets):
+ *   L = Σ_c w_c ||m_c − μ̃_c||² + Σ_k w_k ||Σ_{c∈k} π_c m_c − μ̃_k||²,   m_c = (1/m) Σ_j φ(G(z_j, c))
+ * (DP-MERF's objective, Sec. 3.2, written per cell and per class). The noisy counts are also the released
+ * class × group proportions that sampling draws open conditions from (the run writes them to
+ * conditions.json).
  *
- * Generator: [z ++ condition] → Dense(side² · top) + ReLU → ConvTranspose(k4, s2) + ReLU per stage →
- * ConvTranspose to the channels → sigmoid; widths from the cVAE's table.
+ * Generator: [z ++ condition] → Dense(side² · top) + ReLU → (nearest ×2, Conv k3) + ReLU per stage →
+ * the last stage to the channels → sigmoid; widths from the cVAE's table.
  */
 import * as tf from '@tensorflow/tfjs';
 import { z } from 'zod';
@@ -372,24 +376,11 @@ export class DpMerf implements Generator {
   }
 
   optimizerState(): { step: number; slots: Map<string, tf.Variable> } {
-    const slots = new Map<string, tf.Variable>();
-    for (const [name, v] of namedVariables(this.layers)) {
-      const s = this.optimizer.slotsOf(v);
-      if (s) {
-        slots.set(`${name}/adam_m`, s.m);
-        slots.set(`${name}/adam_v`, s.v);
-      }
-    }
-    return { step: this.optimizer.step, slots };
+    return { step: this.optimizer.step, slots: this.optimizer.namedSlots(namedVariables(this.layers)) };
   }
 
   restoreOptimizerState(state: { step: number; slots: Map<string, tf.Tensor> }): void {
-    this.optimizer.step = state.step;
-    for (const [name, v] of namedVariables(this.layers)) {
-      const m = state.slots.get(`${name}/adam_m`);
-      const s = state.slots.get(`${name}/adam_v`);
-      if (m && s) this.optimizer.setSlots(v, m, s);
-    }
+    this.optimizer.restoreNamedSlots(namedVariables(this.layers), state);
     this.dropTargets();
   }
 

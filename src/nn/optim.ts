@@ -167,6 +167,29 @@ export class FusedAdam {
     });
   }
 
+  /** The moment estimates of named variables, as checkpoints store them: `<name>/adam_m`, `<name>/adam_v`. */
+  namedSlots(named: Map<string, tf.Variable>): Map<string, tf.Variable> {
+    const out = new Map<string, tf.Variable>();
+    for (const [name, v] of named) {
+      const s = this.slotsOf(v);
+      if (s) {
+        out.set(`${name}/adam_m`, s.m);
+        out.set(`${name}/adam_v`, s.v);
+      }
+    }
+    return out;
+  }
+
+  /** Restores what `namedSlots` saved (variables without saved moments keep theirs) and the step count. */
+  restoreNamedSlots(named: Map<string, tf.Variable>, state: { step: number; slots: Map<string, tf.Tensor> }): void {
+    this.step = state.step;
+    for (const [name, v] of named) {
+      const m = state.slots.get(`${name}/adam_m`);
+      const s = state.slots.get(`${name}/adam_v`);
+      if (m && s) this.setSlots(v, m, s);
+    }
+  }
+
   dispose(): void {
     for (const s of this.slots.values()) tf.dispose([s.m, s.v]);
     this.slots.clear();
