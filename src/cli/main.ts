@@ -12,6 +12,7 @@ import { registerEvaluateCommand } from './commands/evaluate.js';
 import { registerMetricsCommand } from './commands/metrics.js';
 import { registerPrivacyCommands } from './commands/privacy.js';
 import { registerReportCommand } from './commands/report.js';
+import { registerReviewCommands } from './commands/review.js';
 import { registerSampleCommand } from './commands/sample.js';
 import { registerTrainCommand } from './commands/train.js';
 import { packageVersion } from './context.js';
@@ -31,6 +32,7 @@ export function buildProgram(): Command {
   registerPrivacyCommands(program);
   registerAuditCommand(program);
   registerReportCommand(program);
+  registerReviewCommands(program);
   registerDemoCommand(program);
   // evaluate's example lives here until evaluate.ts carries its own (then drop these lines).
   program.commands
