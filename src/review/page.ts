@@ -68,7 +68,7 @@ async function decide(decision, reason, note) {
     select(next >= 0 ? next : cur + 1);
   } catch (e) { status('not saved: ' + e, true); }
 }
-function openReasons(open) { rejecting = open; $('reasons').classList.toggle('open', open); if (!open) { $('note').classList.remove('open'); $('note').value = ''; } }
+function openReasons(open) { rejecting = open; $('reasons').classList.toggle('open', open); if (!open) { $('note').blur(); $('note').classList.remove('open'); $('note').value = ''; } }
 function pickReason(k) {
   const reason = CFG.reasons[k]; if (!reason) return;
   if (reason === 'other') { $('note').classList.add('open'); $('note').focus(); return; }
