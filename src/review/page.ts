@@ -55,18 +55,19 @@ function select(i) {
   if ($('big').classList.contains('open')) $('bigimg').src = figs[cur].querySelector('img').src;
 }
 async function decide(decision, reason, note) {
-  const s = images[cur];
+  // Move on at once, so fast keyboard work never decides the same image twice; paint when saved.
+  const i = cur, s = images[i];
+  const next = images.findIndex((x, k) => k > i && !decisions[x.image]);
+  select(next >= 0 ? next : i + 1);
   const body = { image: s.image, decision };
   if (reason) body.reason = reason;
   if (note) body.note = note;
   try {
     const r = await fetch(q('/api/decision'), { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
-    if (!r.ok) { status('not saved: ' + r.status + ' ' + (await r.text()), true); return; }
+    if (!r.ok) { status('not saved: ' + s.image + ': ' + r.status + ' ' + (await r.text()), true); return; }
     decisions[s.image] = (await r.json()).entry;
-    paint(cur); progress(); status('saved: ' + s.image + ' ' + label(decisions[s.image]));
-    const next = images.findIndex((x, k) => k > cur && !decisions[x.image]);
-    select(next >= 0 ? next : cur + 1);
-  } catch (e) { status('not saved: ' + e, true); }
+    paint(i); progress(); status('saved: ' + s.image + ' ' + label(decisions[s.image]));
+  } catch (e) { status('not saved: ' + s.image + ': ' + e, true); }
 }
 function openReasons(open) { rejecting = open; $('reasons').classList.toggle('open', open); if (!open) { $('note').blur(); $('note').classList.remove('open'); $('note').value = ''; } }
 function pickReason(k) {

@@ -37,7 +37,11 @@ describe('medsynth review in a browser', () => {
       expect(await page.locator('figure').count()).toBe(12);
       const loaded = await page.locator('figure img').evaluateAll((els) => els.every((e) => (e as unknown as { complete: boolean; naturalWidth: number }).complete && (e as unknown as { naturalWidth: number }).naturalWidth === 64));
       expect(loaded).toBe(true);
-      const saved = async (n: number) => expect.poll(() => readLog(join(dir, REVIEW_LOG)).entries.length).toBe(n);
+      // The n-th decision is in the log and painted (so the page has moved on to the next image).
+      const saved = async (n: number) => {
+        await expect.poll(() => readLog(join(dir, REVIEW_LOG)).entries.length, { timeout: 15_000 }).toBe(n);
+        await expect.poll(() => page.locator('figure.accept, figure.reject, figure.skip').count(), { timeout: 15_000 }).toBe(n);
+      };
 
       await page.keyboard.press('a'); // syn_000001 accept
       await saved(1);
@@ -69,8 +73,8 @@ describe('medsynth review in a browser', () => {
       await page.keyboard.press('Escape');
       await page.keyboard.press('ArrowRight');
       await page.keyboard.press('a'); // syn_000006 accept after the reload
-      await saved(6);
-      await expect.poll(() => page.locator('figure.accept').count()).toBe(3);
+      await expect.poll(() => readLog(join(dir, REVIEW_LOG)).entries.length, { timeout: 15_000 }).toBe(6);
+      await expect.poll(() => page.locator('figure.accept').count(), { timeout: 15_000 }).toBe(3);
       if (process.env.MEDSYNTH_DOCS_SCREENSHOTS === '1') await page.screenshot({ path: join(REPO_ROOT, 'docs/review-screenshot.png') });
       const shot = join(dir, 'review-screenshot.png');
       await page.screenshot({ path: shot });
