@@ -1,7 +1,7 @@
 /**
  * Rendering a ReportData as self-contained HTML (inline CSS + SVG, images as data: URIs, no scripts, no
- * network) and as Markdown. Every section has a stable id (summary, privacy, attacks, fidelity, utility,
- * diversity, samples, training, provenance) so tests and readers can find it.
+ * network) and as Markdown. Every section has a stable id (summary, checklist, privacy, attacks, fidelity,
+ * utility, diversity, review (with --review), samples, training, provenance) so tests and readers can find it.
  */
 import { KID_DISPLAY_SCALE, KID_READING } from '../../eval/fidelity/kid.js';
 import type { ReportData, Verdict } from './report.js';
@@ -21,7 +21,19 @@ const ci = (o: Obj | number | undefined, d = 3): string => {
 interface Table {
   header: string[];
   rows: string[][];
+  /** Per row, an in-report anchor ('#privacy') that the row's last cell links to, or null. */
+  links?: (string | null)[];
 }
+
+/** The sections a checklist item can point to. */
+const EVIDENCE_TITLES: Record<string, string> = {
+  '#privacy': 'Privacy',
+  '#attacks': 'Membership attacks',
+  '#utility': 'Utility and fairness',
+  '#diversity': 'Diversity',
+  '#review': 'Human review',
+  '#provenance': 'Provenance',
+};
 
 export interface Section {
   id: string;
@@ -75,6 +87,23 @@ export function sections(d: ReportData): Section[] {
     );
   }
   out.push(s);
+
+  if (d.checklist) {
+    const ck = section('checklist', 'Ethics checklist');
+    ck.paragraphs.push(
+      'What a governance board asks before these synthetic images are used. <i>done</i>: the pipeline checked it; <i>attention</i>: checked, and a person should look; <i>not run</i>: the step that answers it was not run; <i>open</i>: only a person can answer (in <code>--sign-off FILE.json</code>); <i>answered</i>: a person answered in that file. Each item links to its evidence below.',
+    );
+    if (d.signOff?.signedBy) ck.paragraphs.push(`Sign-off by <b>${esc(d.signOff.signedBy)}</b>${d.signOff.date ? `, ${esc(d.signOff.date)}` : ''}.`);
+    ck.tables.push({
+      caption: 'Checklist',
+      table: {
+        header: ['item', 'status', 'answer', 'evidence'],
+        rows: d.checklist.map((c) => [c.question, c.status, c.answer, c.evidence ? (EVIDENCE_TITLES[c.evidence] ?? c.evidence) : c.signOffField ? `sign-off: ${c.signOffField}` : '–']),
+        links: d.checklist.map((c) => c.evidence),
+      },
+    });
+    out.push(ck);
+  }
 
   const p = section('privacy', 'Privacy');
   if (pv.differentialPrivacy) {
@@ -275,6 +304,19 @@ export function sections(d: ReportData): Section[] {
   } else dv.paragraphs.push('Not evaluated.');
   out.push(dv);
 
+  if (d.review) {
+    const r = d.review;
+    const rv = section('review', 'Human review');
+    rv.paragraphs.push(
+      `${r.reviewers.length} reviewer(s) (${r.reviewers.map(esc).join(', ') || 'none'}) decided on ${r.reviewed} of ${r.images} synthetic images with medsynth review; ${r.released} released, ${r.rejected} rejected. Rule: ${esc(r.rule)}.${r.skippedLines ? ` ${r.skippedLines} log line(s) were unreadable or named an image not in the manifest, and were ignored.` : ''}`,
+    );
+    const pc = (x: number | null) => (x === null ? '–' : `${(100 * x).toFixed(1)}%`);
+    rv.tables.push({ caption: 'Review per class × group cell (acceptance = released / reviewed)', table: { header: ['cell', 'images', 'reviewed', 'released', 'rejected', 'acceptance'], rows: r.cells.map((c) => [c.cell, String(c.images), String(c.reviewed), String(c.released), String(c.rejected), pc(c.acceptanceRate)]) } });
+    const reasons = Object.entries(r.reasons);
+    if (reasons.length) rv.tables.push({ caption: 'Reasons for rejection (latest decision of each reviewer)', table: { header: ['reason', 'count'], rows: reasons.map(([k, v]) => [k, String(v)]) } });
+    out.push(rv);
+  }
+
   const sm = section('samples', 'Samples');
   sm.paragraphs.push(`Generated samples, one row per class × group cell (${d.samples.perRow} per row, seed ${d.samples.seed}): ${d.samples.cells.map(esc).join('; ')}.`);
   sm.images.push({ caption: 'Generated samples per class × group', base64: d.samples.png });
@@ -326,6 +368,7 @@ const CSS = `body{font:14px/1.5 system-ui,-apple-system,"Segoe UI",sans-serif;co
 h1{font-size:24px;margin:0 0 4px}h2{font-size:19px;border-bottom:2px solid #cbd5e1;padding-bottom:4px;margin-top:32px}
 section{background:#fff;border:1px solid #e2e8f0;border-radius:8px;padding:8px 20px 16px;margin:16px 0}
 table{border-collapse:collapse;margin:8px 0 16px;font-size:13px}th,td{border:1px solid #e2e8f0;padding:4px 8px;text-align:left;vertical-align:top}
+td.done{background:#dcfce7}td.attention{background:#fee2e2}td.open{background:#fef9c3;font-weight:600}td.answered{background:#e0f2fe}td.not-run{background:#f1f5f9;font-style:italic}
 th{background:#f1f5f9}caption{text-align:left;font-weight:600;padding:4px 0}td.good{background:#dcfce7}td.fair{background:#fef9c3}td.poor{background:#fee2e2}td.unknown{background:#f1f5f9}td.not-informative{background:#e2e8f0;font-style:italic}
 figure{margin:8px 0}img.grid{image-rendering:pixelated;width:560px;max-width:100%;border:1px solid #e2e8f0}td{overflow-wrap:anywhere}nav a{margin-right:12px}.chart{max-width:100%;height:auto}`;
 
@@ -333,7 +376,10 @@ export function renderHtml(d: ReportData): string {
   const secs = sections(d);
   const table = (t: { caption: string; table: Table }) =>
     `<table><caption>${esc(t.caption)}</caption><thead><tr>${t.table.header.map((h) => `<th>${esc(h)}</th>`).join('')}</tr></thead><tbody>${t.table.rows
-      .map((r) => `<tr>${r.map((c, i) => `<td${t.caption === 'Verdicts' && i === 1 ? ` class="${esc(c.replace(/ /g, '-'))}"` : ''}>${esc(c)}</td>`).join('')}</tr>`)
+      .map((r, ri) => {
+        const link = t.table.links?.[ri];
+        return `<tr>${r.map((c, i) => `<td${(t.caption === 'Verdicts' || t.caption === 'Checklist') && i === 1 ? ` class="${esc(c.replace(/ /g, '-'))}"` : ''}>${link && i === r.length - 1 ? `<a href="${esc(link)}">${esc(c)}</a>` : esc(c)}</td>`).join('')}</tr>`;
+      })
       .join('')}</tbody></table>`;
   const body = secs
     .map(
@@ -360,7 +406,10 @@ export function renderMarkdown(d: ReportData): string {
     lines.push(`## ${s.title}`, '');
     for (const p of s.paragraphs) lines.push(strip(p), '');
     for (const t of s.tables) {
-      lines.push(`**${t.caption}**`, '', `| ${t.table.header.join(' | ')} |`, `|${t.table.header.map(() => '---').join('|')}|`, ...t.table.rows.map((r) => `| ${r.map((c) => c.replace(/\|/g, '\\|')).join(' | ')} |`), '');
+      lines.push(`**${t.caption}**`, '', `| ${t.table.header.join(' | ')} |`, `|${t.table.header.map(() => '---').join('|')}|`, ...t.table.rows.map((r, ri) => {
+        const link = t.table.links?.[ri];
+        return `| ${r.map((c, i) => (link && i === r.length - 1 ? `[${c}](${link})` : c).replace(/\|/g, '\\|')).join(' | ')} |`;
+      }), '');
     }
   }
   return lines.join('\n');

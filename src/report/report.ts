@@ -4,8 +4,10 @@
  *
  * Inputs: the run folder (model card, run.json, metrics.jsonl, conditions), and optionally the JSON of
  * `medsynth evaluate` and of `medsynth audit`. Sections: summary with verdicts (thresholds printed in the
- * report), privacy, membership attacks, fidelity, utility and fairness, diversity, samples, training
- * curves, provenance (model card + datasheet). Training images are never embedded unless
+ * report), the ethics checklist (checklist.ts: each item from what the pipeline knows, linked to its evidence;
+ * the items only a person can answer stay open until --sign-off FILE.json), privacy, membership attacks,
+ * fidelity, utility and fairness, diversity, human review (--review: a review.jsonl or release's
+ * review-summary.json), samples, training curves, provenance (model card + datasheet). Training images are never embedded unless
  * `includeTrainingImages` (the CLI's --include-training-images). report.json names files relative to
  * the report folder (`relativePaths`), never by absolute path.
  *
@@ -31,7 +33,9 @@ import { Rng } from '../core/rng.js';
 import { packageVersion } from '../core/version.js';
 import { accountant, type AccountantName } from '../privacy/accountants/index.js';
 import { PrivacyLedger } from '../privacy/ledger.js';
+import { loadReviewSummary, type ReviewSummary } from '../review/log.js';
 import { loadRunGenerator, readRunConfig } from '../train/run.js';
+import { buildChecklist, readSignOff, type ChecklistItem, type SignOff } from './checklist.js';
 import { gridCells, sampleRows, tile } from './grid.js';
 import { renderHtml, renderMarkdown } from './render.js';
 
@@ -44,6 +48,10 @@ export interface ReportRequest {
   seed?: number;
   /** Replace `out` if it holds an earlier medsynth report (its marker file); never anything else. */
   force?: boolean;
+  /** A samples folder's review.jsonl, or release's review-summary.json: the checklist's human-review item. */
+  review?: string;
+  /** Answers to the checklist items only a person can give (checklist.ts SignOffSchema). */
+  signOff?: string;
 }
 
 /** Verdict thresholds, printed in the report itself. */
@@ -79,6 +87,11 @@ export interface ReportData {
   verdicts: { privacy: Verdict; fidelity: Verdict; utility: Verdict; fairness: Verdict; diversity: Verdict };
   samples: { cells: string[]; perRow: number; seed: number; png: string; realPng: string | null };
   thresholds: typeof THRESHOLDS;
+  /** The human review of the samples (--review), or null. */
+  review?: ReviewSummary | null;
+  signOff?: SignOff | null;
+  /** The ethics checklist (#24), each item linked to its evidence section. */
+  checklist?: ChecklistItem[];
 }
 
 function readJson(path: string, what: string): Record<string, unknown> {
@@ -271,6 +284,8 @@ export async function buildReport(req: ReportRequest): Promise<{ out: string; da
   const card = JSON.parse(readFileSync(cardPath, 'utf8')) as Record<string, any>;
   const evaluation = req.eval ? readJson(req.eval, '--eval') : null;
   const audit = req.audit ? readJson(req.audit, '--audit') : null;
+  const review = req.review ? loadReviewSummary(req.review) : null;
+  const signOff = req.signOff ? readSignOff(req.signOff) : null;
   const privacy = card.privacy as ReportData['privacy'];
 
   // Training curves; ε per epoch recomputed from the ledger (the card's numbers, not the logs').
@@ -317,6 +332,10 @@ export async function buildReport(req: ReportRequest): Promise<{ out: string; da
   }
 
   const out = resolve(req.out);
+  const verdicts = {
+    privacy: privacyVerdict(privacy, audit, evaluation),
+    ...evaluationVerdicts(evaluation),
+  };
   const body: Omit<ReportData, 'samples'> = relativePaths({
     title: `medsynth report: ${basename(runDir)}`,
     generatedBy: `medsynth ${packageVersion()}`,
@@ -327,11 +346,11 @@ export async function buildReport(req: ReportRequest): Promise<{ out: string; da
     runConfig: cfg as unknown as Record<string, unknown>,
     evaluation,
     audit,
-    verdicts: {
-      privacy: privacyVerdict(privacy, audit, evaluation),
-      ...evaluationVerdicts(evaluation),
-    },
+    verdicts,
     thresholds: THRESHOLDS,
+    review,
+    signOff,
+    checklist: buildChecklist({ privacy, modelCard: card, evaluation, audit, verdicts, review, signOff }),
   }, out);
   // The sample grids are base64 (which holds '/'), so they stay out of the path rewriting.
   const data: ReportData = { ...body, samples: { cells: cells.map((c) => c.name), perRow, seed, png: Buffer.from(png).toString('base64'), realPng: realPng ? Buffer.from(realPng).toString('base64') : null } };

@@ -15,7 +15,7 @@
  * and no reviewer's latest decision is `reject`. `skip` is no decision.
  */
 import { appendFileSync, existsSync, readFileSync } from 'node:fs';
-import { isAbsolute, join } from 'node:path';
+import { dirname, isAbsolute, join } from 'node:path';
 import { z } from 'zod';
 import { parseCsv } from '../../datasets/csv.js';
 import { DatasetError } from '../core/errors.js';
@@ -202,4 +202,25 @@ export function summarize(set: SampleSet, entries: ReviewEntry[], minReviewers: 
     },
     status,
   };
+}
+
+/**
+ * The review summary `medsynth report --review FILE` shows: FILE is a samples folder's review.jsonl (read
+ * with the manifest beside it, rule with one reviewer) or the review-summary.json that release wrote.
+ */
+export function loadReviewSummary(file: string): ReviewSummary {
+  if (!existsSync(file)) throw new DatasetError(`--review ${file}: no such file; give a samples folder's ${REVIEW_LOG} or release's review-summary.json`);
+  if (file.endsWith('.json')) {
+    let s: any;
+    try {
+      s = JSON.parse(readFileSync(file, 'utf8'));
+    } catch {
+      throw new DatasetError(`--review ${file}: not valid JSON; give release's review-summary.json or a ${REVIEW_LOG}`);
+    }
+    if (!Array.isArray(s?.cells) || typeof s?.rule !== 'string') throw new DatasetError(`--review ${file}: not a review summary written by medsynth release`);
+    const { samples: _samples, ...summary } = s;
+    return summary as ReviewSummary;
+  }
+  const { entries, skipped } = readLog(file);
+  return summarize(readSamples(dirname(file)), entries, 1, skipped).summary;
 }

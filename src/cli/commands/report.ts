@@ -15,6 +15,8 @@ interface ReportCliOptions extends SharedOptions {
   includeTrainingImages: boolean;
   seed: number;
   force: boolean;
+  review?: string;
+  signOff?: string;
 }
 
 export function registerReportCommand(program: Command): void {
@@ -25,6 +27,8 @@ export function registerReportCommand(program: Command): void {
       .requiredOption('--run <dir>', 'a finished run folder (runs/NAME)')
       .option('--eval <file>', 'JSON written by medsynth evaluate --json')
       .option('--audit <file>', 'JSON written by medsynth audit --json')
+      .option('--review <file>', "a samples folder's review.jsonl (medsynth review) or release's review-summary.json, for the checklist")
+      .option('--sign-off <file>', 'JSON answering the checklist items only a person can: signedBy, date, intendedUse, dataLicence, tuningOnPrivateData, clinicalSignOff')
       .requiredOption('--out <dir>', 'new (or empty) output folder')
       .option('--force', 'replace --out if it holds an earlier medsynth report (never any other folder)', false)
       .option('--include-training-images', 'also show REAL training images beside the samples', false)
@@ -33,11 +37,13 @@ export function registerReportCommand(program: Command): void {
     checkOutputDir(opts.out, { option: '--out', marker: REPORT_MARKER, force: opts.force }); // before the work, not after
     const json = new JsonOutput(opts.json);
     const backend = await startBackend({ backend: opts.backend, json: json.stdout });
-    const r = await buildReport({ run: opts.run, eval: opts.eval, audit: opts.audit, out: opts.out, includeTrainingImages: opts.includeTrainingImages, seed: opts.seed, force: opts.force });
+    const r = await buildReport({ run: opts.run, eval: opts.eval, audit: opts.audit, out: opts.out, includeTrainingImages: opts.includeTrainingImages, seed: opts.seed, force: opts.force, review: opts.review, signOff: opts.signOff });
     const files = ['report.html', 'report.md', 'report.json'].map((f) => join(r.out, f));
-    json.write({ command: 'report', backend, out: r.out, files, verdicts: r.data.verdicts });
+    json.write({ command: 'report', backend, out: r.out, files, verdicts: r.data.verdicts, checklist: r.data.checklist });
     if (!json.stdout) {
       for (const [k, v] of Object.entries(r.data.verdicts)) info_(`${k.padEnd(9)} ${v.level.padEnd(7)} ${v.text}`);
+      const open = (r.data.checklist ?? []).filter((c) => c.status === 'open').map((c) => c.signOffField);
+      if (open.length) info_(`checklist: ${open.length} item(s) open for a person (--sign-off FILE.json fields: ${open.join(', ')})`);
       process.stdout.write(`${files[0]}\n`);
     }
   });
