@@ -621,6 +621,7 @@ function trimMetrics(out: string, step: number): void {
   const path = join(out, 'metrics.jsonl');
   if (!existsSync(path)) return;
   const text = readFileSync(path, 'utf8');
+  if (text === '') return;
   const lines = text.split('\n');
   if (lines.at(-1) === '') lines.pop();
   const parsed = (l: string): { step?: unknown } | null => {
@@ -635,7 +636,8 @@ function trimMetrics(out: string, step: number): void {
     if (e === null) return !(i === lines.length - 1 && !text.endsWith('\n')); // a line cut off mid-write
     return !(typeof e.step === 'number' && e.step > step);
   });
-  if (kept.length !== lines.length) writeFileAtomic(path, kept.map((l) => l + '\n').join(''));
+  // Rewrite also when the last line lost only its newline, so the next appended line starts a line of its own.
+  if (kept.length !== lines.length || !text.endsWith('\n')) writeFileAtomic(path, kept.map((l) => l + '\n').join(''));
 }
 
 /** Continues a run from its last checkpoint; the same seed gives the same weights as an uninterrupted run. */

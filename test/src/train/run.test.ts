@@ -35,6 +35,7 @@ describe('resume after kill -9 during a checkpoint write', () => {
     const before = metrics(run);
     const perEpoch = before[1]!.step - before[0]!.step;
     appendFileSync(join(run, 'metrics.jsonl'), JSON.stringify({ ...before[1], epoch: 3, step: before[1]!.step + perEpoch }) + '\n');
+    appendFileSync(join(run, 'metrics.jsonl'), '{"epoch":4,"st'); // and a line cut off mid-write
     const dead = spawnSync(process.execPath, ['-e', '']).pid!;
     const tmp = join(run, `.checkpoint.tmp-${dead}-${Date.now()}`);
     cpSync(join(run, 'checkpoint', 'encoder'), join(tmp, 'encoder'), { recursive: true });
