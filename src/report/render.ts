@@ -368,7 +368,7 @@ const CSS = `body{font:14px/1.5 system-ui,-apple-system,"Segoe UI",sans-serif;co
 h1{font-size:24px;margin:0 0 4px}h2{font-size:19px;border-bottom:2px solid #cbd5e1;padding-bottom:4px;margin-top:32px}
 section{background:#fff;border:1px solid #e2e8f0;border-radius:8px;padding:8px 20px 16px;margin:16px 0}
 table{border-collapse:collapse;margin:8px 0 16px;font-size:13px}th,td{border:1px solid #e2e8f0;padding:4px 8px;text-align:left;vertical-align:top}
-td.done{background:#dcfce7}td.attention{background:#fee2e2}td.open{background:#fef9c3;font-weight:600}td.answered{background:#e0f2fe}td.not-run{background:#f1f5f9;font-style:italic}
+td.done{background:#dcfce7}td.attention{background:#fee2e2}td.open{background:#fef9c3;font-weight:600}td.answered{background:#e0f2fe}td.not-run{background:#f1f5f9;font-style:italic}td.done,td.attention,td.open,td.answered,td.not-run{white-space:nowrap;overflow-wrap:normal}
 th{background:#f1f5f9}caption{text-align:left;font-weight:600;padding:4px 0}td.good{background:#dcfce7}td.fair{background:#fef9c3}td.poor{background:#fee2e2}td.unknown{background:#f1f5f9}td.not-informative{background:#e2e8f0;font-style:italic}
 figure{margin:8px 0}img.grid{image-rendering:pixelated;width:560px;max-width:100%;border:1px solid #e2e8f0}td{overflow-wrap:anywhere}nav a{margin-right:12px}.chart{max-width:100%;height:auto}`;
 
