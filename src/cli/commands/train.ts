@@ -142,7 +142,10 @@ export function registerTrainCommand(program: Command): void {
         json.line({ event: 'selection', ...sel });
         if (!quiet) info_(`--model ${AUTO_MODEL}: ${sel.reason} (${sel.evidence}); ${sel.epochs} epochs unless --epochs is given`);
       };
-      const cb = { backend, onProgress, onEpoch, onSelect, shouldStop: () => signal !== null };
+      const onWarning = (m: string) => {
+        if (!quiet) info_(`warning: ${m}`);
+      };
+      const cb = { backend, onProgress, onEpoch, onSelect, onWarning, shouldStop: () => signal !== null };
       const summary = opts.resume
         ? await resumeRun(opts.resume, cb, cmd.getOptionValueSource('epochs') === 'cli' ? { epochs: opts.epochs } : {})
         : await trainRun(opts.out!, { ...runConfig(opts), ...(cmd.getOptionValueSource('epochs') === 'default' ? { epochsDefaulted: true } : {}) }, cb);

@@ -23,7 +23,7 @@ const BASE = ['--size', '28', '--condition', 'label,sex', '--seed', '5'];
 /** Overfitting on purpose: small data, many epochs, small batches, a high learning rate and a weak KL. */
 const OVERFIT = ['--epochs', '60', '--batch-size', '8', '--beta', '0.1', '--lr', '0.003'];
 /** The same model at epsilon <= 1 per patient (the phantom's privacy unit). */
-const DP = ['--epochs', '10', '--batch-size', '64', '--beta', '0.1', '--lr', '0.003', '--dp', '--target-epsilon', '1'];
+const DP = ['--model', 'cvae', '--epochs', '10', '--batch-size', '64', '--beta', '0.1', '--lr', '0.003', '--dp', '--target-epsilon', '1'];
 
 const readJson = (path: string) => JSON.parse(readFileSync(path, 'utf8'));
 

@@ -12,7 +12,7 @@ import { runCli } from '../../helpers/cli.js';
 
 let work: string;
 let data: string;
-const TRAIN = ['--size', '28', '--condition', 'label,sex', '--batch-size', '32', '--seed', '5'];
+const TRAIN = ['--model', 'cvae', '--size', '28', '--condition', 'label,sex', '--batch-size', '32', '--seed', '5'];
 
 beforeAll(() => {
   work = mkdtempSync(join(tmpdir(), 'medsynth-dp-'));
