@@ -16,6 +16,10 @@
  * (images/syn_*.png, synthetic=1, model_id, seed); plan.json with the plan and the diversity indices.
  * The manifest is a normal medsynth manifest: train, evaluate and data inspect read it. Real rows keep
  * their patient_id (the dataset's own privacy unit); each synthetic row is its own unit (syn_<n>).
+ * --reviewed-only DIR (#24): nothing is generated; each cell's top-up is drawn (seeded, without replacement)
+ * from the images a person reviewed and `medsynth release` wrote to DIR, matched on class and --group-by
+ * values. A cell whose reviewed pool is smaller than the plan gets what there is, and the result lists it
+ * (`reviewedShort`); the written images, manifest and plan.json agree with what was drawn.
  */
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { dirname, isAbsolute, join, relative, resolve } from 'node:path';
@@ -28,8 +32,10 @@ import { assignSplits, splitIndices } from '../../datasets/splits.js';
 import { diversityIndices, type DiversityIndices } from '../../eval/diversity/indices.js';
 import { conditionWidth, encodeConditions } from '../../models/generator.js';
 import { ConfigError, DatasetError } from '../core/errors.js';
-import { writeDirAtomic, writeFileAtomic } from '../core/fs.js';
+import { markerCommand, writeDirAtomic, writeFileAtomic } from '../core/fs.js';
 import { Rng } from '../core/rng.js';
+import { readSamples } from '../review/log.js';
+import { RELEASE_MARKER } from '../review/release.js';
 import { runModelId } from '../sample/sample.js';
 import { loadRunGenerator, readRunConfig } from '../train/run.js';
 import { DEFAULT_MIN_REAL_PER_CELL, isUnknownValue, parseTargetFile, planBalance, type BalanceTarget, type CellCount, type PlannedCell } from './plan.js';
@@ -50,6 +56,8 @@ export interface BalanceRequest {
   copy: boolean;
   seed: number;
   out?: string;
+  /** A `medsynth release` output folder: top up from its reviewed, accepted images instead of generating. */
+  reviewedOnly?: string;
 }
 
 export interface BalanceResult {
@@ -67,6 +75,8 @@ export interface BalanceResult {
   minRealPerCell: number;
   /** Cells that get no synthetic images whatever the target, and why. */
   skipped: { key: string; reason: string }[];
+  /** With --reviewed-only: the release folder drawn from, and the cells whose pool was smaller than planned. */
+  reviewedOnly?: { from: string; reviewedShort: { key: string; planned: number; available: number }[] };
   out: string | null;
 }
 
@@ -150,6 +160,34 @@ export async function balance(req: BalanceRequest): Promise<BalanceResult> {
       });
     }
 
+    // --reviewed-only: each cell's pool of released images; a short pool lowers the cell's count.
+    const reviewedPool = new Map<string, { src: string; row: Record<string, string> }[]>();
+    const reviewedShort: { key: string; planned: number; available: number }[] = [];
+    if (req.reviewedOnly !== undefined) {
+      const from = resolve(req.reviewedOnly);
+      if (markerCommand(from) !== RELEASE_MARKER) throw new ConfigError(`--reviewed-only ${req.reviewedOnly}: not a medsynth release output folder; review the samples (medsynth review) and release them (medsynth release SAMPLES --out DIR) first`);
+      const set = readSamples(from);
+      const missing = groupBy.filter((g) => !set.header.includes(g));
+      if (missing.length) throw new ConfigError(`--reviewed-only ${req.reviewedOnly}: its manifest has no ${missing.join(', ')} column, so its images cannot be matched to the --group-by cells`);
+      for (const smp of set.samples) {
+        const row = Object.fromEntries(set.header.map((h, k) => [h, smp.fields[k]!]));
+        const key = [smp.label, ...groupBy.map((g) => `${g}=${row[g]}`)].join('|');
+        const list = reviewedPool.get(key) ?? [];
+        list.push({ src: join(from, smp.image), row });
+        reviewedPool.set(key, list);
+      }
+      const drawRng = new Rng(req.seed).derive('reviewed-only');
+      for (const c of plan) {
+        const pool = drawRng.derive(c.key).shuffle(reviewedPool.get(c.key) ?? []);
+        if (pool.length < c.synthetic) {
+          reviewedShort.push({ key: c.key, planned: c.synthetic, available: pool.length });
+          c.total -= c.synthetic - pool.length;
+          c.synthetic = pool.length;
+        }
+        reviewedPool.set(c.key, pool.slice(0, c.synthetic));
+      }
+    }
+
     const realImages = train.length;
     const syntheticImages = plan.reduce((a, c) => a + c.synthetic, 0);
     const modelId = runModelId(runDir, gen.kind);
@@ -170,6 +208,7 @@ export async function balance(req: BalanceRequest): Promise<BalanceResult> {
       capped: plan.filter((c) => c.cappedFrom !== null).map((c) => c.key),
       minRealPerCell,
       skipped: plan.filter((c) => c.skipped !== null).map((c) => ({ key: c.key, reason: c.skipped! })),
+      ...(req.reviewedOnly !== undefined ? { reviewedOnly: { from: resolve(req.reviewedOnly), reviewedShort } } : {}),
       out: null,
     };
     if (req.dryRun) return result;
@@ -207,6 +246,19 @@ export async function balance(req: BalanceRequest): Promise<BalanceResult> {
         const width = conditionWidth(spec);
         for (const c of plan) {
           if (c.synthetic === 0) continue;
+          if (req.reviewedOnly !== undefined) {
+            for (const { src, row } of reviewedPool.get(c.key)!) {
+              made++;
+              const name = `images/syn_${String(made).padStart(digits, '0')}.png`;
+              writeFileAtomic(join(tmp, name), readFileSync(src));
+              const attrValues = ds.attributes.map((a) => {
+                const gi = groupBy.indexOf(a.name);
+                return gi >= 0 ? a.values[c.group[gi]!]! : (row[a.name] ?? '');
+              });
+              rows.push([name, c.label, ds.labelNames[c.label]!, ...attrValues, ...(ds.patientIds ? [`syn_${String(made).padStart(digits, '0')}`] : []), 'train', 1, row.model_id ?? modelId, row.seed ?? '']);
+            }
+            continue;
+          }
           const cellRng = rng.derive(`cell-${c.key}`);
           const pool = rowsOf.get(c.key)!;
           for (let start = 0, b = 0; start < c.synthetic; start += 64, b++) {

@@ -20,6 +20,7 @@ interface BalanceCliOptions extends SharedOptions {
   copy: boolean;
   seed: number;
   out?: string;
+  reviewedOnly?: string;
 }
 
 function parseCount(value: string): number {
@@ -70,7 +71,8 @@ export function registerBalanceCommand(program: Command): void {
       .option('--dry-run', 'print the plan and write nothing', false)
       .option('--copy', 'write the real training images into the output (default: reference them by path)', false)
       .option('--seed <int>', 'sampling seed', parseSeed, 1)
-      .option('--out <dir>', 'output folder (must not exist; required unless --dry-run)'),
+      .option('--out <dir>', 'output folder (must not exist; required unless --dry-run)')
+      .option('--reviewed-only <dir>', 'generate nothing: top up from the reviewed images a medsynth release folder holds (cells with too few get what there is)'),
   ), 'medsynth balance --data data/phantom --model runs/cvae --target equalize-groups --group-by sex --out data/balanced').action(async (opts: BalanceCliOptions) => {
     const json = new JsonOutput(opts.json);
     const backend = await startBackend({ backend: opts.backend, json: json.stdout });
@@ -87,11 +89,16 @@ export function registerBalanceCommand(program: Command): void {
       copy: opts.copy,
       seed: opts.seed,
       out: opts.out,
+      reviewedOnly: opts.reviewedOnly,
     });
     json.write({ command: 'balance', backend, ...r });
     if (json.stdout) return;
     process.stdout.write(planTable(r) + '\n');
     if (r.skipped.length) info_(`skipped ${r.skipped.length} cell(s) (unknown group values, or fewer than ${r.minRealPerCell} real images): see the note column`);
+    if (r.reviewedOnly) {
+      const short = r.reviewedOnly.reviewedShort;
+      info_(`synthetic images drawn from the reviewed release ${r.reviewedOnly.from}${short.length ? `; too few reviewed images for ${short.length} cell(s): ${short.map((x) => `${x.key} (${x.available} of ${x.planned})`).join(', ')}` : ''}`);
+    }
     if (r.capped.length) info_(`--max-synthetic-ratio capped ${r.capped.length} cell(s): ${r.capped.join(', ')}`);
     if (r.out) info_(`wrote ${r.out}/manifest.csv (${r.realImages} real rows by ${opts.copy ? 'copy' : 'reference'}, ${r.syntheticImages} synthetic)`);
     else info_('dry run: nothing written');

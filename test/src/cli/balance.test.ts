@@ -2,13 +2,15 @@
  * `medsynth balance` as a user runs it: the dry-run plan (nothing written), the augmented manifest whose
  * counts equal the plan and which `data inspect` reads, same seed → same bytes, one-line errors for a
  * cell the model cannot generate and a target file that does not add up, and no invented groups: cells
- * with too few real images and unknown values are skipped with the reason.
+ * with too few real images and unknown values are skipped with the reason. --reviewed-only draws the
+ * top-ups from a `medsynth release` folder instead of generating (#24).
  */
 import { createHash } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { appendDecision } from '../../../src/review/log.js';
 import { runCli } from '../../helpers/cli.js';
 
 let work: string;
@@ -33,6 +35,36 @@ function dirHash(dir: string): string {
 }
 
 describe('medsynth balance', () => {
+  it('--reviewed-only tops up from reviewed, released images only, and lists the cells it could not fill (#24)', () => {
+    const samples = join(work, 'samples');
+    expect(runCli(['sample', '--model', run, '--n', '24', '--seed', '3', '--out', samples]).status).toBe(0);
+    const sm = readFileSync(join(samples, 'manifest.csv'), 'utf8').trim().split('\n').slice(1).map((l) => l.split(','));
+    sm.forEach((x, i) => appendDecision(samples, i % 3 === 0 ? { reviewer: 'r', time: new Date(Date.UTC(2026, 0, 1, 0, 0, i)).toISOString(), image: x[0]!, decision: 'reject', reason: 'artefact' } : { reviewer: 'r', time: new Date(Date.UTC(2026, 0, 1, 0, 0, i)).toISOString(), image: x[0]!, decision: 'accept' }));
+    const released = join(work, 'released');
+    expect(runCli(['release', samples, '--out', released]).status).toBe(0);
+    const releasedImages = new Set(readdirSync(join(released, 'images')).map((f) => createHash('sha256').update(readFileSync(join(released, 'images', f))).digest('hex')));
+    expect(releasedImages.size).toBe(16);
+
+    const out = join(work, 'aug-reviewed');
+    const r = runCli(['balance', '--data', data, '--model', run, '--target', 'uniform', '--max-synthetic-ratio', '3', '--reviewed-only', released, '--out', out, '--json']);
+    expect(r.status, r.stderr).toBe(0);
+    const plan = JSON.parse(r.stdout);
+    expect(plan.reviewedOnly.reviewedShort.length).toBeGreaterThan(0); // 16 reviewed images cannot fill a uniform plan
+    const lines = readFileSync(join(out, 'manifest.csv'), 'utf8').trim().split('\n');
+    const header = lines[0]!.split(',');
+    const col = (name: string) => header.indexOf(name);
+    const syn = lines.slice(1).map((l) => l.split(',')).filter((x) => x[col('synthetic')] === '1');
+    expect(syn.length).toBe(plan.syntheticImages);
+    expect(plan.syntheticImages).toBeLessThanOrEqual(16);
+    for (const c of plan.cells) expect(syn.filter((x) => x[col('label_name')] === c.labelName && x[col('sex')] === c.groupValues.sex).length, c.key).toBe(c.synthetic);
+    for (const x of syn) expect(releasedImages.has(createHash('sha256').update(readFileSync(join(out, x[0]!))).digest('hex')), x[0]).toBe(true);
+
+    const notRelease = runCli(['balance', '--data', data, '--model', run, '--target', 'uniform', '--reviewed-only', samples, '--out', join(work, 'aug-bad')]);
+    expect(notRelease.status).toBe(2);
+    expect(notRelease.stderr).toMatch(/--reviewed-only .*not a medsynth release output folder/);
+    expect(existsSync(join(work, 'aug-bad'))).toBe(false);
+  });
+
   it('prints the plan and its diversity indices on a dry run, writing nothing', () => {
     const out = join(work, 'dry');
     const r = runCli(['balance', '--data', data, '--model', run, '--target', 'equalize-groups', '--dry-run', '--out', out]);
