@@ -5,13 +5,16 @@
  *
  * Keys: ←/→ (or k/j) previous/next image, a accept, r reject (then 1-5 for the reason; 5 "other" asks for a
  * note, Enter saves, Esc cancels), s skip, + / - zoom the grid, z or Enter enlarges the current image,
- * Esc closes, ? shows the keys.
+ * Esc closes, ? shows the keys. With --show-nearest, the nearest REAL training image sits beside the current
+ * sample and beside the enlarged one; the header says whether the check is on.
  */
 export interface PageOptions {
   token: string;
   reviewer: string;
   nonce: string;
   reasons: string[];
+  /** --show-nearest: show the nearest REAL training image beside the current one. */
+  showNearest: boolean;
 }
 
 const CSS = `body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",sans-serif;margin:0;background:#111827;color:#e5e7eb}
@@ -28,6 +31,8 @@ figure .badge{position:absolute;left:0;bottom:0;font-size:11px;padding:1px 4px;b
 #note{display:none;width:320px}#note.open{display:inline-block}
 #big{display:none;position:fixed;inset:0;background:rgba(0,0,0,.92);z-index:4;align-items:center;justify-content:center;flex-direction:column}
 #big.open{display:flex}#big img{image-rendering:pixelated;width:min(85vh,90vw);height:min(85vh,90vw)}
+#nearpair{display:flex;gap:12px;align-items:flex-start}#nearpair img{image-rendering:pixelated;width:128px;height:128px;border:2px solid #f97316}#bigpair{display:flex;gap:16px}#bigpair img+img{border:3px solid #f97316}
+#big.near #bigpair img{width:min(85vh,45vw);height:min(85vh,45vw)}
 #help{display:none}#help.open{display:block}#status{min-height:1.4em}`;
 
 const SCRIPT = `'use strict';
@@ -52,7 +57,15 @@ function select(i) {
   figs[cur].scrollIntoView({ block: 'nearest' });
   const s = images[cur];
   $('current').textContent = s.image + ' (' + s.cell + ')';
-  if ($('big').classList.contains('open')) $('bigimg').src = figs[cur].querySelector('img').src;
+  if ($('big').classList.contains('open')) showBig();
+  if (CFG.showNearest) $('near').src = nearSrc();
+}
+function nearSrc() { return q('/nearest/' + images[cur].image.split('/').map(encodeURIComponent).join('/')); }
+function showBig() {
+  $('bigimg').src = figs[cur].querySelector('img').src;
+  if (CFG.showNearest) $('bignear').src = nearSrc();
+  $('bigcap').textContent = $('current').textContent + (CFG.showNearest ? ' | right: nearest REAL training image (pixel distance)' : '');
+  $('big').classList.add('open');
 }
 async function decide(decision, reason, note) {
   // Move on at once, so fast keyboard work never decides the same image twice; paint when saved.
@@ -96,7 +109,7 @@ document.addEventListener('keydown', (e) => {
     case 's': decide('skip'); break;
     case '+': case '=': setZoom(zoom * 1.25); break;
     case '-': setZoom(zoom / 1.25); break;
-    case 'z': case 'Enter': $('bigimg').src = figs[cur].querySelector('img').src; $('bigcap').textContent = $('current').textContent; $('big').classList.add('open'); break;
+    case 'z': case 'Enter': showBig(); break;
     case 'Escape': $('big').classList.remove('open'); $('help').classList.remove('open'); break;
     case '?': $('help').classList.toggle('open'); break;
     default: return;
@@ -132,26 +145,31 @@ async function load() {
 }
 CFG.reasons.forEach((r, k) => { const b = document.createElement('button'); b.textContent = (k + 1) + ' ' + r; b.addEventListener('click', () => pickReason(k)); $('reasonlist').appendChild(b); });
 $('big').addEventListener('click', () => $('big').classList.remove('open'));
+if (CFG.showNearest) $('big').classList.add('near'); else { $('bignear').remove(); $('near').remove(); }
 setZoom(zoom);
 load();`;
 
 /** The page, with the token and reviewer as JSON in an inert script element (never interpolated into code). */
 export function reviewPage(o: PageOptions): string {
-  const cfg = JSON.stringify({ token: o.token, reviewer: o.reviewer, reasons: o.reasons }).replace(/</g, '\\u003c');
+  const cfg = JSON.stringify({ token: o.token, reviewer: o.reviewer, reasons: o.reasons, showNearest: o.showNearest }).replace(/</g, '\\u003c');
   const esc = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
 <meta name="referrer" content="no-referrer"><title>medsynth review</title><style nonce="${o.nonce}">${CSS}</style></head>
 <body>
 <header><h1>medsynth review</h1><span>reviewer <b>${esc(o.reviewer)}</b></span><span id="progress"></span><span class="muted">zoom <span id="zoom"></span></span>
-<span class="muted">Synthetic images only. Nearest real training image: not shown (this version has no --show-nearest).</span>
+${
+    o.showNearest
+      ? '<span id="nearnote"><b>Near-copy check ON:</b> the nearest REAL training image (pixel distance) is shown beside the current sample and in the enlarged view; it is held in memory only and never written.</span>'
+      : '<span id="nearnote" class="muted">Synthetic images only. Near-copy check off: no real image is shown (start with --show-nearest RUN to see the nearest training image).</span>'
+  }
 <span class="muted">Press <kbd>?</kbd> for keys.</span></header>
 <main><p id="others" class="muted"></p>
 <div id="help" class="muted"><p><kbd>←</kbd>/<kbd>→</kbd> or <kbd>k</kbd>/<kbd>j</kbd> previous / next &nbsp; <kbd>a</kbd> accept &nbsp; <kbd>r</kbd> reject, then <kbd>1</kbd>–<kbd>5</kbd> reason (<kbd>5</kbd> other: type a note, <kbd>Enter</kbd>) &nbsp; <kbd>s</kbd> skip &nbsp; <kbd>+</kbd>/<kbd>-</kbd> zoom &nbsp; <kbd>z</kbd> or <kbd>Enter</kbd> enlarge, <kbd>Esc</kbd> close. Decisions are appended to review.jsonl in the samples folder; your latest decision per image counts.</p></div>
 <div id="cells"></div></main>
-<div id="panel"><div>current: <span id="current"></span></div><div id="status"></div>
+<div id="panel"><div id="nearpair"><div><div>current: <span id="current"></span></div><div id="status"></div></div><img id="near" alt="nearest real training image"></div>
 <div id="reasons"><span>reject because:</span><span id="reasonlist"></span><input id="note" placeholder="what is wrong (Enter saves, Esc cancels)" maxlength="2000"></div></div>
-<div id="big"><img id="bigimg" alt="enlarged sample"><p id="bigcap"></p></div>
+<div id="big"><div id="bigpair"><img id="bigimg" alt="enlarged sample"><img id="bignear" alt="nearest real training image"></div><p id="bigcap"></p></div>
 <script type="application/json" id="cfg">${cfg}</script>
 <script nonce="${o.nonce}">${SCRIPT}</script>
 </body></html>

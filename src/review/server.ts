@@ -13,14 +13,17 @@
  * - responses carry a Content-Security-Policy that allows only this origin and the page's own inline code
  *   (by nonce), and no Referer leaves the page.
  *
- * Routes: GET / (the page), GET /api/state, GET /img/<manifest path>, POST /api/decision.
+ * Routes: GET / (the page), GET /api/state, GET /img/<manifest path>, POST /api/decision, and with
+ * --show-nearest GET /nearest/<manifest path> (the nearest REAL training image, nearest.ts; encoded per
+ * request, never written, no-store).
  */
 import { randomBytes, timingSafeEqual } from 'node:crypto';
-import { createReadStream } from 'node:fs';
+import { createReadStream, readFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { appendDecision, readLog, readSamples, REJECT_REASONS, REVIEW_LOG, ReviewEntrySchema, type SampleSet } from './log.js';
+import type { NearestIndex } from './nearest.js';
 import { reviewPage } from './page.js';
 
 export const MAX_BODY_BYTES = 16 * 1024;
@@ -33,6 +36,8 @@ export interface ReviewServerOptions {
   port?: number;
   /** Fixed token (tests); default: 16 random bytes, hex. */
   token?: string;
+  /** --show-nearest: the run's train split, for the near-copy check (off by default). */
+  nearest?: NearestIndex;
 }
 
 export interface ReviewServer {
@@ -89,6 +94,19 @@ export async function startReviewServer(opts: ReviewServerOptions): Promise<Revi
   const tokenBuf = Buffer.from(token);
   const logFile = join(opts.dir, REVIEW_LOG);
   let port = 0;
+  const nearestCache = new Map<string, { png: Uint8Array; rms: number }>();
+  /** A synthetic image of the manifest named in a URL path, or a 400/404. */
+  const imagePath = (encoded: string): string => {
+    let rel: string;
+    try {
+      rel = decodeURIComponent(encoded);
+    } catch {
+      throw new HttpError(400, 'bad path');
+    }
+    if (rel.split('/').includes('..') || rel.startsWith('/') || rel.includes('\\') || rel.includes('\0')) throw new HttpError(400, 'bad path');
+    if (!known.has(rel)) throw new HttpError(404, 'not a synthetic image of this folder');
+    return rel;
+  };
 
   const tokenOk = (given: string | null | undefined) => {
     if (!given) return false;
@@ -108,7 +126,7 @@ export async function startReviewServer(opts: ReviewServerOptions): Promise<Revi
     if (/(^|\/|%2f|%5c|\\)(\.|%2e){2}($|\/|%2f|%5c|\\)/i.test(rawPath)) throw new HttpError(400, 'bad path');
     if (req.method === 'GET' && url.pathname === '/') {
       const nonce = randomBytes(16).toString('base64');
-      send(res, 200, reviewPage({ token, reviewer: opts.reviewer, nonce, reasons: [...REJECT_REASONS] }), 'text/html; charset=utf-8', {
+      send(res, 200, reviewPage({ token, reviewer: opts.reviewer, nonce, reasons: [...REJECT_REASONS], showNearest: opts.nearest !== undefined }), 'text/html; charset=utf-8', {
         'content-security-policy': `default-src 'none'; img-src 'self'; connect-src 'self'; script-src 'nonce-${nonce}'; style-src 'nonce-${nonce}'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'`,
       });
       return;
@@ -128,18 +146,20 @@ export async function startReviewServer(opts: ReviewServerOptions): Promise<Revi
         c.images.push({ image: s.image, label: s.label, groups: s.groups });
         cells.set(s.cell, c);
       }
-      json(res, 200, { reviewer: opts.reviewer, reasons: REJECT_REASONS, cells: [...cells.values()], decisions: mine, otherReviewers: others, skippedLines: skipped, showNearest: false });
+      json(res, 200, { reviewer: opts.reviewer, reasons: REJECT_REASONS, cells: [...cells.values()], decisions: mine, otherReviewers: others, skippedLines: skipped, showNearest: opts.nearest !== undefined });
+      return;
+    }
+    if (req.method === 'GET' && url.pathname.startsWith('/nearest/')) {
+      const rel = imagePath(url.pathname.slice('/nearest/'.length));
+      if (!opts.nearest) throw new HttpError(404, 'the server was started without --show-nearest');
+      let hit = nearestCache.get(rel);
+      if (!hit) nearestCache.set(rel, (hit = opts.nearest.nearest(readFileSync(join(opts.dir, rel)), rel)));
+      res.writeHead(200, { 'content-type': 'image/png', 'cache-control': 'no-store', 'x-content-type-options': 'nosniff', 'x-medsynth-rms': hit.rms.toFixed(5) });
+      res.end(hit.png);
       return;
     }
     if (req.method === 'GET' && url.pathname.startsWith('/img/')) {
-      let rel: string;
-      try {
-        rel = decodeURIComponent(url.pathname.slice('/img/'.length));
-      } catch {
-        throw new HttpError(400, 'bad path');
-      }
-      if (rel.split('/').includes('..') || rel.startsWith('/') || rel.includes('\\') || rel.includes('\0')) throw new HttpError(400, 'bad path');
-      if (!known.has(rel)) throw new HttpError(404, 'not a synthetic image of this folder');
+      const rel = imagePath(url.pathname.slice('/img/'.length));
       res.writeHead(200, { 'content-type': 'image/png', 'cache-control': 'private, max-age=3600', 'x-content-type-options': 'nosniff' });
       createReadStream(join(opts.dir, rel)).on('error', () => res.destroy()).pipe(res);
       return;

@@ -4,6 +4,7 @@ import { userInfo } from 'node:os';
 import { join } from 'node:path';
 import { checkOutputDir } from '../../core/fs.js';
 import { REVIEW_LOG } from '../../review/log.js';
+import { loadNearestIndex } from '../../review/nearest.js';
 import { releaseReviewed, RELEASE_MARKER } from '../../review/release.js';
 import { startReviewServer } from '../../review/server.js';
 import { info_ } from '../context.js';
@@ -39,12 +40,15 @@ export function registerReviewCommands(program: Command): void {
       .command('review')
       .description('review synthetic images in a local browser page (127.0.0.1 only): accept, reject with a reason, or skip')
       .argument('<samples>', 'a medsynth sample or balance output folder (manifest.csv + PNGs; synthetic=1 rows are reviewed)')
-      .option('--port <n>', 'port on 127.0.0.1 (default: any free port)', parsePort, 0)
-      .option('--reviewer <name>', 'your name, recorded with every decision (default: your login name)', parseReviewer),
+      .option('--port <n>', 'port on 127.0.0.1 (0: any free port)', parsePort, 0)
+      .option('--reviewer <name>', 'your name, recorded with every decision (default: your login name)', parseReviewer)
+      .option('--show-nearest <run>', "near-copy check (off by default): show the nearest REAL image of the run's train split beside each sample; held in memory, never written"),
     'medsynth review samples/ --reviewer "Dr A. Jones"',
-  ).action(async (samples: string, opts: { port: number; reviewer?: string }) => {
+  ).action(async (samples: string, opts: { port: number; reviewer?: string; showNearest?: string }) => {
     const reviewer = opts.reviewer ?? defaultReviewer();
-    const server = await startReviewServer({ dir: samples, reviewer, port: opts.port });
+    const nearest = opts.showNearest !== undefined ? loadNearestIndex(opts.showNearest) : undefined;
+    const server = await startReviewServer({ dir: samples, reviewer, port: opts.port, nearest });
+    if (nearest) info_(`near-copy check on: the page shows the nearest REAL training image of ${opts.showNearest} beside each sample (in memory only)`);
     info_(`reviewing ${server.samples.samples.length} synthetic images as ${reviewer}; decisions are appended to ${join(samples, REVIEW_LOG)}`);
     info_('open this URL in a browser on this machine (it carries the session token; Ctrl-C stops the server):');
     process.stdout.write(`${server.url}\n`);

@@ -4,10 +4,11 @@
  * agree; a page without the token gets 403; no request leaves 127.0.0.1. Skips with a message when chromium
  * is absent. MEDSYNTH_DOCS_SCREENSHOTS=1 also writes docs/review-screenshot.png.
  */
-import { existsSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { readLog, REVIEW_LOG } from '../../../src/review/log.js';
+import { loadNearestIndex } from '../../../src/review/nearest.js';
 import { releaseReviewed } from '../../../src/review/release.js';
 import { startReviewServer } from '../../../src/review/server.js';
 import { REPO_ROOT } from '../../helpers/fixtures.js';
@@ -94,6 +95,29 @@ describe('medsynth review in a browser', () => {
       const r = await releaseReviewed({ samples: dir, out: join(dir, 'released') });
       expect(r.released).toEqual(entries.filter((e) => e.decision === 'accept').map((e) => e.image));
       expect(r.summary.rejected).toBe(2);
+    } finally {
+      await browser.close();
+      await server.close();
+    }
+  });
+
+  it.skipIf(!CHROMIUM)('with --show-nearest, shows the nearest real training image beside the current and the enlarged sample', async () => {
+    const data = makeSamples(2, 64);
+    mkdirSync(join(data, 'run'));
+    writeFileSync(join(data, 'run', 'run.json'), JSON.stringify({ data, size: 64, channels: 1, splitSeed: 1 }));
+    const server = await startReviewServer({ dir: makeSamples(1, 64), reviewer: 'Dr Test', port: 0, nearest: loadNearestIndex(join(data, 'run')) });
+    const { chromium } = await import('playwright-core');
+    const browser = await chromium.launch({ executablePath: CHROMIUM, args: ARGS });
+    try {
+      const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+      await page.goto(server.url);
+      await page.waitForSelector('body[data-ready="1"]');
+      expect(await page.locator('#nearnote').textContent()).toMatch(/Near-copy check ON/);
+      const natural = (sel: string) => page.locator(sel).evaluate((e) => (e as unknown as { naturalWidth: number }).naturalWidth);
+      await expect.poll(() => natural('#near'), { timeout: 15_000 }).toBe(64);
+      await page.keyboard.press('z');
+      await expect.poll(() => natural('#bignear'), { timeout: 15_000 }).toBe(64);
+      expect(await page.locator('#bignear').isVisible()).toBe(true);
     } finally {
       await browser.close();
       await server.close();
