@@ -152,7 +152,7 @@ export function buildChecklist(x: ChecklistInput): ChecklistItem[] {
   const verdictItem = (id: string, question: string, key: string, evidence: string): ChecklistItem => {
     const v = x.verdicts[key];
     if (!x.evaluation || !v) return { id, question, status: 'not run', answer: 'not evaluated: run medsynth evaluate and pass --eval', evidence };
-    return { id, question, status: v.level === 'good' || v.level === 'fair' ? 'done' : 'attention', answer: `${v.level}: ${v.text}`, evidence };
+    return { id, question, status: v.level === 'good' || v.level === 'fair' ? 'done' : 'attention', answer: v.text.startsWith(v.level) ? v.text : `${v.level}: ${v.text}`, evidence };
   };
   items.push(verdictItem('fairness', 'Fairness before and after augmentation (worst-group accuracy, equalized odds)?', 'fairness', '#utility'));
   items.push(verdictItem('diversity', 'Are the samples diverse (not collapsed, not copies)?', 'diversity', '#diversity'));
