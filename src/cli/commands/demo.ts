@@ -22,7 +22,7 @@ import { AUTO_MODEL, trainRun } from '../../train/run.js';
 import { info_, startBackend } from '../context.js';
 import { parseSeed } from '../options.js';
 import { runPhantom } from './data.js';
-import { JsonOutput, withExample, withSharedOptions, type SharedOptions } from './shared.js';
+import { formatSeconds, JsonOutput, withExample, withSharedOptions, type SharedOptions } from './shared.js';
 
 interface DemoOptions extends SharedOptions {
   out: string;
@@ -75,6 +75,7 @@ export function registerDemoCommand(program: Command): void {
     say(`[2/6] private generator: epsilon ${s.epsilon}, patients as the privacy unit  (${clock()})`);
     let lastEpoch = 0;
     let epochs = s.epochs ?? 0;
+    let lastProgress = performance.now();
     const train = await trainRun(
       paths.run,
       {
@@ -92,6 +93,13 @@ export function registerDemoCommand(program: Command): void {
       },
       {
         backend,
+        // A line every 20 s with the step and the time left, so the longest stage is never silent.
+        onProgress: (p) => {
+          const now = performance.now();
+          if (now - lastProgress < 20000) return;
+          lastProgress = now;
+          say(`      step ${p.step}/${p.epochs * p.stepsPerEpoch}, epoch ${p.epoch}/${p.epochs}, ${p.imagesPerSecond.toFixed(0)} img/s, about ${formatSeconds(p.etaSeconds)} left`);
+        },
         onSelect: (sel) => {
           if (s.epochs === null) epochs = sel.epochs;
           say(`      ${sel.reason} (${sel.evidence})`);

@@ -78,3 +78,10 @@ export class JsonOutput {
     }
   }
 }
+
+/** A duration for progress lines: "3m05s", "42s", "?" when unknown. */
+export function formatSeconds(s: number): string {
+  if (!Number.isFinite(s)) return '?';
+  const m = Math.floor(s / 60);
+  return m > 0 ? `${m}m${String(Math.round(s % 60)).padStart(2, '0')}s` : `${Math.round(s)}s`;
+}

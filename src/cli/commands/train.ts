@@ -12,7 +12,7 @@ import { AUTO_MODEL, resumeRun, trainRun, type RunConfig } from '../../train/run
 import type { Selection } from '../../train/select.js';
 import { info_, startBackend } from '../context.js';
 import { parseChannels, parseList, parsePositiveInt, parseSeed, parseSize } from '../options.js';
-import { JsonOutput, withExample, withSharedOptions, type SharedOptions } from './shared.js';
+import { formatSeconds, JsonOutput, withExample, withSharedOptions, type SharedOptions } from './shared.js';
 
 interface TrainCliOptions extends SharedOptions {
   model?: string;
@@ -243,8 +243,3 @@ function runConfig(opts: TrainCliOptions): RunConfig {
 /** The budget `--model dpgan` trains to when the user gives none (the issue's reference setting). */
 const DPGAN_DEFAULT_EPSILON = 10;
 
-function formatSeconds(s: number): string {
-  if (!Number.isFinite(s)) return '?';
-  const m = Math.floor(s / 60);
-  return m > 0 ? `${m}m${String(Math.round(s % 60)).padStart(2, '0')}s` : `${Math.round(s)}s`;
-}
