@@ -8,7 +8,8 @@
  * batching, checkpoints and progress; a generator owns its networks, its loss and its optimiser.
  */
 import * as tf from '@tensorflow/tfjs';
-import { assert, UserError } from '../src/core/errors.js';
+import type { z } from 'zod';
+import { assert, ConfigError, UserError } from '../src/core/errors.js';
 import type { Layer } from '../src/nn/layers.js';
 import type { UnitGrouping } from '../src/privacy/per-example.js';
 import type { ReleaseParams } from '../src/privacy/release.js';
@@ -151,6 +152,16 @@ export interface GeneratorFactory {
    * 'one-shot' releases its statistics once (`releaseStatistics`) and then fits to them (`fitStep`).
    */
   mechanism?: 'dp-sgd' | 'one-shot';
+}
+
+/** A generator's options parsed with its zod schema; the first problem is a ConfigError naming the option. */
+export function parseGeneratorConfig<T>(kind: string, schema: z.ZodType<T>, config: unknown): T {
+  const parsed = schema.safeParse(config ?? {});
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    throw new ConfigError(`${kind} option ${issue.path.join('.') || '(config)'}: ${issue.message}`);
+  }
+  return parsed.data;
 }
 
 const registry = new Map<string, GeneratorFactory>();

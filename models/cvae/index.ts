@@ -15,7 +15,7 @@ import { Rng } from '../../src/core/rng.js';
 import { Conv2d, ConvTranspose2d, Dense, disposeLayers, namedVariables, paramsOf, type Layer, type Tape } from '../../src/nn/layers.js';
 import { dpGradients } from '../../src/privacy/dp-sgd.js';
 import { FusedAdam } from '../../src/nn/optim.js';
-import { conditionWidth, type ConditionSpec, type DpStepParams, type Generator, type GeneratorFactory, type PrivateBatch, type TrainBatch } from '../generator.js';
+import { conditionWidth, parseGeneratorConfig, type ConditionSpec, type DpStepParams, type Generator, type GeneratorFactory, type PrivateBatch, type TrainBatch } from '../generator.js';
 import { betaAt, klDivergence, reconstruction } from './loss.js';
 
 /** tfjs variable names must be unique in a process. */
@@ -279,11 +279,6 @@ export class Cvae implements Generator {
 export const cvaeFactory: GeneratorFactory = {
   kind: 'cvae',
   create(config, spec, shape, seed) {
-    const parsed = CvaeConfigSchema.safeParse(config ?? {});
-    if (!parsed.success) {
-      const issue = parsed.error.issues[0]!;
-      throw new ConfigError(`cvae option ${issue.path.join('.') || '(config)'}: ${issue.message}`);
-    }
-    return new Cvae(parsed.data, spec, shape.size, shape.channels, seed);
+    return new Cvae(parseGeneratorConfig('cvae', CvaeConfigSchema, config), spec, shape.size, shape.channels, seed);
   },
 };

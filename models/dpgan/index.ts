@@ -54,7 +54,7 @@ import { BatchNorm, Conv2d, ConvTranspose2d, Dense, GroupNorm, disposeLayers, na
 import { FusedAdam } from '../../src/nn/optim.js';
 import { dpGradients } from '../../src/privacy/dp-sgd.js';
 import { afterGeneratorStep, initialSchedule, type DStepSchedule } from './schedule.js';
-import { conditionWidth, encodeConditions, GeneratorCollapsedError, type ConditionSpec, type DpStepParams, type Generator, type GeneratorFactory, type PrivateBatch, type TrainBatch } from '../generator.js';
+import { conditionWidth, parseGeneratorConfig, encodeConditions, GeneratorCollapsedError, type ConditionSpec, type DpStepParams, type Generator, type GeneratorFactory, type PrivateBatch, type TrainBatch } from '../generator.js';
 
 /** G: first feature map side and channel widths of the upsampling stages; D: widths of its conv stages. */
 export const ARCH: Record<number, { side: number; g: number[]; d: number[] }> = {
@@ -692,11 +692,6 @@ export const dpganFactory: GeneratorFactory = {
   // point measured at ε = 10 (header; eval/results/dpgan.md).
   privateDefaults: { dSteps: 10 },
   create(config, spec, shape, seed) {
-    const parsed = DpganConfigSchema.safeParse(config ?? {});
-    if (!parsed.success) {
-      const issue = parsed.error.issues[0]!;
-      throw new ConfigError(`dpgan option ${issue.path.join('.') || '(config)'}: ${issue.message}`);
-    }
-    return new Dpgan(parsed.data, spec, shape.size, shape.channels, seed);
+    return new Dpgan(parseGeneratorConfig('dpgan', DpganConfigSchema, config), spec, shape.size, shape.channels, seed);
   },
 };

@@ -31,7 +31,7 @@ import { Conv2d, ConvTranspose2d, Dense, disposeLayers, namedVariables, paramsOf
 import { FusedAdam } from '../../src/nn/optim.js';
 import { releaseClippedSum, type ReleaseParams } from '../../src/privacy/release.js';
 import { WIDTHS } from '../cvae/index.js';
-import { conditionWidth, encodeConditions, type ConditionSpec, type Generator, type GeneratorFactory, type ReleaseData } from '../generator.js';
+import { conditionWidth, parseGeneratorConfig, encodeConditions, type ConditionSpec, type Generator, type GeneratorFactory, type ReleaseData } from '../generator.js';
 import { poolFlatten, rffEmbed, rffFrequencies } from './features.js';
 
 export const DpMerfConfigSchema = z
@@ -422,13 +422,9 @@ export const dpmerfFactory: GeneratorFactory = {
   kind: 'dpmerf',
   mechanism: 'one-shot',
   create(config, spec, shape, seed) {
-    const parsed = DpMerfConfigSchema.safeParse(config ?? {});
-    if (!parsed.success) {
-      const issue = parsed.error.issues[0]!;
-      throw new ConfigError(`dpmerf option ${issue.path.join('.') || '(config)'}: ${issue.message}`);
-    }
+    const options = parseGeneratorConfig('dpmerf', DpMerfConfigSchema, config);
     const divisorUpTo = (cap: number) => Math.max(...Array.from({ length: Math.min(cap, shape.size) }, (_, i) => i + 1).filter((d) => shape.size % d === 0));
-    const scales = parsed.data.scales ?? [...new Set([divisorUpTo(8), divisorUpTo(16)])];
-    return new DpMerf({ ...parsed.data, scales }, spec, shape.size, shape.channels, seed);
+    const scales = options.scales ?? [...new Set([divisorUpTo(8), divisorUpTo(16)])];
+    return new DpMerf({ ...options, scales }, spec, shape.size, shape.channels, seed);
   },
 };
