@@ -4,7 +4,7 @@
  * utility, diversity, review (with --review), samples, training, provenance) so tests and readers can find it.
  */
 import { KID_DISPLAY_SCALE, KID_READING } from '../../eval/fidelity/kid.js';
-import type { ReportData, Verdict } from './report.js';
+import type { ReportData, Verdict } from './data.js';
 import { barChart, esc, lineChart, rocChart } from './svg.js';
 
 type Obj = Record<string, any>;
