@@ -2,7 +2,12 @@
  * Training sets described by index into shared image arrays, so that the ways of eval/utility cost no
  * copy until their classifier is trained, one way at a time.
  */
-import type { LabelledImages } from './index.js';
+/** One NHWC image array with a label per image. */
+export interface LabelledImages {
+  images: Float32Array;
+  labels: Int32Array;
+  n: number;
+}
 
 /**
  * A training set gathered by index: row r is image `index[r]` of `sources[source[r]]`. The ways of

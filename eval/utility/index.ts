@@ -31,14 +31,10 @@
 import { CnnClassifier } from '../classifier/cnn.js';
 import { fairnessReport, type FairnessReport } from '../fairness/metrics.js';
 import { deriveSeed } from '../../src/core/rng.js';
-import { materialise, type GatheredImages } from './gather.js';
+import { materialise, type GatheredImages, type LabelledImages } from './gather.js';
 import { pairedDifference, seedStat, type SeedStat } from './intervals.js';
 
-export interface LabelledImages {
-  images: Float32Array;
-  labels: Int32Array;
-  n: number;
-}
+export type { LabelledImages } from './gather.js';
 
 /** A way's training set: one image array, or rows gathered by index from shared arrays. */
 export type TrainingSet = LabelledImages | GatheredImages;
