@@ -1,5 +1,5 @@
 /** The human-readable `medsynth evaluate` report: fidelity, utility & fairness, diversity. */
-import { fmt, formatTable } from '../cli/table.js';
+import { fmt, formatTable } from '../core/table.js';
 import type { BootInterval } from '../../eval/fairness/bootstrap.js';
 import type { FairnessReport } from '../../eval/fairness/metrics.js';
 import { KID_DISPLAY_SCALE, KID_READING } from '../../eval/fidelity/kid.js';

@@ -4,7 +4,7 @@ import { balance, type BalanceResult } from '../../balance/balance.js';
 import { DEFAULT_MIN_REAL_PER_CELL } from '../../balance/plan.js';
 import { info_, startBackend } from '../context.js';
 import { parseList, parseSeed } from '../options.js';
-import { fmt, formatTable } from '../table.js';
+import { fmt, formatTable } from '../../core/table.js';
 import { JsonOutput, withExample, withSharedOptions, type SharedOptions } from './shared.js';
 
 interface BalanceCliOptions extends SharedOptions {

@@ -8,7 +8,7 @@ import { writePhantom } from '../../../datasets/phantom/index.js';
 import { DEFAULT_SPLIT_SEED } from '../../../datasets/splits.js';
 import { SPLIT_NAMES } from '../../../datasets/dataset.js';
 import { summarizeDataset, type InspectSummary } from '../../data/inspect.js';
-import { fmt, formatTable } from '../table.js';
+import { fmt, formatTable } from '../../core/table.js';
 import { describeBackend, info_, startBackend } from '../context.js';
 import { parseChannels, parseList, parsePositiveInt, parseSeed, parseSize, readJsonFile } from '../options.js';
 import type { BackendInfo } from '../../backend/index.js';

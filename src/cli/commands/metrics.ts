@@ -11,7 +11,7 @@ import { DEFAULT_K } from '../../../eval/fidelity/prdc.js';
 import { DatasetError } from '../../core/errors.js';
 import { describeBackend, startBackend } from '../context.js';
 import { parsePositiveInt, parseSeed } from '../options.js';
-import { fmt } from '../table.js';
+import { fmt } from '../../core/table.js';
 import type { BackendInfo } from '../../backend/index.js';
 import { JsonOutput, withExample, withSharedOptions, type SharedOptions } from './shared.js';
 

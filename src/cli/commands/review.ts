@@ -9,7 +9,7 @@ import { releaseReviewed, RELEASE_MARKER } from '../../review/release.js';
 import { startReviewServer } from '../../review/server.js';
 import { info_ } from '../context.js';
 import { parsePositiveInt } from '../options.js';
-import { formatTable } from '../table.js';
+import { formatTable } from '../../core/table.js';
 import { JsonOutput, JSON_HELP, withExample } from './shared.js';
 
 function parsePort(value: string): number {
