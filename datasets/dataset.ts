@@ -91,6 +91,12 @@ export interface Preprocessing {
   colour: 'bt601-luma|replicate';
   /** Alpha is dropped (images are composited over nothing: colour channels are taken as stored). */
   alpha: 'drop';
+  /**
+   * PNG/JPEG decoder (folder-csv): `sharp` (libvips) or `js` (pngjs, jpeg-js). PNG and grey JPEG pixels
+   * agree within 1/255; colour JPEG differs by a few levels (YCbCr conversion and chroma upsampling), so
+   * the decoder is part of the named preprocessing. Absent for adapters that decode nothing of the kind.
+   */
+  decoder?: 'sharp' | 'js';
 }
 
 /** Number of pixels per image (H · W · C). */

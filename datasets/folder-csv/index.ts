@@ -22,8 +22,8 @@ import { widenDims, type ImageDataset, type Preprocessing, type SourceDims, type
 import { ConfigError, DatasetError } from '../../src/core/errors.js';
 import { buildAttributes } from '../attributes.js';
 import { parseCsv } from '../csv.js';
-import { decodeImage } from '../image/decode.js';
-import { toSquare } from '../image/resize.js';
+import { toSquarePixels } from '../image/resize.js';
+import { decodeEach } from '../image/sharp.js';
 
 /** A value quoted for a one-line message (newlines and quotes escaped). */
 const q = (v: string): string => JSON.stringify(v);
@@ -276,10 +276,11 @@ export function loadFolderCsv(opts: LoadOptions): ImageDataset {
   let images: Float32Array | undefined;
   let bitDepth: 8 | 16 = 8;
   let sourceDims: SourceDims | undefined;
-  for (let i = 0; i < n; i++) {
+  const fileOf = (row: ManifestRow): string => (isAbsolute(row.path) ? row.path : join(loc.root, row.path));
+  const readRow = (i: number): Uint8Array => {
     const row = rows[i]!;
     const where = `${shown} line ${row.line}`;
-    const file = isAbsolute(row.path) ? row.path : join(loc.root, row.path);
+    const file = fileOf(row);
     let bytes: Uint8Array;
     try {
       bytes = readFileSync(file);
@@ -291,20 +292,29 @@ export function loadFolderCsv(opts: LoadOptions): ImageDataset {
       throw new DatasetError(`${where}: cannot read image file ${q(row.path)} (${fsErrorReason(err)}); check the file or remove the row`);
     }
     hash.update(bytes);
-    const img = decodeImage(bytes, `${where}: ${row.path}`);
-    if (img.bitDepth === 16) bitDepth = 16;
-    sourceDims = widenDims(sourceDims, img.width, img.height);
-    if (!firstClass) firstClass = { channels: img.channels, line: row.line, path: row.path };
-    else if (opts.channels === undefined && img.channels !== firstClass.channels) {
-      const kind = (c: 1 | 3): string => (c === 1 ? 'grey' : 'colour');
-      throw new DatasetError(
-        `${shown}: images mix grey and colour (line ${firstClass.line} ${q(firstClass.path)} is ${kind(firstClass.channels)}, line ${row.line} ${q(row.path)} is ${kind(img.channels)}); pass --channels 1 or --channels 3 to convert them all`,
-      );
-    }
-    if (channels === undefined) channels = img.channels;
-    if (!images) images = new Float32Array(n * size * size * channels);
-    images.set(toSquare(img, size, channels), i * size * size * channels);
-  }
+    return bytes;
+  };
+  const decoder = decodeEach(
+    n,
+    readRow,
+    (i) => `${shown} line ${rows[i]!.line}: ${rows[i]!.path}`,
+    (i, img) => {
+      const row = rows[i]!;
+      if (img.bitDepth === 16) bitDepth = 16;
+      sourceDims = widenDims(sourceDims, img.width, img.height);
+      if (!firstClass) firstClass = { channels: img.channels, line: row.line, path: row.path };
+      else if (opts.channels === undefined && img.channels !== firstClass.channels) {
+        const kind = (c: 1 | 3): string => (c === 1 ? 'grey' : 'colour');
+        const [a, b] = firstClass.line < row.line ? [firstClass, { channels: img.channels, line: row.line, path: row.path }] : [{ channels: img.channels, line: row.line, path: row.path }, firstClass];
+        throw new DatasetError(
+          `${shown}: images mix grey and colour (line ${a.line} ${q(a.path)} is ${kind(a.channels)}, line ${b.line} ${q(b.path)} is ${kind(b.channels)}); pass --channels 1 or --channels 3 to convert them all`,
+        );
+      }
+      if (channels === undefined) channels = img.channels;
+      if (!images) images = new Float32Array(n * size * size * channels);
+      images.set(toSquarePixels(img.data, img.width, img.height, img.channels, img.scale, size, channels), i * size * size * channels);
+    },
+  );
 
   return {
     name: loc.name,
@@ -312,7 +322,7 @@ export function loadFolderCsv(opts: LoadOptions): ImageDataset {
       kind: 'folder-csv',
       path: opts.path,
       fingerprint: hash.digest('hex'),
-      preprocessing: preprocessingRecord(size, channels!),
+      preprocessing: { ...preprocessingRecord(size, channels!), decoder },
       sourceDims: sourceDims!,
     },
     n,

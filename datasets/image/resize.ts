@@ -102,26 +102,43 @@ export const LUMA_BT601 = [0.299, 0.587, 0.114] as const;
  * Returns HWC float32 of length size · size · channels.
  */
 export function toSquare(img: DecodedImage, size: number, channels: 1 | 3): Float32Array {
+  return toSquarePixels(img.data, img.width, img.height, img.channels, 1, size, channels);
+}
+
+/**
+ * `toSquare` on stored samples: `src` is HWC with `sc` channels, and sample · `scale` is the value in
+ * [0, 1] (1 for float input, 1/255 or 1/65535 for integers). The arithmetic is the same as on float
+ * input that was scaled first, so both decoders' pixels agree.
+ */
+export function toSquarePixels(
+  src: Float32Array | Uint8Array | Uint16Array,
+  width: number,
+  height: number,
+  sc: 1 | 3,
+  scale: number,
+  size: number,
+  channels: 1 | 3,
+): Float32Array {
   if (!(Number.isInteger(size) && size > 0)) throw new Error(`internal error: bad target size ${size}`);
-  const { width, height } = img;
   const side = Math.min(width, height);
   const x0 = Math.floor((width - side) / 2);
   const y0 = Math.floor((height - side) / 2);
 
   // Crop (and convert colour → grey) into a side × side buffer with `work` channels.
-  const work: 1 | 3 = img.channels === 3 && channels === 3 ? 3 : 1;
+  const work: 1 | 3 = sc === 3 && channels === 3 ? 3 : 1;
   const cropped = new Float32Array(side * side * work);
-  const src = img.data;
-  const sc = img.channels;
   for (let y = 0; y < side; y++) {
     let s = ((y0 + y) * width + x0) * sc;
     let d = y * side * work;
     if (sc === work) {
-      cropped.set(src.subarray(s, s + side * sc), d);
+      if (scale === 1 && src instanceof Float32Array) cropped.set(src.subarray(s, s + side * sc), d);
+      else for (let k = 0, e = side * sc; k < e; k++) cropped[d++] = src[s++]! * scale;
     } else {
       // sc = 3, work = 1
       const [wr, wg, wb] = LUMA_BT601;
-      for (let x = 0; x < side; x++, s += 3) cropped[d++] = wr * src[s]! + wg * src[s + 1]! + wb * src[s + 2]!;
+      for (let x = 0; x < side; x++, s += 3) {
+        cropped[d++] = wr * (src[s]! * scale) + wg * (src[s + 1]! * scale) + wb * (src[s + 2]! * scale);
+      }
     }
   }
 

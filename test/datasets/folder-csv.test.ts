@@ -71,6 +71,7 @@ describe('loadFolderCsv', () => {
         resize: 'area+bilinear',
         colour: 'bt601-luma|replicate',
         alpha: 'drop',
+        decoder: expect.stringMatching(/^(sharp|js)$/),
       },
       // 4×4, 8×8 and 6 (wide) × 4 (high) source images.
       sourceDims: { width: [4, 8], height: [4, 8] },

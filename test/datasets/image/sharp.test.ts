@@ -1,0 +1,159 @@
+/**
+ * The sharp decoder against the pure-JS one: same pixels within 1/255 after crop and resize, the same
+ * one-line errors for files sharp declines, and MEDSYNTH_DECODER picking the path.
+ */
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import sharp from 'sharp';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { loadFolderCsv } from '../../../datasets/folder-csv/index.js';
+import { decoderChoice, sharpAvailable } from '../../../datasets/image/sharp.js';
+import { DatasetError } from '../../../src/core/errors.js';
+import { Rng } from '../../../src/core/rng.js';
+import { cleanup, expectUserError, jpegRgb, pngjsPng, SHARED_DATA, tempDir, writeTree } from '../helpers.js';
+
+/** Loads `path` once with each decoder. */
+function loadBoth(path: string, size: number, extra: { channels?: 1 | 3; limit?: number } = {}) {
+  const saved = process.env.MEDSYNTH_DECODER;
+  try {
+    process.env.MEDSYNTH_DECODER = 'js';
+    const js = loadFolderCsv({ path, size, ...extra });
+    process.env.MEDSYNTH_DECODER = 'sharp';
+    const fast = loadFolderCsv({ path, size, ...extra });
+    return { js, fast };
+  } finally {
+    if (saved === undefined) delete process.env.MEDSYNTH_DECODER;
+    else process.env.MEDSYNTH_DECODER = saved;
+  }
+}
+
+function meanAbsDiff(a: Float32Array, b: Float32Array): number {
+  let m = 0;
+  for (let i = 0; i < a.length; i++) m += Math.abs(a[i]! - b[i]!);
+  return m / a.length;
+}
+
+function maxAbsDiff(a: Float32Array, b: Float32Array): number {
+  expect(a.length).toBe(b.length);
+  let m = 0;
+  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i]! - b[i]!));
+  return m;
+}
+
+/** Smooth gradients plus noise: enough texture that two decoders could disagree. */
+function texture(rng: Rng, n: number, max: number, c: number, w: number): number[] {
+  const out: number[] = [];
+  for (let p = 0; p < n; p++) {
+    const x = p % w;
+    const y = Math.floor(p / w);
+    for (let k = 0; k < c; k++) {
+      const v = (0.5 + 0.3 * Math.sin((x + 7 * k) / 9) * Math.cos(y / 13) + rng.range(-0.15, 0.15)) * max;
+      out.push(Math.max(0, Math.min(max, Math.round(v))));
+    }
+  }
+  return out;
+}
+
+describe('sharp decoder', () => {
+  let dir: string;
+  beforeEach(() => {
+    dir = tempDir();
+  });
+  afterEach(() => cleanup(dir));
+
+  it('is installed here (the fast path the benchmarks measure)', () => {
+    expect(sharpAvailable({ MEDSYNTH_DECODER: 'auto' })).toBe(true);
+    expect(sharpAvailable({ MEDSYNTH_DECODER: 'js' })).toBe(false);
+    expect(() => decoderChoice({ MEDSYNTH_DECODER: 'fast' })).toThrow(/MEDSYNTH_DECODER=fast: give auto, sharp or js/);
+  });
+
+  it('gives the pure-JS pixels within 1/255 for PNG (grey, RGB, RGBA; 8 and 16 bit) and grey JPEG, after crop and resize', async () => {
+    const rng = new Rng(3);
+    const [w, h] = [97, 83]; // not square: the centre crop is exercised; 83 → 32 shrinks, 83 → 128 enlarges
+    const grey = Buffer.from(Uint8Array.from(texture(rng, w * h, 255, 1, w)));
+    const files: Record<string, Uint8Array | string> = {
+      'g8.png': pngjsPng(0, 8, w, h, texture(rng, w * h, 255, 1, w)),
+      'g16.png': pngjsPng(0, 16, w, h, texture(rng, w * h, 65535, 1, w)),
+      'rgb8.png': pngjsPng(2, 8, w, h, texture(rng, w * h, 255, 3, w)),
+      'rgb16.png': pngjsPng(2, 16, w, h, texture(rng, w * h, 65535, 3, w)),
+      'rgba8.png': pngjsPng(6, 8, w, h, texture(rng, w * h, 255, 4, w)),
+      'grey.jpg': await sharp(grey, { raw: { width: w, height: h, channels: 1 } }).jpeg({ quality: 90 }).toBuffer(),
+    };
+    files['manifest.csv'] = 'path,label\n' + Object.keys(files).map((f, i) => `${f},${i % 2}`).join('\n') + '\n';
+    writeTree(dir, files);
+    for (const size of [32, 128]) {
+      for (const channels of [1, 3] as const) {
+        const { js, fast } = loadBoth(dir, size, { channels });
+        expect(fast.source.fingerprint).toBe(js.source.fingerprint);
+        expect(fast.bitDepth).toBe(16);
+        expect(fast.source.sourceDims).toEqual(js.source.sourceDims);
+        expect(js.source.preprocessing.decoder).toBe('js');
+        expect(fast.source.preprocessing.decoder).toBe('sharp');
+        expect(maxAbsDiff(fast.images, js.images)).toBeLessThanOrEqual(1 / 255);
+      }
+    }
+    // PNG alone is bit-exact: both decoders hand over the same stored samples.
+    writeTree(dir, { 'png.csv': 'path,label\ng16.png,0\nrgb16.png,0\nrgba8.png,1\n' });
+    const png = loadBoth(join(dir, 'png.csv'), 32, { channels: 3 });
+    expect(maxAbsDiff(png.fast.images, png.js.images)).toBe(0);
+  });
+
+  it('colour JPEG differs by a few levels (libjpeg-turbo vs jpeg-js colour conversion and upsampling): bounded, and recorded', () => {
+    const rng = new Rng(5);
+    const [w, h] = [97, 83];
+    writeTree(dir, {
+      'rgb.jpg': jpegRgb(w, h, texture(rng, w * h, 255, 3, w), 90),
+      'manifest.csv': 'path,label\nrgb.jpg,0\n',
+    });
+    const { js, fast } = loadBoth(dir, 64, { channels: 3 });
+    const d = maxAbsDiff(fast.images, js.images);
+    expect(d).toBeGreaterThan(1 / 255); // the 1/255 target is not met for colour JPEG ...
+    expect(d).toBeLessThanOrEqual(5 / 255); // ... but the difference stays small
+    expect(meanAbsDiff(fast.images, js.images)).toBeLessThanOrEqual(0.5 / 255);
+    // which is why the decoder is part of the named preprocessing (and of the cache key)
+    expect(fast.source.preprocessing).not.toEqual(js.source.preprocessing);
+  });
+
+  it('detects grey and colour the same way (mixed folders still need --channels)', () => {
+    const rng = new Rng(4);
+    writeTree(dir, {
+      'a.png': pngjsPng(0, 8, 16, 16, texture(rng, 256, 255, 1, 16)),
+      'b.png': pngjsPng(2, 8, 16, 16, texture(rng, 256, 255, 3, 16)),
+      'manifest.csv': 'path,label\na.png,0\nb.png,1\n',
+    });
+    process.env.MEDSYNTH_DECODER = 'sharp';
+    try {
+      expectUserError(() => loadFolderCsv({ path: dir, size: 8 }), DatasetError, ['images mix grey and colour', 'line 2', 'line 3', '--channels']);
+    } finally {
+      delete process.env.MEDSYNTH_DECODER;
+    }
+  });
+
+  it('falls back to the pure-JS decoder for files sharp declines, with the same one-line error', () => {
+    const good = jpegRgb(16, 16, new Array(16 * 16 * 3).fill(120));
+    writeTree(dir, {
+      'ok.jpg': good,
+      'cut.jpg': good.subarray(0, good.length - 40),
+      'manifest.csv': 'path,label\nok.jpg,0\ncut.jpg,1\n',
+    });
+    const messages = (['js', 'sharp'] as const).map((d) => {
+      process.env.MEDSYNTH_DECODER = d;
+      try {
+        return expectUserError(() => loadFolderCsv({ path: dir, size: 8 }), DatasetError, ['cut.jpg', 'truncated']);
+      } finally {
+        delete process.env.MEDSYNTH_DECODER;
+      }
+    });
+    expect(messages[1]).toBe(messages[0]);
+    expect(messages[0]).not.toContain('\n');
+  });
+
+  const ham = join(SHARED_DATA, 'ham10000-224');
+  it.skipIf(!existsSync(join(ham, 'manifest.csv')))('stays within 5/255 (mean under 1/255) of the pure-JS path on 60 real HAM10000 JPEGs at 64 px', () => {
+    const { js, fast } = loadBoth(ham, 64, { limit: 60 });
+    expect(fast.n).toBe(60);
+    expect(fast.source.fingerprint).toBe(js.source.fingerprint);
+    expect(maxAbsDiff(fast.images, js.images)).toBeLessThanOrEqual(5 / 255);
+    expect(meanAbsDiff(fast.images, js.images)).toBeLessThanOrEqual(1 / 255);
+  });
+});
