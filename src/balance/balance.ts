@@ -9,8 +9,10 @@
  * the generator, and a group with an unknown or missing value (sex=unknown, an empty age) is not a
  * population to equalise unless named with --include-groups. The plan lists skipped cells with the reason.
  * Generation: each synthetic image is conditioned on its cell; conditioning attributes outside --group-by
- * are drawn from the real train rows of the same cell (uniformly when the cell is empty). All draws and
- * the generator's noise come from --seed: same seed, same bytes.
+ * (open conditions) are drawn from --condition-proportions when given (public proportions, restricted to
+ * the rows that agree with the cell: src/sample/proportions.ts), else from the real train rows of the same
+ * cell (the output holds those rows anyway), and uniformly when the cell has none; `openConditions` in the
+ * result and plan.json says which. All draws and the generator's noise come from --seed: same seed, same bytes.
  * Output (built in a temporary folder and renamed): manifest.csv with the real train rows BY REFERENCE
  * (paths relative to the output folder; `--copy` writes them as PNGs instead), then the synthetic rows
  * (images/syn_*.png, synthetic=1, model_id, seed); plan.json with the plan and the diversity indices.
@@ -36,6 +38,7 @@ import { markerCommand, writeDirAtomic, writeFileAtomic } from '../core/fs.js';
 import { Rng } from '../core/rng.js';
 import { readSamples } from '../review/log.js';
 import { RELEASE_MARKER } from '../review/release.js';
+import { openConditionsRecord, readConditionProportions, drawFromProportions, PROPORTIONS_OPTION, type OpenConditionsRecord } from '../sample/proportions.js';
 import { runModelId } from '../sample/sample.js';
 import { loadRunGenerator, readRunConfig } from '../train/run.js';
 import { DEFAULT_MIN_REAL_PER_CELL, isUnknownValue, parseTargetFile, planBalance, type BalanceTarget, type CellCount, type PlannedCell } from './plan.js';
@@ -58,6 +61,8 @@ export interface BalanceRequest {
   out?: string;
   /** A `medsynth release` output folder: top up from its reviewed, accepted images instead of generating. */
   reviewedOnly?: string;
+  /** --condition-proportions: public proportions for the conditioning attributes outside --group-by. */
+  conditionProportions?: string;
 }
 
 export interface BalanceResult {
@@ -77,6 +82,12 @@ export interface BalanceResult {
   skipped: { key: string; reason: string }[];
   /** With --reviewed-only: the release folder drawn from, and the cells whose pool was smaller than planned. */
   reviewedOnly?: { from: string; reviewedShort: { key: string; planned: number; available: number }[] };
+  /**
+   * Where the generated images' conditions came from, per condition: `fixed` (the cell's class and groups),
+   * `user-supplied`, `real rows of the cell` (uniform in `uniformCells`, which have none), or `reviewed
+   * images` (--reviewed-only).
+   */
+  openConditions: OpenConditionsRecord & { uniformCells: string[] };
   out: string | null;
 }
 
@@ -149,6 +160,11 @@ export async function balance(req: BalanceRequest): Promise<BalanceResult> {
     // Every cell that needs images must be one the model can generate.
     const modelLabel = (label: number) => spec.labels.indexOf(ds.labelNames[label]!);
     const condAttrIndex = spec.attributes.map((a) => groupBy.indexOf(a.name));
+    /** A cell's conditions in the model's codes: its class and group values, the other attributes open. */
+    const cellFixed = (c: CellCount) => ({
+      fixedLabel: modelLabel(c.label),
+      fixedCodes: spec.attributes.map((a, k) => (condAttrIndex[k]! >= 0 ? a.values.indexOf(attrs[condAttrIndex[k]!]!.values[c.group[condAttrIndex[k]!]!]!) : null)),
+    });
     for (const c of plan) {
       if (c.synthetic === 0) continue;
       if (modelLabel(c.label) < 0) throw new ConfigError(`cell ${c.key}: the model was not trained on class '${ds.labelNames[c.label]}' (it knows ${spec.labels.join(', ')}); it cannot generate this cell`);
@@ -158,6 +174,35 @@ export async function balance(req: BalanceRequest): Promise<BalanceResult> {
         if (!a) throw new ConfigError(`cell ${c.key}: the model is not conditioned on '${name}' (conditioning: ${spec.attributes.map((x) => x.name).join(', ') || 'class only'}); it cannot generate this cell; use --group-by with conditioning attributes or retrain with --condition label,${name}`);
         if (!a.values.includes(attrs[k]!.values[g]!)) throw new ConfigError(`cell ${c.key}: the model never saw ${name}=${attrs[k]!.values[g]} in training; it cannot generate this cell`);
       });
+    }
+
+    if (req.conditionProportions !== undefined && req.reviewedOnly !== undefined) {
+      throw new ConfigError(`${PROPORTIONS_OPTION} ${req.conditionProportions}: --reviewed-only generates nothing, so there are no conditions to draw; drop one of the two options`);
+    }
+    const table = req.conditionProportions !== undefined ? readConditionProportions(req.conditionProportions, spec) : null;
+    // Per generated image the conditioning attributes outside --group-by are open: from the user's table
+    // where it names them, else from the cell's real rows (uniform in a cell with none).
+    const named = (k: number) => table?.attributes.includes(k) ?? false;
+    const fromRows = spec.attributes.filter((_, k) => condAttrIndex[k]! < 0 && !named(k)).map((a) => a.name);
+    const planned = plan.filter((c) => c.synthetic > 0);
+    const uniformCells = req.reviewedOnly === undefined && fromRows.length ? planned.filter((c) => rowsOf.get(c.key)!.length === 0).map((c) => c.key) : [];
+    const openSources: Record<string, string> = { label: 'fixed' };
+    spec.attributes.forEach((a, k) => {
+      openSources[a.name] = condAttrIndex[k]! >= 0 ? 'fixed' : req.reviewedOnly !== undefined ? 'reviewed images' : named(k) ? 'user-supplied' : 'real rows of the cell';
+    });
+    const openRecord = openConditionsRecord(openSources, table, {
+      extra: {
+        'real rows of the cell': `the real train rows of each cell${uniformCells.length ? ` (uniform, every value equally likely, in the ${uniformCells.length} cell(s) with no real row: ${uniformCells.join(', ')})` : ''}`,
+        'reviewed images': 'the reviewed images drawn from the release',
+      },
+    });
+    if (uniformCells.length) {
+      openRecord.uniform = fromRows;
+      openRecord.note += `; pass ${PROPORTIONS_OPTION} FILE.csv with public proportions (columns ${fromRows.join(',')},proportion) to draw them realistically there`;
+    }
+    if (table) {
+      // Every cell to generate must be one the file speaks for (checked now, so a failure writes nothing).
+      for (const c of planned) drawFromProportions(table, spec, cellFixed(c), new Rng(0), () => `cell ${c.key}`);
     }
 
     // --reviewed-only: each cell's pool of released images; a short pool lowers the cell's count.
@@ -209,6 +254,7 @@ export async function balance(req: BalanceRequest): Promise<BalanceResult> {
       minRealPerCell,
       skipped: plan.filter((c) => c.skipped !== null).map((c) => ({ key: c.key, reason: c.skipped! })),
       ...(req.reviewedOnly !== undefined ? { reviewedOnly: { from: resolve(req.reviewedOnly), reviewedShort } } : {}),
+      openConditions: { ...openRecord, uniformCells },
       out: null,
     };
     if (req.dryRun) return result;
@@ -264,12 +310,17 @@ export async function balance(req: BalanceRequest): Promise<BalanceResult> {
           for (let start = 0, b = 0; start < c.synthetic; start += 64, b++) {
             const n = Math.min(64, c.synthetic - start);
             const labels = new Array<number>(n).fill(modelLabel(c.label));
-            // Conditioning codes: from the cell's group where the attribute is a group attribute, else from a
-            // random real row of the cell (uniform over the model's values when the cell has none).
+            // Conditioning codes: from the cell's group where the attribute is a group attribute, else from the
+            // user's public proportions, else from a random real row of the cell (uniform over the model's
+            // values when the cell has none).
+            const fromTable = table
+              ? Array.from({ length: n }, () => drawFromProportions(table, spec, cellFixed(c), cellRng, () => `cell ${c.key}`).fixedCodes)
+              : null;
             const codes = spec.attributes.map((a, k) =>
-              Array.from({ length: n }, () => {
+              Array.from({ length: n }, (_, i) => {
                 const gi = condAttrIndex[k]!;
                 if (gi >= 0) return a.values.indexOf(attrs[gi]!.values[c.group[gi]!]!);
+                if (fromTable && fromTable[i]![k] !== null) return fromTable[i]![k]!;
                 if (pool.length > 0) {
                   const src = ds.attributes.find((x) => x.name === a.name);
                   const v = src ? src.values[src.codes[pool[cellRng.int(pool.length)]!]!]! : undefined;

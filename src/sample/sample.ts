@@ -2,10 +2,13 @@
  * Sampling a trained generator to image files.
  *
  * Conditions: the user fixes the class and/or some conditioning attributes; every condition left open is
- * drawn from the train split's distribution of conditions (conditions.json), restricted to the
- * combinations that agree with what was fixed. If none agrees (a combination absent from the train split),
- * each open attribute is drawn from its own train-split frequencies. DP runs withhold the counts (they are
- * statistics of the private data), so there every open value is equally likely. All draws come from `seed`.
+ * drawn from the run's condition counts (conditions.json), restricted to the combinations that agree with
+ * what was fixed. If none agrees (a combination absent from the counts), each open condition is drawn from
+ * its own marginal frequencies. Which counts (./proportions.ts): a non-private run's exact train-split
+ * counts; a DP-MERF run's counts released with differential privacy; a DP-SGD run (cvae, dpgan) withholds
+ * them, so there every open value is equally likely unless the user passes public proportions
+ * (--condition-proportions FILE.csv), which then fill the conditions they name, first. samples.json and the
+ * result record the source of every condition (`openConditions`). All draws come from `seed`.
  *
  * Output (written to a temporary folder and renamed): images/syn_000001.png ... (8-bit, or 16-bit when the
  * training images were 16-bit), and manifest.csv with path, label, label_name, one column per
@@ -22,6 +25,17 @@ import { ConfigError } from '../core/errors.js';
 import { writeDirAtomic, writeFileAtomic } from '../core/fs.js';
 import { Rng } from '../core/rng.js';
 import { loadRunGenerator } from '../train/run.js';
+import {
+  conditionSources,
+  drawFromProportions,
+  openConditionsRecord,
+  readConditionProportions,
+  runConditionSource,
+  type Combo,
+  type ConditionProportions,
+  type FixedConditions,
+  type OpenConditionsRecord,
+} from './proportions.js';
 
 export interface SampleRequest {
   run: string;
@@ -32,6 +46,8 @@ export interface SampleRequest {
   where?: Record<string, string>;
   seed: number;
   out: string;
+  /** --condition-proportions: a CSV of public proportions for the open conditions it names. */
+  conditionProportions?: string;
 }
 
 export interface SampleResult {
@@ -42,9 +58,9 @@ export interface SampleResult {
   bitDepth: 8 | 16;
   /** Images per class name. */
   perClass: Record<string, number>;
+  /** Where each open condition was drawn from (fixed, user-supplied, train-split, released-by-dp, uniform). */
+  openConditions: OpenConditionsRecord;
 }
-
-type Combo = { label: number; codes: number[]; count: number };
 
 /** Resolves the user's fixed conditions to indices; unknown names are errors listing the valid ones. */
 export function resolveFixed(spec: ConditionSpec, label: string | undefined, where: Record<string, string> = {}) {
@@ -74,7 +90,7 @@ export function resolveFixed(spec: ConditionSpec, label: string | undefined, whe
 export function drawConditions(
   spec: ConditionSpec,
   train: Combo[],
-  fixed: { fixedLabel: number | null; fixedCodes: (number | null)[] },
+  fixed: FixedConditions,
   n: number,
   rng: Rng,
 ): { labels: number[]; codes: number[][] } {
@@ -86,7 +102,7 @@ export function drawConditions(
   const marginal = (pick: (c: Combo) => number, size: number) => {
     const w: number[] = new Array<number>(size).fill(0);
     for (const c of train) w[pick(c)]! += c.count;
-    // DP runs withhold the train counts: every value equally likely.
+    // No counts (a DP-SGD run withholds them): every value equally likely.
     if (!w.some((v) => v > 0)) w.fill(1);
     return w;
   };
@@ -101,6 +117,46 @@ export function drawConditions(
     }
   }
   return { labels, codes };
+}
+
+/**
+ * n condition draws with the user's public proportions: for each draw, the conditions the table names are
+ * drawn from its rows that agree with the fixed ones, then the rest as in drawConditions.
+ */
+export function drawConditionsWithProportions(
+  spec: ConditionSpec,
+  train: Combo[],
+  fixed: FixedConditions,
+  table: ConditionProportions,
+  n: number,
+  rng: Rng,
+): { labels: number[]; codes: number[][] } {
+  const labels: number[] = [];
+  const codes: number[][] = spec.attributes.map(() => []);
+  const what = () => describeFixed(spec, fixed);
+  for (let i = 0; i < n; i++) {
+    const f = drawFromProportions(table, spec, fixed, rng, what);
+    const one = drawConditions(spec, train, f, 1, rng);
+    labels.push(one.labels[0]!);
+    one.codes.forEach((c, k) => codes[k]!.push(c[0]!));
+  }
+  return { labels, codes };
+}
+
+/** `label=disease, sex=female`, or `no fixed condition`. */
+function describeFixed(spec: ConditionSpec, fixed: FixedConditions): string {
+  const parts = [
+    ...(fixed.fixedLabel !== null ? [`label=${spec.labels[fixed.fixedLabel]}`] : []),
+    ...spec.attributes.flatMap((a, k) => (fixed.fixedCodes[k] !== null ? [`${a.name}=${a.values[fixed.fixedCodes[k]!]}`] : [])),
+  ];
+  return parts.length ? `the fixed conditions (${parts.join(', ')})` : 'no fixed condition';
+}
+
+/** Why a run's conditions.json has no counts to draw from, in words (for the uniform warning). */
+export function uniformReason(conditions: { countsWithheld?: string; countsSource?: string }): string {
+  if (conditions.countsWithheld !== undefined) return 'This DP-SGD run withholds its train-split condition counts (they are statistics of the private data)';
+  if (conditions.countsSource !== undefined) return "The run's differentially private release kept no condition count";
+  return 'The run records no condition counts';
 }
 
 /** `<kind>-<first 12 hex of sha256(sampling network weights)>`: which weights made a sample. */
@@ -118,14 +174,21 @@ export function runModelId(runDir: string, kind: string): string {
 
 export async function sampleRun(req: SampleRequest): Promise<SampleResult> {
   const runDir = resolve(req.run);
-  const { gen, conditions } = loadRunGenerator(runDir);
+  const loaded = loadRunGenerator(runDir);
+  const gen = loaded.gen;
+  // conditions.json also says where its counts came from (src/train/run.ts).
+  const conditions = loaded.conditions as typeof loaded.conditions & { countsWithheld?: string; countsSource?: string };
   try {
     const card = JSON.parse(readFileSync(join(runDir, 'model-card.json'), 'utf8')) as { dataset: { bitDepth?: 8 | 16 } };
     const bitDepth: 8 | 16 = card.dataset.bitDepth === 16 ? 16 : 8;
     const spec = conditions.spec;
     const fixed = resolveFixed(spec, req.label, req.where);
+    const table = req.conditionProportions !== undefined ? readConditionProportions(req.conditionProportions, spec) : null;
     const rng = new Rng(req.seed);
-    const drawn = drawConditions(spec, conditions.train, fixed, req.n, rng.derive('conditions'));
+    const drawn = table
+      ? drawConditionsWithProportions(spec, conditions.train, fixed, table, req.n, rng.derive('conditions'))
+      : drawConditions(spec, conditions.train, fixed, req.n, rng.derive('conditions'));
+    const openConditions = openConditionsRecord(conditionSources(spec, fixed, runConditionSource(conditions), table), table, { uniformWhy: uniformReason(conditions) });
     const modelId = runModelId(runDir, gen.kind);
     const perClass: Record<string, number> = {};
     await writeDirAtomic(
@@ -155,12 +218,12 @@ export async function sampleRun(req: SampleRequest): Promise<SampleResult> {
         writeFileAtomic(join(tmp, 'manifest.csv'), toCsv(header, rows));
         writeFileAtomic(
           join(tmp, 'samples.json'),
-          JSON.stringify({ model: basename(runDir), modelId, seed: req.seed, n: req.n, label: req.label ?? null, where: req.where ?? {}, bitDepth }, null, 2) + '\n',
+          JSON.stringify({ model: basename(runDir), modelId, seed: req.seed, n: req.n, label: req.label ?? null, where: req.where ?? {}, bitDepth, openConditions }, null, 2) + '\n',
         );
       },
       { option: '--out' },
     );
-    return { out: resolve(req.out), n: req.n, seed: req.seed, modelId, bitDepth, perClass };
+    return { out: resolve(req.out), n: req.n, seed: req.seed, modelId, bitDepth, perClass, openConditions };
   } finally {
     gen.dispose();
   }

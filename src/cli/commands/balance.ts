@@ -2,9 +2,11 @@
 import { InvalidArgumentError, type Command } from 'commander';
 import { balance, type BalanceResult } from '../../balance/balance.js';
 import { DEFAULT_MIN_REAL_PER_CELL } from '../../balance/plan.js';
+import { PROPORTIONS_OPTION } from '../../sample/proportions.js';
 import { info_, startBackend } from '../context.js';
 import { parseList, parseSeed } from '../options.js';
 import { fmt, formatTable } from '../../core/table.js';
+import { openConditionsLine } from './sample.js';
 import { JsonOutput, withExample, withSharedOptions, type SharedOptions } from './shared.js';
 
 interface BalanceCliOptions extends SharedOptions {
@@ -21,6 +23,7 @@ interface BalanceCliOptions extends SharedOptions {
   seed: number;
   out?: string;
   reviewedOnly?: string;
+  conditionProportions?: string;
 }
 
 function parseCount(value: string): number {
@@ -72,7 +75,8 @@ export function registerBalanceCommand(program: Command): void {
       .option('--copy', 'write the real training images into the output (default: reference them by path)', false)
       .option('--seed <int>', 'sampling seed', parseSeed, 1)
       .option('--out <dir>', 'output folder (must not exist; required unless --dry-run)')
-      .option('--reviewed-only <dir>', 'generate nothing: top up from the reviewed images a medsynth release folder holds (cells with too few get what there is)'),
+      .option('--reviewed-only <dir>', 'generate nothing: top up from the reviewed images a medsynth release folder holds (cells with too few get what there is)')
+      .option(`${PROPORTIONS_OPTION} <file.csv>`, "public proportions for conditioning attributes outside --group-by: CSV naming them and a 'proportion' or 'count' column (default: the cell's real rows)"),
   ), 'medsynth balance --data data/phantom --model runs/cvae --target equalize-groups --group-by sex --out data/balanced').action(async (opts: BalanceCliOptions) => {
     const json = new JsonOutput(opts.json);
     const backend = await startBackend({ backend: opts.backend, json: json.stdout });
@@ -90,6 +94,7 @@ export function registerBalanceCommand(program: Command): void {
       seed: opts.seed,
       out: opts.out,
       reviewedOnly: opts.reviewedOnly,
+      conditionProportions: opts.conditionProportions,
     });
     json.write({ command: 'balance', backend, ...r });
     if (json.stdout) return;
@@ -99,6 +104,7 @@ export function registerBalanceCommand(program: Command): void {
       const short = r.reviewedOnly.reviewedShort;
       info_(`synthetic images drawn from the reviewed release ${r.reviewedOnly.from}${short.length ? `; too few reviewed images for ${short.length} cell(s): ${short.map((x) => `${x.key} (${x.available} of ${x.planned})`).join(', ')}` : ''}`);
     }
+    if (Object.values(r.openConditions.sources).some((s) => s !== 'fixed')) info_(openConditionsLine(r.openConditions));
     if (r.capped.length) info_(`--max-synthetic-ratio capped ${r.capped.length} cell(s): ${r.capped.join(', ')}`);
     if (r.out) info_(`wrote ${r.out}/manifest.csv (${r.realImages} real rows by ${opts.copy ? 'copy' : 'reference'}, ${r.syntheticImages} synthetic)`);
     else info_('dry run: nothing written');

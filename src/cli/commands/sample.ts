@@ -3,6 +3,7 @@ import { existsSync } from 'node:fs';
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import { ConfigError } from '../../core/errors.js';
 import { reconstructionGrid } from '../../sample/reconstruct.js';
+import { PROPORTIONS_OPTION, type OpenConditionsRecord } from '../../sample/proportions.js';
 import { sampleRun } from '../../sample/sample.js';
 import { info_, startBackend } from '../context.js';
 import { parsePositiveInt, parseSeed } from '../options.js';
@@ -15,6 +16,15 @@ interface SampleCliOptions extends SharedOptions {
   where?: Record<string, string>;
   seed: number;
   out: string;
+  conditionProportions?: string;
+}
+
+export const PROPORTIONS_HELP =
+  "public proportions for open conditions: CSV naming conditions (label, attributes) and a 'proportion' or 'count' column (default: the run's counts; uniform for DP-SGD runs)";
+
+/** The human line about open conditions: a warning when some were drawn uniformly. */
+export function openConditionsLine(r: OpenConditionsRecord): string {
+  return r.uniform.length ? `warning: ${r.note}` : r.note;
 }
 
 /** `sex=female,age=60-69` → { sex: 'female', age: '60-69' }. */
@@ -57,12 +67,14 @@ export function registerSampleCommand(program: Command): void {
       .option('--label <class>', 'class name or index (default: drawn from the training distribution)')
       .option('--where <conds>', "attribute values, e.g. 'sex=female,age=60-69'", parseWhere)
       .option('--seed <int>', 'sampling seed', parseSeed, 1)
+      .option(`${PROPORTIONS_OPTION} <file.csv>`, PROPORTIONS_HELP)
       .requiredOption('--out <dir>', 'output folder (must not exist)'),
   ), "medsynth sample --model runs/cvae --n 100 --label disease --where 'sex=female' --out samples/").action(async (opts: SampleCliOptions) => {
     const json = new JsonOutput(opts.json);
     const backend = await startBackend({ backend: opts.backend, json: json.stdout });
-    const r = await sampleRun({ run: opts.model, n: opts.n, label: opts.label, where: opts.where, seed: opts.seed, out: opts.out });
+    const r = await sampleRun({ run: opts.model, n: opts.n, label: opts.label, where: opts.where, seed: opts.seed, out: opts.out, conditionProportions: opts.conditionProportions });
     json.write({ command: 'sample', backend, ...r });
+    if (!json.stdout) info_(openConditionsLine(r.openConditions));
     if (!json.stdout) info_(`wrote ${r.n} images (${Object.entries(r.perClass).map(([k, v]) => `${k} ${v}`).join(', ')}; ${r.bitDepth}-bit, seed ${r.seed}, model ${r.modelId}) to ${r.out}`);
   });
 }
