@@ -22,6 +22,8 @@ export interface ClassifierOptions {
   steps?: number;
   batchSize?: number;
   lr?: number;
+  /** Called after each optimisation step with (steps done, steps), for progress lines. */
+  onStep?: (done: number, steps: number) => void;
 }
 
 function standardise(images: Float32Array, n: number, len: number): Float32Array {
@@ -94,6 +96,7 @@ export class CnnClassifier {
           const yb = tf.oneHot(tf.tensor1d(ys, 'int32'), classes);
           opt.minimize(() => tf.losses.softmaxCrossEntropy(yb, this.logits(xb)) as tf.Scalar, paramsOf(this.layers)).dispose();
         });
+        this.opts.onStep?.(step + 1, this.opts.steps ?? 600);
       }
     } finally {
       all.dispose();

@@ -31,6 +31,8 @@ export interface DomainCnnOptions {
   steps?: number;
   /** Cache folder; null turns the cache off. */
   cacheDir: string | null;
+  /** Called after each training step (not on a cache hit), for progress lines. */
+  onStep?: (done: number, steps: number) => void;
 }
 
 /**
@@ -152,7 +154,7 @@ export function domainCnnFeatures(input: FeatureInput, opts: DomainCnnOptions): 
   const inputs = cacheKeyInputs(input, steps);
   const key = cacheKey(inputs);
   const file = opts.cacheDir === null ? null : join(opts.cacheDir, 'domain-cnn', `${key}.json`);
-  const clf = new CnnClassifier({ size: input.size, channels: input.channels, classes: input.classes, seed: input.seed, steps });
+  const clf = new CnnClassifier({ size: input.size, channels: input.channels, classes: input.classes, seed: input.seed, steps, onStep: opts.onStep });
   try {
     let cache: 'hit' | 'miss' | 'off' = 'off';
     if (file && restore(clf, file, inputs)) cache = 'hit';

@@ -70,6 +70,11 @@ export interface UtilityInput {
   classifierSeeds?: number;
   steps: number;
   batchSize?: number;
+  /**
+   * Called after each classifier training step with the steps done and the steps of all classifiers
+   * (trained ways × seeds × steps), and which classifier is training, for progress lines.
+   */
+  onProgress?: (done: number, total: number, what: string) => void;
 }
 
 /** Mean and t-interval over classifier seeds of the headline metrics. */
@@ -167,6 +172,9 @@ export function utilityTable(input: UtilityInput): UtilityResult {
   const batchSize = input.batchSize ?? 64;
   const seeds = classifierSeeds(input.seed, input.classifierSeeds ?? 1);
   const len = input.size * input.size * input.channels;
+  const trained = UTILITY_WAYS.filter(({ key }) => (input.train[key]?.n ?? 0) > 0).length;
+  const classifiers = trained * seeds.length;
+  let finished = 0;
   const ways = UTILITY_WAYS.map(({ key, label }): UtilityWayResult => {
     const set = input.train[key];
     const labels = set?.labels ?? new Int32Array(0);
@@ -176,8 +184,11 @@ export function utilityTable(input: UtilityInput): UtilityResult {
     if (set.n === 0) return skip(input.skipReasons?.[key] ?? 'no training images');
     // One copy of this way's images while its classifiers train; dropped before the next way.
     const train = isGathered(set) ? materialise(set, len) : set;
-    const reports = seeds.map((seed) => {
-      const clf = new CnnClassifier({ size: input.size, channels: input.channels, classes: input.classes, seed, steps: input.steps, batchSize });
+    const reports = seeds.map((seed, k) => {
+      const what = `classifier ${finished + 1} of ${classifiers}: way (${key}), seed ${k + 1} of ${seeds.length}`;
+      const before = finished * input.steps;
+      const onStep = input.onProgress ? (done: number) => input.onProgress!(before + done, classifiers * input.steps, what) : undefined;
+      const clf = new CnnClassifier({ size: input.size, channels: input.channels, classes: input.classes, seed, steps: input.steps, batchSize, onStep });
       try {
         clf.fit(train.images, train.labels);
         const pred = clf.predict(input.test.images, input.test.n);
@@ -188,6 +199,7 @@ export function utilityTable(input: UtilityInput): UtilityResult {
         });
       } finally {
         clf.dispose();
+        finished++;
       }
     });
     return { ...base, report: reports[0]!, reports, summary: summarise(reports, input.classes), skipped: null };

@@ -46,6 +46,7 @@ import { gatherRows } from '../../eval/utility/gather.js';
 import { utilityTable, type LabelledImages, type UtilityResult } from '../../eval/utility/index.js';
 import { defaultGroupBy } from '../data/inspect.js';
 import { ConfigError, DatasetError, UserError } from '../core/errors.js';
+import { StageTracker, type ProgressCallback } from '../core/progress.js';
 import { deriveSeed } from '../core/rng.js';
 import { packageVersion } from '../core/version.js';
 import { learnedEvidence, type LearnedEvidence } from './learned.js';
@@ -81,7 +82,23 @@ export interface EvaluateRequest {
   fairnessReplicates?: number;
   /** domain-cnn weight cache; null = off. */
   cacheDir: string | null;
-  onProgress?: (message: string) => void;
+  /**
+   * Progress by stage (features, fidelity, utility, diversity, fairness) with the fraction done and an ETA
+   * (src/core/progress.ts): at each stage's start, after every CNN training step, after every fidelity
+   * comparison, and once at the end with fraction 1.
+   */
+  onProgress?: ProgressCallback;
+}
+
+/** The stages, weighted by their expected cost in CNN training steps (measured on the demo: utility ≈ 85%). */
+export function evaluateStages(o: { features: ExtractorSpec; classifierSteps: number; classifierSeeds: number; comparisons: number }) {
+  return [
+    { name: 'features', weight: o.features === 'domain-cnn' ? o.classifierSteps + 10 : 20 },
+    { name: 'fidelity', weight: 30 * o.comparisons },
+    { name: 'utility', weight: 4 * o.classifierSeeds * o.classifierSteps },
+    { name: 'diversity', weight: 20 },
+    { name: 'fairness', weight: 10 },
+  ];
 }
 
 /** The part of eval/fidelity's result this report uses. */
@@ -284,7 +301,6 @@ function record(ds: ImageDataset, labels: ArrayLike<number>, classes: number): D
 const seconds = (t0: number) => (performance.now() - t0) / 1000;
 
 export async function evaluate(req: EvaluateRequest, deps: { fidelity?: FidelityFn } = {}): Promise<EvaluateResult> {
-  const progress = req.onProgress ?? (() => {});
   const fidelity: FidelityFn = deps.fidelity ?? fidelityOf;
   const minSlice = req.minSlice ?? 10;
   const seeds = {
@@ -370,7 +386,9 @@ export async function evaluate(req: EvaluateRequest, deps: { fidelity?: Fidelity
 
   // --- Features. ---
   t0 = performance.now();
-  progress(`features: ${extractorLabel(req.features)}${req.features === 'domain-cnn' ? ` (${req.classifierSteps} training steps unless cached)` : ''}`);
+  const comparisons = 2 * (1 + K + (attrs.length ? groups.length : 0));
+  const progress = new StageTracker(evaluateStages({ features: req.features, classifierSteps: req.classifierSteps, classifierSeeds: classifierSeedCount, comparisons }), req.onProgress);
+  progress.start('features', `${extractorLabel(req.features)}${req.features === 'domain-cnn' ? ` (${req.classifierSteps} training steps unless cached)` : ''}`);
   const feats = computeFeatures(
     req.features,
     {
@@ -383,7 +401,7 @@ export async function evaluate(req: EvaluateRequest, deps: { fidelity?: Fidelity
       seed: seeds.features,
       splitSeed: req.splitSeed,
     },
-    { steps: req.classifierSteps, cacheDir: req.cacheDir },
+    { steps: req.classifierSteps, cacheDir: req.cacheDir, onStep: (done, steps) => progress.update(done / steps, `domain-cnn training step ${done} of ${steps}`) },
   );
   const featureSeconds = seconds(t0);
   const trainFeat = selectRows(feats.real, train);
@@ -391,9 +409,12 @@ export async function evaluate(req: EvaluateRequest, deps: { fidelity?: Fidelity
 
   // --- Fidelity, overall / per class / per group, each with its real-vs-real baseline. ---
   t0 = performance.now();
-  progress('fidelity: overall, per class, per group, with the real-vs-real baseline');
+  progress.start('fidelity', 'overall, per class, per group, with the real-vs-real baseline');
+  let compared = 0;
   const fidelityOpts = (n1: number, n2: number) => ({ k: FIDELITY_K, kidSubsets: KID_SUBSETS, kidSubsetSize: Math.max(2, Math.min(KID_SUBSET_SIZE, n1, n2)), seed: seeds.fidelity });
   const compare = async (ref: Features, other: Features | null, missing: string): Promise<FidelityComparison> => {
+    compared++;
+    progress.update((compared - 1) / comparisons, `comparison ${compared} of ${comparisons}`);
     if (!other) return { n: 0, values: null, note: missing };
     if (ref.n < minSlice || other.n < minSlice) {
       return { n: other.n, values: null, note: `too few images (${ref.n} real train, ${other.n} compared; at least ${minSlice} each)` };
@@ -452,8 +473,9 @@ export async function evaluate(req: EvaluateRequest, deps: { fidelity?: Fidelity
     synthetic: { images: synthetic.images, labels: synLabels, groups: synGroup },
     seed: seeds.oversampling,
   });
-  progress(
-    `utility: training the evaluation classifier 4 ways x ${classifierSeedCount} seed${classifierSeedCount > 1 ? 's' : ''} (${req.classifierSteps} steps each), testing on ${test.length} real test images`,
+  progress.start(
+    'utility',
+    `training the evaluation classifier 4 ways x ${classifierSeedCount} seed${classifierSeedCount > 1 ? 's' : ''} (${req.classifierSteps} steps each), testing on ${test.length} real test images`,
   );
   const utility = utilityTable({
     train: { a: aSet, b: synSet, c: cd.c, d: cd.d },
@@ -468,12 +490,13 @@ export async function evaluate(req: EvaluateRequest, deps: { fidelity?: Fidelity
     seed: seeds.classifier,
     classifierSeeds: classifierSeedCount,
     steps: req.classifierSteps,
+    onProgress: (done, total, what) => progress.update(done / total, what),
   });
   const utilitySeconds = seconds(t0);
 
   // --- Diversity. ---
   t0 = performance.now();
-  progress('diversity: cell counts, mode coverage and NDB, intra-class spread');
+  progress.start('diversity', 'cell counts, mode coverage and NDB, intra-class spread, learned-at-all evidence');
   const notes: string[] = [];
   const realTrainCells = cellCounts(trainLabels, trainGroups, K, groups.length);
   const synCells = synGroup || !attrs.length ? cellCounts(synLabels, synGroup, K, groups.length) : null;
@@ -515,12 +538,14 @@ export async function evaluate(req: EvaluateRequest, deps: { fidelity?: Fidelity
   const diversitySeconds = seconds(t0);
 
   // --- Fairness: minimum group size and bootstrap intervals over the test images. ---
+  progress.start('fairness', `bootstrap intervals of worst-group accuracy and the equalized-odds difference (groups of at least ${minGroup} test images)`);
   const utilityMode = K === 2 ? 'binary' : 'one-vs-rest';
   const fairness = fairnessBootstrap(
     utility.ways.map((w) => ({ key: w.key, seeds: w.reports.map((r) => r.confusion) })),
     [['c', 'a']],
     { minGroup, replicates: req.fairnessReplicates ?? DEFAULT_FAIRNESS_REPLICATES, seed: seeds.fairness, positives: utilityMode === 'binary' ? [positive] : [...Array(K).keys()] },
   );
+  progress.finish();
 
   return {
     command: 'evaluate',

@@ -13,6 +13,7 @@ import { formatEvaluation } from '../../evaluate/render.js';
 import { BACKEND_CHOICES } from '../../backend/index.js';
 import { info_, printJson, startBackend } from '../context.js';
 import { parseList, parsePositiveInt, parseSeed, parseSize } from '../options.js';
+import { progressPrinter } from './shared.js';
 
 /** Where domain-cnn weights are cached unless --cache-dir or $MEDSYNTH_CACHE_DIR says otherwise (git-ignored). */
 export const DEFAULT_CACHE_DIR = '.cache/medsynth';
@@ -105,7 +106,8 @@ export function registerEvaluateCommand(program: Command): void {
         minSlice: opts.minSlice,
         minGroup: opts.minGroup,
         cacheDir,
-        onProgress: jsonStdout ? undefined : info_,
+        // Progress on stderr: each stage's start, then a line with the bar and the time left every 15 s.
+        onProgress: jsonStdout ? undefined : progressPrinter(info_, { everyMs: 15000 }),
       });
       const full = { ...result, backend };
       if (jsonFile !== null) writeFileAtomic(jsonFile, JSON.stringify(full, null, 2) + '\n');

@@ -9,6 +9,7 @@ import { Option, type Command } from 'commander';
 import { BACKEND_CHOICES } from '../../backend/index.js';
 import { ConfigError, UserError } from '../../core/errors.js';
 import { writeFileAtomic } from '../../core/fs.js';
+import type { ProgressCallback, StageProgress } from '../../core/progress.js';
 
 export interface SharedOptions {
   backend?: string;
@@ -84,4 +85,39 @@ export function formatSeconds(s: number): string {
   if (!Number.isFinite(s)) return '?';
   const m = Math.floor(s / 60);
   return m > 0 ? `${m}m${String(Math.round(s % 60)).padStart(2, '0')}s` : `${Math.round(s)}s`;
+}
+
+/** `[#######.............]  35%`: a text bar for progress lines (files and pipes as well as terminals). */
+export function progressBar(fraction: number, width = 20): string {
+  const f = Math.min(1, Math.max(0, fraction));
+  const full = Math.floor(f * width);
+  return `[${'#'.repeat(full)}${'.'.repeat(width - full)}] ${String(Math.floor(f * 100)).padStart(3)}%`;
+}
+
+/** One progress line: the job's bar and ETA, the stage and where it is. */
+export function formatProgress(p: StageProgress): string {
+  const eta = p.fraction >= 1 ? 'done' : p.etaSeconds === null ? 'time left unknown' : `about ${formatSeconds(p.etaSeconds)} left`;
+  const stage = `${p.stage} ${p.index}/${p.stages} ${Math.floor(p.stageFraction * 100)}%`;
+  return `${progressBar(p.fraction)}  ${eta}; ${stage}${p.message ? `: ${p.message}` : ''}`;
+}
+
+/**
+ * A progress callback that prints: every stage's start (with what it does), then at most one line per
+ * `everyMs` while the stage runs, and the end. `now` in ms (tests pass a fake clock).
+ */
+export function progressPrinter(say: (line: string) => void, opts: { everyMs: number; indent?: string; now?: () => number }): ProgressCallback {
+  const now = opts.now ?? (() => performance.now());
+  const indent = opts.indent ?? '';
+  let last = -Infinity;
+  return (p) => {
+    const t = now();
+    if (p.started) {
+      last = t;
+      say(`${indent}${p.stage} (${p.index}/${p.stages}): ${p.message}`);
+      return;
+    }
+    if (p.fraction < 1 && t - last < opts.everyMs) return;
+    last = t;
+    say(`${indent}${formatProgress(p)}`);
+  };
 }
