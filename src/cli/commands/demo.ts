@@ -7,6 +7,8 @@
  *   5. audit (membership-inference attacks, empirical ε);
  *   6. the report — its path is the last line printed.
  * `--quick` shrinks every stage (fewer, smaller images, shorter training) for a CI smoke run.
+ * Progress: training and evaluation print a line with the time left every 20 s; the audit, which reports no
+ * progress yet, a "still running" line every 20 s (src/cli/ticker.ts).
  */
 import { existsSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -22,7 +24,8 @@ import { AUTO_MODEL, trainRun } from '../../train/run.js';
 import { info_, startBackend } from '../context.js';
 import { parseSeed } from '../options.js';
 import { runPhantom } from './data.js';
-import { formatSeconds, JsonOutput, withExample, withSharedOptions, type SharedOptions } from './shared.js';
+import { startTicker } from '../ticker.js';
+import { formatSeconds, JsonOutput, progressPrinter, withExample, withSharedOptions, type SharedOptions } from './shared.js';
 
 interface DemoOptions extends SharedOptions {
   out: string;
@@ -131,10 +134,14 @@ export function registerDemoCommand(program: Command): void {
       seed: opts.seed,
       classifierSteps: s.classifierSteps,
       cacheDir: join(out, '.cache'),
+      // Each evaluation stage's start, then a bar with the time left every 20 s (as training).
+      onProgress: json.stdout ? undefined : progressPrinter(say, { everyMs: 20000, indent: '      ' }),
     });
     writeFileAtomic(paths.evaluation, JSON.stringify({ backend, ...ev }, null, 2) + '\n');
 
     say(`[5/6] audit: membership-inference attacks  (${clock()})`);
+    // The audit reports no progress of its own yet: a line every 20 s says it is still running.
+    const ticker = json.stdout ? null : startTicker('audit', { everyMs: 20000, indent: '      ' });
     const au = await auditRun({
       run: paths.run,
       data: paths.data,
@@ -146,7 +153,7 @@ export function registerDemoCommand(program: Command): void {
       domiasDim: AUDIT_DEFAULTS.domiasDim,
       elboDraws: AUDIT_DEFAULTS.elboDraws,
       minGroup: AUDIT_DEFAULTS.minGroup,
-    });
+    }).finally(() => ticker?.stop());
     writeFileAtomic(paths.audit, JSON.stringify({ backend, ...au }, null, 2) + '\n');
 
     say(`[6/6] report  (${clock()})`);
