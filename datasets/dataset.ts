@@ -53,8 +53,8 @@ export interface ImageDataset {
 }
 
 export interface DatasetSource {
-  /** Adapter that produced the dataset: `folder-csv`, `medmnist-npz` or `phantom`. */
-  kind: 'folder-csv' | 'medmnist-npz' | 'phantom';
+  /** Adapter that produced the dataset: `folder-csv`, `medmnist-npz`, `dicom` or `phantom`. */
+  kind: 'folder-csv' | 'medmnist-npz' | 'dicom' | 'phantom';
   /** The file or folder given by the user. */
   path: string;
   /** sha256 (hex) over the manifest bytes and every image file's bytes, in manifest order. */
@@ -63,6 +63,8 @@ export interface DatasetSource {
   preprocessing: Preprocessing;
   /** Smallest and largest source image width and height, in pixels, before crop and resize. */
   sourceDims: SourceDims;
+  /** DICOM only: each tag the adapter read and how many files lacked it (counts, never values). */
+  tags?: { keyword: string; tag: string; missing: number }[];
 }
 
 export interface SourceDims {
@@ -97,6 +99,13 @@ export interface Preprocessing {
    * the decoder is part of the named preprocessing. Absent for adapters that decode nothing of the kind.
    */
   decoder?: 'sharp' | 'js';
+  /**
+   * DICOM grey windowing actually applied, `+`-joined when files differ: `voi-window` (WindowCenter/Width),
+   * `voi-lut` (VOI LUT Sequence), or the fallback for files without either, `minmax` or `percentile`.
+   */
+  window?: string;
+  /** DICOM multi-frame files: the first frame only, or every frame as its own image. */
+  frames?: 'first' | 'all';
 }
 
 /** Number of pixels per image (H · W · C). */

@@ -1,6 +1,7 @@
 /**
- * Picks the dataset adapter for a path: a MedMNIST `.npz` file → `medmnist-npz`; a folder (holding
- * `manifest.csv`) or a `.csv` manifest → `folder-csv`. Everything else is a DatasetError that says what
+ * Picks the dataset adapter for a path: a MedMNIST `.npz` file → `medmnist-npz`; a folder holding
+ * `manifest.csv`, or a `.csv` manifest → `folder-csv` (its rows may name PNG, JPEG or DICOM files); a
+ * folder without a manifest that holds DICOM files (at any depth) → `dicom`. Everything else is a DatasetError that says what
  * is accepted.
  */
 import { statSync } from 'node:fs';
@@ -9,10 +10,11 @@ import type { ImageDataset } from './dataset.js';
 import { DatasetError } from '../src/core/errors.js';
 import { checkLoadOptions, fsErrorReason, loadFolderCsv, type LoadOptions } from './folder-csv/index.js';
 import { loadMedmnistNpz } from './medmnist/npz.js';
+import { loadDicomFolder, looksLikeDicomFolder } from './dicom/index.js';
 
 export { checkLoadOptions, limitIndices, type LoadOptions } from './folder-csv/index.js';
 
-const ACCEPTED = 'pass a folder with a manifest.csv, a manifest .csv file, or a MedMNIST .npz file';
+const ACCEPTED = 'pass a folder with a manifest.csv, a folder of DICOM files, a manifest .csv file, or a MedMNIST .npz file';
 
 /** Loads the dataset at `opts.path` with the adapter its type calls for. */
 export function loadDataset(opts: LoadOptions): ImageDataset {
@@ -27,7 +29,7 @@ export function loadDataset(opts: LoadOptions): ImageDataset {
     }
     throw new DatasetError(`${opts.path}: cannot read it (${fsErrorReason(err)}); check the path and its permissions`);
   }
-  if (isDir) return loadFolderCsv(opts);
+  if (isDir) return looksLikeDicomFolder(opts.path) ? loadDicomFolder(opts) : loadFolderCsv(opts);
   const ext = extname(opts.path).toLowerCase();
   if (ext === '.npz') return loadMedmnistNpz(opts);
   if (ext === '.csv') return loadFolderCsv(opts);

@@ -44,6 +44,16 @@ export interface LoadOptions {
    * evenly spaced over the source order, so sources sorted by class or split still give all of them.
    */
   limit?: number;
+  /** DICOM folders: the labels CSV (default: labels.csv at the top of the folder, when present). */
+  labels?: string;
+  /** DICOM multi-frame files: the first frame (default) or every frame. */
+  frames?: 'first' | 'all';
+  /** DICOM grey images without a VOI window or LUT: `minmax` (default) or `percentile` (0.5–99.5%). */
+  window?: 'minmax' | 'percentile';
+  /** DICOM folders: a `site` attribute from Manufacturer or InstitutionName (off by default). */
+  site?: 'manufacturer' | 'institution';
+  /** DICOM folders: keep the PatientID hash salt in this file (default: a new salt in memory per load). */
+  saltFile?: string;
 }
 
 /** Columns with a fixed meaning. */

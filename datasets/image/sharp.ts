@@ -18,6 +18,7 @@ import { createRequire } from 'node:module';
 import { MessageChannel, receiveMessageOnPort, Worker, type MessagePort } from 'node:worker_threads';
 import { ConfigError } from '../../src/core/errors.js';
 import { decodeImage, type DecodedImage } from './decode.js';
+import { decodeDicomFrames, isDicom, parseDicomFile } from '../dicom/pixels.js';
 
 /** A decoded image at its stored precision: HWC integers, `scale` maps them to [0, 1]. */
 export interface RawImage {
@@ -198,8 +199,10 @@ export function decodeEach(
   where: (i: number) => string,
   onImage: (i: number, img: Pixels) => void,
 ): 'sharp' | 'js' {
+  const decodeJs = (bytes: Uint8Array, i: number): Pixels =>
+    isDicom(bytes) ? dicomFirstFrame(bytes, where(i)) : { ...decodeImage(bytes, where(i)), scale: 1 };
   if (!sharpAvailable()) {
-    for (let i = 0; i < n; i++) onImage(i, { ...decodeImage(read(i), where(i)), scale: 1 });
+    for (let i = 0; i < n; i++) onImage(i, decodeJs(read(i), i));
     return 'js';
   }
   const dec = new SharpDecoder();
@@ -212,11 +215,15 @@ export function decodeEach(
       const { id, image } = dec.next();
       const bytes = kept.get(id)!;
       kept.delete(id);
-      onImage(id, image ?? { ...decodeImage(bytes, where(id)), scale: 1 });
+      onImage(id, image ?? decodeJs(bytes, id));
     };
     while (submitted < n) {
       if (dec.inFlight >= IN_FLIGHT) drainOne();
       const bytes = read(submitted);
+      if (isDicom(bytes)) {
+        onImage(submitted++, decodeJs(bytes, submitted - 1));
+        continue;
+      }
       kept.set(submitted, bytes);
       dec.submit(submitted, new Uint8Array(bytes)); // a copy: Buffer#slice would share (and lose) the bytes
       submitted++;
@@ -226,4 +233,10 @@ export function decodeEach(
   } finally {
     dec.close();
   }
+}
+
+/** A DICOM file named by a manifest row: its first frame, windowed as the dicom adapter does by default. */
+function dicomFirstFrame(bytes: Uint8Array, file: string): Pixels {
+  const d = decodeDicomFrames(parseDicomFile(bytes, file), file, { frames: 'first', window: 'minmax' });
+  return { width: d.width, height: d.height, channels: d.channels, bitDepth: d.bitDepth, data: d.frames[0]!, scale: 1 };
 }
