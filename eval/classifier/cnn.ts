@@ -9,6 +9,7 @@
  * draw), so a rare class is learned rather than ignored. Seeded.
  */
 import * as tf from '@tensorflow/tfjs';
+import { mean, variance } from 'simple-statistics';
 import { Rng } from '../../src/core/rng.js';
 import { Conv2d, Dense, disposeLayers, paramsOf, type Layer } from '../../src/nn/layers.js';
 import { FusedAdam } from '../../src/nn/optim.js';
@@ -26,16 +27,21 @@ export interface ClassifierOptions {
   onStep?: (done: number, steps: number) => void;
 }
 
-function standardise(images: Float32Array, n: number, len: number): Float32Array {
-  const out = new Float32Array(images.length);
+/**
+ * The classifier's input transform, per image: x' = (x - mean(x)) / sqrt(var(x) + 1e-6), with the
+ * population variance (divide by len) of that image's len values. Takes the first n images of `images`
+ * (NHWC, len = size·size·channels values each) and returns a new [n·len] array. domain-cnn embeds with the
+ * classifier's layers, so it calls this too.
+ */
+export function standardiseImages(images: Float32Array, n: number, len: number): Float32Array {
+  const out = new Float32Array(n * len);
   for (let i = 0; i < n; i++) {
-    let mean = 0;
-    for (let k = 0; k < len; k++) mean += images[i * len + k]!;
-    mean /= len;
-    let ss = 0;
-    for (let k = 0; k < len; k++) ss += (images[i * len + k]! - mean) ** 2;
-    const inv = 1 / Math.sqrt(ss / len + 1e-6);
-    for (let k = 0; k < len; k++) out[i * len + k] = (images[i * len + k]! - mean) * inv;
+    const img = images.subarray(i * len, (i + 1) * len);
+    // simple-statistics reads only length and indices, so a typed array serves as its number[].
+    const values = img as unknown as readonly number[];
+    const mu = mean(values);
+    const inv = 1 / Math.sqrt(variance(values) + 1e-6);
+    for (let k = 0; k < len; k++) out[i * len + k] = (img[k]! - mu) * inv;
   }
   return out;
 }
@@ -74,7 +80,7 @@ export class CnnClassifier {
     const { size, channels, classes } = this.opts;
     const len = size * size * channels;
     const n = labels.length;
-    const x = standardise(images, n, len);
+    const x = standardiseImages(images, n, len);
     const byClass: number[][] = Array.from({ length: classes }, () => []);
     for (let i = 0; i < n; i++) byClass[labels[i]!]!.push(i);
     const present = byClass.map((l, k) => (l.length ? k : -1)).filter((k) => k >= 0);
@@ -108,7 +114,7 @@ export class CnnClassifier {
   predict(images: Float32Array, n: number): Int32Array {
     const { size, channels } = this.opts;
     const len = size * size * channels;
-    const x = standardise(images, n, len);
+    const x = standardiseImages(images, n, len);
     const out = new Int32Array(n);
     for (let s = 0; s < n; s += 256) {
       const e = Math.min(n, s + 256);

@@ -20,7 +20,7 @@ import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { writeFileAtomic } from '../../src/core/fs.js';
 import type { Conv2d, Dense } from '../../src/nn/layers.js';
-import { CnnClassifier } from '../classifier/cnn.js';
+import { CnnClassifier, standardiseImages } from '../classifier/cnn.js';
 import { trainBatch, type FeatureInput, type FeatureSet } from './types.js';
 
 export const DOMAIN_CNN_DEFAULT_STEPS = 600;
@@ -47,27 +47,12 @@ function layersOf(clf: CnnClassifier): { convs: Conv2d[]; out: Dense } {
   return { convs: inner.convs, out: inner.out };
 }
 
-/** The per-image standardisation CnnClassifier applies before its first layer (eval/classifier/cnn.ts). */
-function standardise(images: Float32Array, n: number, len: number): Float32Array {
-  const out = new Float32Array(n * len);
-  for (let i = 0; i < n; i++) {
-    let mean = 0;
-    for (let k = 0; k < len; k++) mean += images[i * len + k]!;
-    mean /= len;
-    let ss = 0;
-    for (let k = 0; k < len; k++) ss += (images[i * len + k]! - mean) ** 2;
-    const inv = 1 / Math.sqrt(ss / len + 1e-6);
-    for (let k = 0; k < len; k++) out[i * len + k] = (images[i * len + k]! - mean) * inv;
-  }
-  return out;
-}
-
 /** Penultimate-layer embeddings [n, width] of images NHWC (n · size · size · channels values). */
 export function embedImages(clf: CnnClassifier, images: Float32Array, n: number, size: number, channels: number): Float32Array {
   const { convs } = layersOf(clf);
   const width = convs[convs.length - 1]!.outChannels;
   const len = size * size * channels;
-  const x = standardise(images, n, len);
+  const x = standardiseImages(images, n, len);
   const out = new Float32Array(n * width);
   for (let s = 0; s < n; s += 256) {
     const e = Math.min(n, s + 256);
