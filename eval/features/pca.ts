@@ -12,7 +12,7 @@
  * (Halko, Martinsson & Tropp, SIAM Review 53(2), 2011, Alg. 4.4, randomized subspace iteration):
  *   V_0 = orth(Omega), Omega ~ N(0, 1)^[d, l], l = k + oversample
  *   V_t = orth(Xc^T (Xc V_{t-1})),  t = 1..q                         (Xc = X - 1 mu^T, applied in row chunks)
- *   Y = Xc V_q;  Y^T Y = W diag(s) W^T (cyclic Jacobi, Golub & Van Loan Sec. 8.5, Jacobi methods)
+ *   Y = Xc V_q;  Y^T Y = W diag(s) W^T (eval/fidelity/eigh.ts: Householder + implicit QR, G&VL Sec. 8.3)
  *   v_j = V_q w_j,  lambda_j = s_j / (n - 1),  j = 1..k
  * The eigenvalue estimates converge like (lambda_{l+1} / lambda_j)^(2q); with l >= d it is exact up to
  * rounding. Each component's sign is fixed so that its largest-magnitude entry is positive.
@@ -26,6 +26,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { Rng } from '../../src/core/rng.js';
 import type { Features } from '../diversity/modes.js';
+import { symmetricEigen } from '../fidelity/eigh.js';
 
 export interface PcaModel {
   k: number;
@@ -97,60 +98,6 @@ export function orthonormalizeColumns(a: Float64Array, r: number, c: number): vo
   }
 }
 
-/**
- * Eigen-decomposition of a symmetric matrix S [m, m] (row-major; not modified) by cyclic Jacobi
- * rotations. Returns eigenvalues descending and eigenvectors as the columns of `vectors` [m, m].
- */
-export function symmetricEigen(s: Float64Array, m: number): { values: number[]; vectors: Float64Array } {
-  const a = Float64Array.from(s);
-  const v = new Float64Array(m * m);
-  for (let i = 0; i < m; i++) v[i * m + i] = 1;
-  for (let sweep = 0; sweep < 100; sweep++) {
-    let off = 0;
-    let diag = 0;
-    for (let i = 0; i < m; i++) {
-      diag += a[i * m + i]! ** 2;
-      for (let j = i + 1; j < m; j++) off += a[i * m + j]! ** 2;
-    }
-    if (off <= 1e-30 * diag || off === 0) break;
-    for (let p = 0; p < m; p++) {
-      for (let q = p + 1; q < m; q++) {
-        const apq = a[p * m + q]!;
-        if (apq === 0) continue;
-        const theta = (a[q * m + q]! - a[p * m + p]!) / (2 * apq);
-        const t = Math.sign(theta || 1) / (Math.abs(theta) + Math.sqrt(theta * theta + 1));
-        const c = 1 / Math.sqrt(t * t + 1);
-        const sn = t * c;
-        for (let k = 0; k < m; k++) {
-          // A <- J^T A J, applied as column then row rotations.
-          const akp = a[k * m + p]!;
-          const akq = a[k * m + q]!;
-          a[k * m + p] = c * akp - sn * akq;
-          a[k * m + q] = sn * akp + c * akq;
-        }
-        for (let k = 0; k < m; k++) {
-          const apk = a[p * m + k]!;
-          const aqk = a[q * m + k]!;
-          a[p * m + k] = c * apk - sn * aqk;
-          a[q * m + k] = sn * apk + c * aqk;
-        }
-        for (let k = 0; k < m; k++) {
-          const vkp = v[k * m + p]!;
-          const vkq = v[k * m + q]!;
-          v[k * m + p] = c * vkp - sn * vkq;
-          v[k * m + q] = sn * vkp + c * vkq;
-        }
-      }
-    }
-  }
-  const order = [...Array(m).keys()].sort((i, j) => a[j * m + j]! - a[i * m + i]!);
-  const vectors = new Float64Array(m * m);
-  order.forEach((src, dst) => {
-    for (let k = 0; k < m; k++) vectors[k * m + dst] = v[k * m + src]!;
-  });
-  return { values: order.map((i) => a[i * m + i]!), vectors };
-}
-
 /** Fits the top-k principal components of `x`. */
 export function fitPca(x: Features, opts: { k: number; seed: number; oversample?: number; powerIterations?: number }): PcaModel {
   const { n, d } = x;
@@ -189,7 +136,9 @@ export function fitPca(x: Features, opts: { k: number; seed: number; oversample?
     }
   }
   for (let a = 0; a < l; a++) for (let b = 0; b < a; b++) gram[a * l + b] = gram[b * l + a]!;
-  const eig = symmetricEigen(gram, l);
+  // Ascending eigenvalues, row i the eigenvector of values[i]: component c is row l-1-c.
+  const eig = symmetricEigen(gram, l, { vectors: true });
+  const w = eig.vectors!;
 
   const k = opts.k;
   const components = new Float32Array(k * d);
@@ -197,7 +146,8 @@ export function fitPca(x: Features, opts: { k: number; seed: number; oversample?
     const row = new Float64Array(d);
     for (let j = 0; j < d; j++) {
       let s = 0;
-      for (let a = 0; a < l; a++) s += v[j * l + a]! * eig.vectors[a * l + c]!;
+      const wc = (l - 1 - c) * l;
+      for (let a = 0; a < l; a++) s += v[j * l + a]! * w[wc + a]!;
       row[j] = s;
     }
     let big = 0;
@@ -211,7 +161,7 @@ export function fitPca(x: Features, opts: { k: number; seed: number; oversample?
     nFit: n,
     mean,
     components,
-    variances: eig.values.slice(0, k).map((s) => Math.max(0, s) / (n - 1)),
+    variances: Array.from({ length: k }, (_, c) => Math.max(0, eig.values[l - 1 - c]!) / (n - 1)),
     totalVariance,
     seed: opts.seed,
     oversample,

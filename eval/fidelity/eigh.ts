@@ -1,7 +1,10 @@
 /**
  * Eigendecomposition of a real symmetric matrix in float64: A = Qᵀ diag(λ) Q, where the rows of Q are
- * orthonormal eigenvectors (row i belongs to λ_i). Used by FID for the square root of a covariance
- * matrix; d is the feature dimension (≤ a few thousand), so plain JS loops suffice.
+ * orthonormal eigenvectors (row i belongs to λ_i). medsynth's one symmetric eigensolver: FID takes the
+ * square root of a covariance matrix with it, PCA (eval/features/pca.ts) its Rayleigh-Ritz step. d is at
+ * most a few thousand, so plain JS loops suffice.
+ * Convention: eigenvalues ascending; vectors row-major with row i the eigenvector of values[i] (a caller
+ * that wants the largest first reads from the end).
  *
  * Method (Golub & Van Loan, "Matrix Computations", 4th ed., Sec. 8.3):
  *   1. Householder tridiagonalisation (Alg. 8.3.1): for k = 0..d-3 a reflector H_k = I - β v vᵀ zeroes
