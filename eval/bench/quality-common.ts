@@ -11,6 +11,7 @@ import { cpus } from 'node:os';
 import { encodePng } from '../../datasets/image/encode.js';
 import { imageLength, type ImageDataset } from '../../datasets/dataset.js';
 import type { BackendInfo } from '../../src/backend/index.js';
+import { tileImages } from '../../src/core/grid.js';
 
 const BIN = new URL('../../src/cli/bin.js', import.meta.url).pathname;
 
@@ -41,17 +42,8 @@ export const pct = (x: number | null) => (x === null ? '-' : `${(100 * x).toFixe
  * per image), the first `cols` images of each cell side by side.
  */
 export function saveGrid(path: string | URL, cells: Float32Array[], size: number, channels: 1 | 3, cols = 8): void {
-  const len = size * size * channels;
-  const img = new Float32Array(cells.length * size * cols * size * channels);
-  cells.forEach((cell, r) => {
-    for (let c = 0; c < cols && c * len < cell.length; c++) {
-      for (let y = 0; y < size; y++) {
-        const src = cell.subarray(c * len + y * size * channels, c * len + (y + 1) * size * channels);
-        img.set(src, ((r * size + y) * cols * size + c * size) * channels);
-      }
-    }
-  });
-  writeFileSync(path, encodePng(img, cols * size, cells.length * size, channels, 8));
+  const g = tileImages(cells, { perRow: cols, size, channels });
+  writeFileSync(path, encodePng(g.pixels, g.width, g.height, channels, 8));
 }
 
 /** The `medsynth train` command line that reproduces a run.json (its resolved config). */

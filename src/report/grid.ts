@@ -5,6 +5,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { encodePng } from '../../datasets/image/encode.js';
 import { conditionWidth, encodeConditions, type ConditionSpec, type Generator } from '../../models/generator.js';
+import { tileImages } from '../core/grid.js';
 import { Rng } from '../core/rng.js';
 
 export interface GridCell {
@@ -26,26 +27,10 @@ export function gridCells(spec: ConditionSpec, max = 16): GridCell[] {
   return out.slice(0, max);
 }
 
-/** Lays out rows of images [n, s, s, c] (values in [0, 1]) into one image; returns PNG bytes. */
+/** Rows of images [n, s, s, c] (values in [0, 1]) on white with a `gap`-pixel border, as PNG bytes. */
 export function tile(rows: Float32Array[], perRow: number, size: number, channels: 1 | 3, gap = 2): Uint8Array {
-  const w = perRow * size + (perRow + 1) * gap;
-  const h = rows.length * size + (rows.length + 1) * gap;
-  const out = new Float32Array(w * h * channels).fill(1);
-  rows.forEach((row, r) => {
-    const n = Math.min(perRow, row.length / (size * size * channels));
-    for (let i = 0; i < n; i++) {
-      const ox = gap + i * (size + gap);
-      const oy = gap + r * (size + gap);
-      for (let y = 0; y < size; y++) {
-        for (let x = 0; x < size; x++) {
-          for (let c = 0; c < channels; c++) {
-            out[((oy + y) * w + ox + x) * channels + c] = row[((i * size + y) * size + x) * channels + c]!;
-          }
-        }
-      }
-    }
-  });
-  return encodePng(out, w, h, channels, 8);
+  const g = tileImages(rows, { perRow, size, channels, gap, background: 1 });
+  return encodePng(g.pixels, g.width, g.height, channels, 8);
 }
 
 /** Generated images for each cell: `perRow` per cell, from `seed`. */
