@@ -11,6 +11,8 @@ import * as tf from '@tensorflow/tfjs';
 import type { z } from 'zod';
 import { assert, ConfigError, UserError } from '../src/core/errors.js';
 import type { Layer } from '../src/nn/layers.js';
+import type { AuditBreak } from '../src/privacy/canary.js';
+import type { CanaryStep } from '../src/privacy/dp-sgd.js';
 import type { UnitGrouping } from '../src/privacy/per-example.js';
 import type { ReleaseParams } from '../src/privacy/release.js';
 
@@ -80,6 +82,10 @@ export interface DpStepParams {
   expectedImages?: number;
   /** Seed of this step's Gaussian noise. */
   seed: number;
+  /** Audit runs: the gradient canaries of this step; the private module's DP-SGD call passes them on. */
+  canary?: CanaryStep;
+  /** Test builds only: a deliberate DP bug for the canary audit to catch (src/privacy/canary.ts). */
+  auditBreak?: AuditBreak;
 }
 
 /**

@@ -37,6 +37,7 @@ import { conditionWidth, encodeConditions, type ConditionSpec, type Generator } 
 import { ConfigError, DatasetError } from '../core/errors.js';
 import { Rng } from '../core/rng.js';
 import { drawConditions, runModelId } from '../sample/sample.js';
+import { canaryAudit, type CanaryAuditResult } from './canary.js';
 import { loadRunGenerator, readRunConfig } from '../train/run.js';
 
 export type AuditFamily = AttackFamily | 'dcr';
@@ -101,6 +102,8 @@ export interface AuditResult {
   dcr: ({ space: 'pixel' | 'feature' } & DcrResult)[];
   /** The attack with the highest AUC (the random control excluded), and that AUC. */
   best: { attack: string; auc: number; epsilonLowerBound: number } | null;
+  /** Audit runs (`train --audit-canaries`): the one-run canary audit (src/audit/canary.ts). */
+  canaryAudit?: CanaryAuditResult;
   caveats: string[];
   seconds: number;
 }
@@ -114,6 +117,9 @@ const hasDiscriminator = (g: Generator): g is DiscriminatorGenerator => typeof (
 
 interface ModelCardPrivacy {
   differentialPrivacy: boolean;
+  sampleRate?: number;
+  noiseMultiplier?: number;
+  steps?: number;
   epsilon?: number;
   delta?: number;
   unit?: string;
@@ -206,6 +212,8 @@ export async function auditRun(req: AuditRequest): Promise<AuditResult> {
   if (!existsSync(cardPath)) throw new DatasetError(`--model ${req.run}: the run has not finished (no model-card.json); continue it with medsynth train --resume ${req.run}`);
   const card = JSON.parse(readFileSync(cardPath, 'utf8')) as { privacy?: ModelCardPrivacy };
   const pv: ModelCardPrivacy = card.privacy ?? { differentialPrivacy: false };
+  const canaries = canaryAudit(runDir, pv, req.confidence);
+  if (canaries) say(`canary audit: ${canaries.summary}`);
 
   say(`loading ${req.data} at ${cfg.size} px`);
   const ds = loadDataset({ path: req.data, size: cfg.size, channels: cfg.channels, bins: cfg.bins, attributes: cfg.attributes });
@@ -409,6 +417,7 @@ export async function auditRun(req: AuditRequest): Promise<AuditResult> {
       attacks: ordered,
       dcr,
       best: best ? { attack: best.name, auc: best.overall.auc.estimate, epsilonLowerBound: best.overall.epsilon?.epsilon ?? 0 } : null,
+      ...(canaries ? { canaryAudit: canaries } : {}),
       caveats,
       seconds: (performance.now() - t0) / 1000,
     };

@@ -19,6 +19,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { PrivacyAssumptionError } from '../core/errors.js';
 import type { Tape } from '../nn/layers.js';
+import { CANARY_RAW_NORM_FACTOR, type AuditBreak } from './canary.js';
 import { clipFactors } from './clip-noise.js';
 import { CaptureTape, clippedSum, perExampleNorms, type UnitGrouping } from './per-example.js';
 
@@ -33,6 +34,21 @@ export interface DpGradientOptions {
   seed: number;
   /** Other per-example inputs `sumLoss` reads (e.g. condition rows), see perExampleNorms. */
   aux?: tf.Tensor[];
+  /** An audit run's gradient canaries for this step (src/privacy/canary.ts). */
+  canary?: CanaryStep;
+  /** Test builds only: a deliberate DP bug the canary audit must catch (src/privacy/canary.ts). */
+  auditBreak?: AuditBreak;
+}
+
+/**
+ * Gradient canaries of one step: canary k is a Dirac gradient of norm CANARY_RAW_NORM_FACTOR · C at
+ * `entries[k]` (a flat index into a parameter of the step); `drawn[k]` = 1 when it is in this batch.
+ * `observe` receives, for every canary, the released noisy sum at its coordinate in units of C.
+ */
+export interface CanaryStep {
+  entries: readonly { param: tf.Variable; index: number }[];
+  drawn: Uint8Array;
+  observe: (values: Float32Array) => void;
 }
 
 export interface DpGradientResult {
@@ -79,14 +95,17 @@ export function dpGradients(
       }
       const unitFactors = clipFactors(r.squaredNorms, opts.clipNorm);
       clipped = unitFactors.reduce((a, f) => a + (f < 1 ? 1 : 0), 0);
+      if (opts.auditBreak === 'clipping') unitFactors.fill(1);
+      if (opts.auditBreak === 'double-count') for (let u = 0; u < unitFactors.length; u++) unitFactors[u] = 2 * unitFactors[u]!;
       const imageFactors = grouping ? Float32Array.from(grouping.unitOf, (u) => unitFactors[u]!) : Float32Array.from(unitFactors);
       for (const [v, g] of clippedSum(tape, imageFactors)) sums.set(v, g);
     }
   } finally {
     tape.dispose();
   }
+  if (opts.canary) addCanaries(params, sums, opts);
   const grads = new Map<tf.Variable, tf.Tensor>();
-  const sd = opts.noiseMultiplier * opts.clipNorm;
+  const sd = opts.noiseMultiplier * opts.clipNorm * (opts.auditBreak === 'noise' ? 0.1 : 1);
   params.forEach((p, k) => {
     const g = tf.tidy(() => {
       const noise = tf.randomNormal(p.shape, 0, sd, 'float32', (opts.seed + k * 0x9e3779b1) >>> 0);
@@ -96,5 +115,48 @@ export function dpGradients(
     grads.set(p, g);
   });
   tf.dispose([...sums.values()]);
+  if (opts.canary) observeCanaries(grads, opts.canary, opts.expectedUnits / opts.clipNorm);
   return { grads, loss, units, clippedShare: units ? clipped / units : 0 };
+}
+
+/**
+ * Adds the drawn canaries' clipped gradients to the clipped sums (before the noise): each is a Dirac of
+ * norm A = CANARY_RAW_NORM_FACTOR · C, clipped like any unit to min(A, C) — A itself under the 'clipping'
+ * break, twice under 'double-count'.
+ */
+function addCanaries(params: readonly tf.Variable[], sums: Map<tf.Variable, tf.Tensor>, opts: DpGradientOptions): void {
+  const { entries, drawn } = opts.canary!;
+  const raw = CANARY_RAW_NORM_FACTOR * opts.clipNorm;
+  const value = (opts.auditBreak === 'clipping' ? raw : Math.min(raw, opts.clipNorm)) * (opts.auditBreak === 'double-count' ? 2 : 1);
+  const byParam = new Map<tf.Variable, number[]>();
+  entries.forEach((e, k) => {
+    if (drawn[k] !== 1) return;
+    if (!params.includes(e.param)) throw new Error(`internal error: canary ${k} sits in a parameter outside the private module`);
+    if (!byParam.has(e.param)) byParam.set(e.param, []);
+    byParam.get(e.param)!.push(e.index);
+  });
+  for (const [p, idx] of byParam) {
+    const add = tf.tidy(() => {
+      const delta = tf.scatterND(tf.tensor2d(idx, [idx.length, 1], 'int32'), tf.fill([idx.length], value), [p.size]).reshape(p.shape);
+      const s = sums.get(p);
+      return s ? tf.add(s, delta) : delta;
+    });
+    sums.get(p)?.dispose();
+    sums.set(p, add);
+  }
+}
+
+/** Reads the released sum (grads · expectedUnits) at every canary's coordinate, in units of C. */
+function observeCanaries(grads: Map<tf.Variable, tf.Tensor>, canary: CanaryStep, scale: number): void {
+  const out = new Float32Array(canary.entries.length);
+  const byParam = new Map<tf.Variable, number[]>();
+  canary.entries.forEach((e, k) => {
+    if (!byParam.has(e.param)) byParam.set(e.param, []);
+    byParam.get(e.param)!.push(k);
+  });
+  for (const [p, ks] of byParam) {
+    const values = tf.tidy(() => tf.gather(tf.reshape(grads.get(p)!, [-1]), tf.tensor1d(ks.map((k) => canary.entries[k]!.index), 'int32')).dataSync());
+    ks.forEach((k, j) => (out[k] = values[j]! * scale));
+  }
+  canary.observe(out);
 }

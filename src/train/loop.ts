@@ -14,9 +14,10 @@
  * step k takes the same steps k, k+1, ... as an uninterrupted run and ends with the same weights.
  */
 import * as tf from '@tensorflow/tfjs';
-import { GeneratorCollapsedError, type Generator } from '../../models/generator.js';
+import { GeneratorCollapsedError, type DpStepParams, type Generator } from '../../models/generator.js';
 import { UserError } from '../core/errors.js';
 import { Rng } from '../core/rng.js';
+import { canariesDrawn, type AuditBreak } from '../privacy/canary.js';
 import { poissonSample, type UnitIndex } from '../privacy/poisson.js';
 import type { UnitGrouping } from '../privacy/per-example.js';
 
@@ -79,6 +80,21 @@ export interface DpSchedule {
    * most every 15 s). Never used for epoch summaries.
    */
   progressEpsilon?: (steps: number) => number;
+  /** Audit runs: gradient canaries, drawn every step at the sample rate (src/privacy/canary.ts). */
+  canaries?: LoopCanaries;
+}
+
+export interface LoopCanaries {
+  /** Each canary's coordinate: a parameter of the private module and a flat index into it. */
+  entries: readonly { param: tf.Variable; index: number }[];
+  /** The secret inclusion bits (1 = included). */
+  included: Uint8Array;
+  /** Seed of the canaries' Poisson draws. */
+  seed: number;
+  /** Receives step `step`'s observations (the released sum at each canary's coordinate, units of C). */
+  observe: (step: number, values: Float32Array) => void;
+  /** Test builds only. */
+  auditBreak?: AuditBreak;
 }
 
 export interface LoopOptions {
@@ -182,12 +198,20 @@ function poissonSchedule(gen: Generator, data: LoopData, opts: LoopOptions, dp: 
           expectedUnits: dp.sampleRate * dp.units.members.length,
           expectedImages: dp.sampleRate * data.images.shape[0],
           seed: root.derive(`dp-noise-${step}`).nextUint32(),
+          ...(dp.canaries ? canaryParams(dp.canaries, dp.sampleRate, step) : {}),
         });
         return { losses, images: imageIdx.length };
       } finally {
         tf.dispose([idx, images, cond]);
       }
     },
+  };
+}
+
+function canaryParams(c: LoopCanaries, q: number, step: number): Pick<DpStepParams, 'canary' | 'auditBreak'> {
+  return {
+    canary: { entries: c.entries, drawn: canariesDrawn(c.included, q, c.seed, step), observe: (v) => c.observe(step, v) },
+    ...(c.auditBreak ? { auditBreak: c.auditBreak } : {}),
   };
 }
 

@@ -34,6 +34,8 @@ import { Rng } from '../core/rng.js';
 import { recoverDirAtomic, writeDirAtomic, writeFileAtomic } from '../core/fs.js';
 import { packageVersion } from '../core/version.js';
 import { loadTensors, saveTensors } from './checkpoint.js';
+import { CanaryRecorder, planCanaries, readCanaryKey, readCanaryObservations, readCanaryPlan, writeCanaryPlan, AUDIT_RUN_NOTE, type CanaryRequest } from './canaries.js';
+import type { AuditBreak, CanaryKind } from '../privacy/canary.js';
 import { dpStepsPerEpoch, trainLoop, type DpSchedule, type EpochSummary, type LoopPosition, type Progress } from './loop.js';
 
 /** What the user asks for with --dp. */
@@ -88,6 +90,11 @@ export interface RunConfig {
   selection?: { reason: string; evidence: string };
   /** Request only: `epochs` is the CLI's default, so a `--model auto` selection may set it. Not recorded. */
   epochsDefaulted?: boolean;
+  /**
+   * An audit run (`--audit-canaries`): the request carries the canary seed; run.json records only the kind
+   * and count (the seed is the secret key's, kept in canary-key.json: src/train/canaries.ts).
+   */
+  auditCanaries?: CanaryRequest | { canaries: number; kind: CanaryKind; break?: AuditBreak };
 }
 
 /** `--model auto`: the trainer picks the private generator (src/train/select.ts). */
@@ -396,11 +403,12 @@ export function initialiseFrom(from: string, cfg: RunConfig, fingerprint: string
   };
 }
 
-async function writeCheckpoint(out: string, gen: Generator, pos: LoopPosition, cfg: RunConfig): Promise<void> {
+async function writeCheckpoint(out: string, gen: Generator, pos: LoopPosition, cfg: RunConfig, canaries?: CanaryRecorder | null): Promise<void> {
   await writeDirAtomic(
     join(out, 'checkpoint'),
     async (tmp) => {
       await saveNetworks(tmp, gen, { generatorType: gen.kind });
+      canaries?.write(tmp, pos.step);
       const opt = gen.optimizerState();
       await saveTensors(tmp, 'optimizer', { step: opt.step, ...(opt.meta ? { state: opt.meta } : {}) }, opt.slots);
       writeFileAtomic(join(tmp, 'state.json'), JSON.stringify({ ...pos, seed: cfg.seed, epochs: cfg.epochs }, null, 2) + '\n');
@@ -440,6 +448,11 @@ async function runLoop(out: string, cfg: RunConfig, p: Prepared, gen: Generator,
   const plan = cfg.dp && isPlan(cfg.dp) ? cfg.dp : null;
   const dp = plan ? dpSchedule(plan, p, gen, cfg.epochs) : null;
   const oneShot = isOneShot(gen.kind);
+  const canaryPlan = readCanaryPlan(out);
+  const canaries =
+    canaryPlan && dp
+      ? new CanaryRecorder(canaryPlan, readCanaryKey(out, canaryPlan.canaries), gen, start ? readCanaryObservations(join(out, 'checkpoint'), canaryPlan.canaries, start.step) : undefined)
+      : null;
   const data = trainTensors(p);
   try {
     if (oneShot && !gen.isReleased!()) {
@@ -452,16 +465,17 @@ async function runLoop(out: string, cfg: RunConfig, p: Prepared, gen: Generator,
       batchSize: cfg.batchSize,
       seed: cfg.seed,
       start,
-      dp: oneShot ? undefined : dp?.schedule,
+      dp: oneShot ? undefined : dp ? { ...dp.schedule, ...(canaries ? { canaries: canaries.loop } : {}) } : undefined,
       ...(oneShot ? { fit: { stepsPerEpoch: Number(gen.config().stepsPerEpoch), ...(dp ? { epsilon: dp.ledger.epsilon(1).epsilon } : {}) } } : {}),
       onProgress: cb.onProgress,
       onEpoch: (e) => {
         appendFileSync(join(out, 'metrics.jsonl'), JSON.stringify(e) + '\n');
         cb.onEpoch?.(e);
       },
-      checkpoint: (pos) => writeCheckpoint(out, gen, pos, cfg),
+      checkpoint: (pos) => writeCheckpoint(out, gen, pos, cfg, canaries),
       shouldStop: cb.shouldStop,
     });
+    if (canaries && result.status !== 'stopped') canaries.write(out, result.position.step);
     let modelCard: string | null = null;
     const finalLosses = result.lastEpoch?.losses ?? null;
     // Privacy-spending steps: the one release of a one-shot generator, else the DP-SGD steps taken.
@@ -503,6 +517,9 @@ async function runLoop(out: string, cfg: RunConfig, p: Prepared, gen: Generator,
             }
           : {}),
         ...(p.warnings.length ? { warnings: p.warnings } : {}),
+        ...(canaryPlan
+          ? { auditRun: { kind: canaryPlan.kind, canaries: canaryPlan.canaries, notForRelease: true, note: AUDIT_RUN_NOTE, ...(canaryPlan.break ? { break: `TEST BUILD: deliberately broken DP-SGD (${canaryPlan.break}); the privacy claim below does NOT hold` } : {}) } }
+          : {}),
         privacy:
           plan && spent
             ? {
@@ -558,8 +575,9 @@ export async function trainRun(outDir: string, requested: RunConfig, cb: RunCall
   const out = resolve(outDir);
   if (existsSync(out)) throw new ConfigError(`--out ${outDir} already exists; choose a new run folder, or continue it with --resume ${outDir}`);
   const p = prepare(requested);
-  const { epochsDefaulted, ...rest } = requested;
+  const { epochsDefaulted, auditCanaries, ...rest } = requested;
   const cfg: RunConfig = { ...rest, channels: p.ds.channels };
+  if (auditCanaries && !cfg.dp) throw new ConfigError('--audit-canaries audits a DP-SGD run: add --dp and a budget (--target-epsilon)');
   if (cfg.model === AUTO_MODEL) {
     // The generator chosen by the measured results for this N and ε (src/train/select.ts): a function of
     // the unit count and the budget, not of the images.
@@ -585,8 +603,12 @@ export async function trainRun(outDir: string, requested: RunConfig, cb: RunCall
     // The DP validators, the budget check and the warm start run before anything is written.
     if (cfg.dp && isPlan(cfg.dp)) dpSchedule(cfg.dp, p, gen, cfg.epochs);
     if (typeof cfg.initFrom === 'string') cfg.initFrom = initialiseFrom(cfg.initFrom, cfg, p.ds.source.fingerprint, gen);
+    if (auditCanaries && !('seed' in auditCanaries)) throw new Error('internal error: a new audit run needs the canary seed');
+    const canaries = auditCanaries ? planCanaries(auditCanaries as CanaryRequest, gen, isOneShot(cfg.model), cfg.seed) : null;
+    if (canaries) cfg.auditCanaries = { canaries: canaries.plan.canaries, kind: canaries.plan.kind, ...(canaries.plan.break ? { break: canaries.plan.break } : {}) };
     warn(cb, p.warnings);
     mkdirSync(out, { recursive: true });
+    if (canaries) writeCanaryPlan(out, canaries);
     writeFileAtomic(join(out, 'run.json'), JSON.stringify({ ...cfg, fingerprint: p.ds.source.fingerprint }, null, 2) + '\n');
     writeFileAtomic(join(out, 'splits.csv'), splitsCsv(p.ds, p.split));
     const conditions = cfg.dp

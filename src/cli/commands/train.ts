@@ -1,4 +1,5 @@
 /** `medsynth train`: fit a generator on a dataset's train split, with checkpoints and resume. */
+import { randomInt } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import { parseBinsOption } from '../../../datasets/attributes.js';
@@ -6,6 +7,7 @@ import { DEFAULT_SPLIT_SEED } from '../../../datasets/splits.js';
 import { generatorKinds } from '../../../models/registry.js';
 import { ConfigError } from '../../core/errors.js';
 import { ACCOUNTANTS, type AccountantName } from '../../privacy/accountants/index.js';
+import type { CanaryKind } from '../../privacy/canary.js';
 import type { PrivacyUnit } from '../../privacy/poisson.js';
 import type { Progress } from '../../train/loop.js';
 import { AUTO_MODEL, resumeRun, trainRun, type RunConfig } from '../../train/run.js';
@@ -43,6 +45,9 @@ interface TrainCliOptions extends SharedOptions {
   noiseMultiplier?: number;
   accountant: AccountantName;
   privacyUnit?: PrivacyUnit;
+  auditCanaries?: number;
+  canaryKind: CanaryKind;
+  canarySeed?: number;
 }
 
 function parsePositive(value: string): number {
@@ -93,9 +98,16 @@ export function registerTrainCommand(program: Command): void {
       .option('--max-grad-norm <c>', 'DP clipping norm C per privacy unit', parsePositive, 1)
       .option('--noise-multiplier <s>', 'DP noise std / C (default: calibrated to --target-epsilon)', parsePositive)
       .addOption(new Option('--accountant <name>', 'DP accountant').choices([...ACCOUNTANTS]).default('rdp'))
-      .addOption(new Option('--privacy-unit <unit>', 'what DP protects (default: patient when the data has patient_id)').choices(['image', 'patient'])),
+      .addOption(new Option('--privacy-unit <unit>', 'what DP protects (default: patient when the data has patient_id)').choices(['image', 'patient']))
+      .option('--audit-canaries <m>', 'an AUDIT run (not for release): train m secret canaries in, so `medsynth audit` can lower-bound epsilon in one run (Steinke et al. 2023); e.g. 1000', parsePositiveInt)
+      .addOption(new Option('--canary-kind <kind>', 'gradient: Dirac gradient canaries, scored from every released noisy gradient (white-box)').choices(['gradient', 'input']).default('gradient'))
+      .option('--canary-seed <int>', 'seed of the secret canary inclusion bits (default: random; kept in the run folder\'s canary-key.json)', parseSeed),
   );
-  withExample(cmd, 'medsynth train --data data/phantom --out runs/cvae --size 32 --epochs 20 --dp --target-epsilon 8');
+  withExample(
+    cmd,
+    'medsynth train --data data/phantom --out runs/cvae --size 32 --epochs 20 --dp --target-epsilon 8',
+    'medsynth train --data data/phantom --out runs/audit --model cvae --size 32 --dp --target-epsilon 4 --audit-canaries 1000',
+  );
   cmd.action(async (opts: TrainCliOptions, cmd: Command) => {
     if (!opts.resume && !(opts.data && opts.out)) {
       throw new ConfigError('medsynth train needs --data and --out for a new run, or --resume runs/NAME to continue one');
@@ -207,7 +219,9 @@ function runConfig(opts: TrainCliOptions): RunConfig {
   } else if (opts.dSteps !== undefined) {
     throw new ConfigError('--d-steps only applies to --model dpgan');
   }
+  if (opts.auditCanaries === undefined && (opts.canarySeed !== undefined)) throw new ConfigError('--canary-seed only applies with --audit-canaries M');
   if (!dp) {
+    if (opts.auditCanaries !== undefined) throw new ConfigError('--audit-canaries audits a DP-SGD run: add --dp and a budget (--target-epsilon)');
     const stray = dpOptions.find((k) => opts[k] !== undefined);
     if (stray) throw new ConfigError(`--${stray.replace(/[A-Z]/g, (c) => '-' + c.toLowerCase())} only applies with --dp; add --dp to train with differential privacy`);
   }
@@ -225,6 +239,9 @@ function runConfig(opts: TrainCliOptions): RunConfig {
     splitSeed: opts.splitSeed,
     generator,
     ...(opts.initFrom ? { initFrom: opts.initFrom } : {}),
+    ...(opts.auditCanaries !== undefined
+      ? { auditCanaries: { canaries: opts.auditCanaries, kind: opts.canaryKind, seed: opts.canarySeed ?? randomInt(0, 2 ** 31) } }
+      : {}),
     ...(dp
       ? {
           dp: {
