@@ -22,6 +22,7 @@
  *
  * Input contract: confusions of one test set (same G, K and group sizes), counts >= 0. Pure; seeded.
  */
+import { mean, quantileSorted } from 'simple-statistics';
 import { Rng } from '../../src/core/rng.js';
 
 export type Confusion = readonly (readonly (readonly number[])[])[];
@@ -116,19 +117,12 @@ export function equalizedOddsOf(c: Confusion, eligible: readonly number[], posit
   return best;
 }
 
-const mean = (v: (number | null)[]): number | null => (v.some((x) => x === null) || !v.length ? null : (v as number[]).reduce((a, b) => a + b, 0) / v.length);
-
-function quantile(sorted: number[], q: number): number {
-  const h = (sorted.length - 1) * q;
-  const lo = Math.floor(h);
-  const hi = Math.min(lo + 1, sorted.length - 1);
-  return sorted[lo]! + (h - lo) * (sorted[hi]! - sorted[lo]!);
-}
+const meanOrNull = (v: (number | null)[]): number | null => (v.some((x) => x === null) || !v.length ? null : mean(v as number[]));
 
 function interval(estimate: number | null, reps: (number | null)[], confidence: number): BootInterval {
   const ok = reps.filter((x): x is number => x !== null).sort((a, b) => a - b);
   if (estimate === null || ok.length === 0 || reps.length - ok.length > MAX_UNDEFINED_SHARE * reps.length) return { estimate, lo: null, hi: null };
-  return { estimate, lo: quantile(ok, (1 - confidence) / 2), hi: quantile(ok, (1 + confidence) / 2) };
+  return { estimate, lo: quantileSorted(ok, (1 - confidence) / 2), hi: quantileSorted(ok, (1 + confidence) / 2) };
 }
 
 /** Draws one stratified resample of `c` over the eligible groups (others copied as zeros). */
@@ -166,7 +160,7 @@ export function fairnessBootstrap(ways: readonly WayInput[], compare: readonly [
   const excluded = sizes.map((n, g) => ({ group: g, n })).filter((x) => x.n > 0 && x.n < opts.minGroup);
   const W = (c: Confusion) => worstGroupAccuracyOf(c, eligible);
   const D = (c: Confusion) => equalizedOddsOf(c, eligible, opts.positives);
-  const stats = (seeds: readonly Confusion[]) => ({ w: mean(seeds.map(W)), d: mean(seeds.map(D)) });
+  const stats = (seeds: readonly Confusion[]) => ({ w: meanOrNull(seeds.map(W)), d: meanOrNull(seeds.map(D)) });
   const point = new Map(ways.map((w) => [w.key, stats(w.seeds)]));
   const reps = new Map(ways.map((w) => [w.key, { w: [] as (number | null)[], d: [] as (number | null)[] }]));
   const rng = new Rng(opts.seed).derive('fairness-bootstrap');

@@ -45,7 +45,7 @@
  *   training runs as in Jagielski et al.; treat the number as an estimate of a lower bound, not a proof
  *   that a DP claim is false. It can only be large when n is: with n per half, eps_lb < log(n / 3.7).
  */
-import { gammaln } from 'simple-statistics';
+import { gammaln, quantileSorted as ssQuantileSorted } from 'simple-statistics';
 import { assert } from '../../src/core/errors.js';
 import { Rng } from '../../src/core/rng.js';
 
@@ -151,10 +151,8 @@ export function rocSummary(members: ArrayLike<number>, nonMembers: ArrayLike<num
 /** The q-quantile (0..1) of ascending-sorted values, linear interpolation (numpy.percentile's default). */
 export function quantileSorted(sorted: ArrayLike<number>, q: number): number {
   assert(sorted.length > 0 && q >= 0 && q <= 1, () => `quantileSorted: n = ${sorted.length}, q = ${q}`);
-  const h = (sorted.length - 1) * q;
-  const lo = Math.floor(h);
-  const hi = Math.min(lo + 1, sorted.length - 1);
-  return sorted[lo]! + (h - lo) * (sorted[hi]! - sorted[lo]!);
+  // simple-statistics' quantileSorted is numpy's type 7 and reads only length and indices, so a typed array serves.
+  return ssQuantileSorted(sorted as unknown as readonly number[], q);
 }
 
 export interface Interval {
