@@ -52,7 +52,10 @@ export interface FidelityResult {
   seconds: { fid: number; kid: number; prdc: number };
 }
 
-/** What the report needs to render each value (style habit 13). */
+/**
+ * Each value's metadata: name, category, direction, headline key (style habit 13). Nothing in medsynth reads
+ * it yet: the report renders fidelity with its own code (src/report/render.ts), not from this table.
+ */
 export const FIDELITY_METRICS = [
   { name: 'fid', category: 'fidelity', direction: 'minimize', headlineKey: 'fid' },
   { name: 'kid', category: 'fidelity', direction: 'minimize', headlineKey: 'kid.mean' },
