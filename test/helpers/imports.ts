@@ -161,25 +161,3 @@ function cycleThrough(comp: string[], succ: (v: string) => string[]): string[] {
   }
   throw new Error(`internal error: no cycle through ${start}`);
 }
-
-/** The area-to-area imports the graph actually has: `from area` → set of `to area`; files outside every area are listed. */
-export function areaEdges(graph: ImportGraph, areas: readonly string[]): { edges: Map<string, Map<string, string>>; unplaced: string[] } {
-  const edges = new Map<string, Map<string, string>>();
-  const unplaced: string[] = [];
-  for (const [from, list] of graph) {
-    const a = areaOf(from, areas);
-    if (a === null) {
-      unplaced.push(from);
-      continue;
-    }
-    for (const e of list) {
-      const b = areaOf(e.to, areas);
-      if (b === null || b === a) continue;
-      const m = edges.get(a) ?? new Map<string, string>();
-      // Keep one example per area pair, for the message.
-      if (!m.has(b)) m.set(b, `${from}:${e.line} imports ${e.to}`);
-      edges.set(a, m);
-    }
-  }
-  return { edges, unplaced };
-}
