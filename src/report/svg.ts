@@ -3,15 +3,15 @@
  * curves, ε over training), ROC curves on log-log axes, and grouped bar charts (cell counts). Every chart
  * carries a <title> and axis labels, and its data points are also in the report's JSON.
  */
+import { escapeHtml } from '../core/html.js';
 
 const W = 560;
 const H = 300;
 const M = { left: 64, right: 16, top: 28, bottom: 44 };
 const COLORS = ['#1f5fa8', '#c2410c', '#15803d', '#7e22ce', '#b91c1c', '#0f766e', '#a16207', '#475569'];
 
-export function esc(s: string): string {
-  return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
-}
+/** HTML-escaped text (src/core/html.ts), for the charts and the report pages. */
+export const esc = escapeHtml;
 
 function niceTicks(lo: number, hi: number, n = 5): number[] {
   if (!(hi > lo)) return [lo];

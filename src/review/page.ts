@@ -8,6 +8,8 @@
  * Esc closes, ? shows the keys. With --show-nearest, the nearest REAL training image sits beside the current
  * sample and beside the enlarged one; the header says whether the check is on.
  */
+import { escapeHtml } from '../core/html.js';
+
 export interface PageOptions {
   token: string;
   reviewer: string;
@@ -152,7 +154,7 @@ load();`;
 /** The page, with the token and reviewer as JSON in an inert script element (never interpolated into code). */
 export function reviewPage(o: PageOptions): string {
   const cfg = JSON.stringify({ token: o.token, reviewer: o.reviewer, reasons: o.reasons, showNearest: o.showNearest }).replace(/</g, '\\u003c');
-  const esc = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
+  const esc = escapeHtml;
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
 <meta name="referrer" content="no-referrer"><title>medsynth review</title><style nonce="${o.nonce}">${CSS}</style></head>
