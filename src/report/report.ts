@@ -24,6 +24,7 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { basename, isAbsolute, join, relative, resolve } from 'node:path';
+import { mean } from 'simple-statistics';
 import { imageLength } from '../../datasets/dataset.js';
 import { loadDataset } from '../../datasets/load.js';
 import { assignSplits, splitIndices } from '../../datasets/splits.js';
@@ -199,11 +200,11 @@ function evaluationVerdictsUngated(ev: Record<string, any> | null): { fidelity: 
     const w = ways.find((x) => x.key === k);
     const reports = (Array.isArray(w?.reports) ? w.reports : w?.report ? [w.report] : []) as Record<string, unknown>[];
     if (!reports.length) return null;
-    const mean = (key: string) => {
+    const meanOf = (key: string) => {
       const v = reports.map((r) => num(r[key])).filter((x): x is number => x !== null);
-      return v.length ? v.reduce((p, q) => p + q, 0) / v.length : null;
+      return v.length ? mean(v) : null;
     };
-    return { balancedAccuracy: mean('balancedAccuracy') };
+    return { balancedAccuracy: meanOf('balancedAccuracy') };
   };
   const a = way('a');
   const b = way('b');
