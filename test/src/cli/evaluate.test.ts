@@ -55,6 +55,11 @@ describe('medsynth evaluate', () => {
     const file = join(work, 'out', 'eval.json');
     const r = runCli(['evaluate', '--real', data, '--synthetic', samples, ...FAST, '--cache-dir', cache, '--json', file]);
     expect(r.status, r.stderr).toBe(0);
+    // Progress on stderr (#19.17): every stage's start, and the bar at the end.
+    for (const stage of ['features (1/5): pixel-pca', 'fidelity (2/5): ', 'utility (3/5): training the evaluation classifier 4 ways x 3 seeds', 'diversity (4/5): ', 'fairness (5/5): ']) {
+      expect(r.stderr).toContain(`\n${stage}`);
+    }
+    expect(r.stderr).toContain('[####################] 100%  done; fairness 5/5 100%: done');
     expect(r.stdout).toMatch(/Fidelity vs the real train split \(features: pixel-pca, 64-d, fitted on real train split \(167 images\)/);
     expect(r.stdout).toMatch(/all +synthetic +60 +[\d.]+ /);
     expect(r.stdout).toMatch(/real test \(baseline\) +36 +[\d.]+ /);
@@ -149,6 +154,7 @@ describe('medsynth evaluate', () => {
     augmentedFolder(aug, (s) => s === 'train', true);
     const r = runCli(['evaluate', '--real', data, '--synthetic', samples, '--augmented', aug, ...FAST, '--cache-dir', cache, '--json']);
     expect(r.status, r.stderr).toBe(0);
+    expect(r.stderr).not.toMatch(/utility \(3\/5\)|\] +\d+%/); // --json on stdout: no progress lines
     const j = JSON.parse(r.stdout);
     expect(j.datasets.augmented.n).toBe(227);
     expect(j.utility.augmentedSource).toContain(aug);
