@@ -115,9 +115,12 @@ export function buildChecklist(x: ChecklistInput): ChecklistItem[] {
       '#privacy',
     ),
   );
-  const canary = x.audit?.canary as Obj | undefined;
+  const canary = x.audit?.canaryAudit as Obj | undefined;
+  const broken = canary && num(canary.epsilonLowerBound) !== null && num(canary.accountantEpsilon) !== null && num(canary.epsilonLowerBound)! > num(canary.accountantEpsilon)!;
   items.push(
-    canary
+    broken
+      ? { id: 'canary', question: 'Was a canary audit run?', status: 'attention', answer: `yes, and its lower bound ${num(canary.epsilonLowerBound)!.toFixed(2)} is ABOVE the accountant's ε ${num(canary.accountantEpsilon)!.toFixed(2)}: the DP implementation is broken; do not release`, evidence: '#privacy' }
+      : canary
       ? { id: 'canary', question: 'Was a canary audit run?', status: 'done', answer: `yes${typeof canary.summary === 'string' ? `: ${canary.summary}` : num(canary.epsilonLowerBound) !== null ? `: empirical ε lower bound ${num(canary.epsilonLowerBound)!.toFixed(2)}` : ''}`, evidence: '#attacks' }
       : { id: 'canary', question: 'Was a canary audit run?', status: 'not run', answer: 'no canary audit in the audit JSON', evidence: '#attacks' },
   );

@@ -125,7 +125,25 @@ export function sections(d: ReportData): Section[] {
     p.paragraphs.push(`<b>${esc(String(pv.warning ?? 'Trained without differential privacy.'))}</b>`);
   }
   const best = audit?.best as Obj | null | undefined;
-  if (best) p.paragraphs.push(`<b>Empirical ε lower bound</b> (best attack, ${esc(String(best.attack))}): ${f(best.epsilonLowerBound)}${pv.differentialPrivacy ? ` — beside the accountant's ε ${f(pv.epsilon)}; a lower bound above the accountant's ε would mean a broken guarantee` : ''}.`);
+  const canary = audit?.canaryAudit as Obj | undefined;
+  if (canary || best) {
+    // One table: what each line measures, and the adversary it assumes.
+    const rows: string[][] = [];
+    if (pv.differentialPrivacy) rows.push([`accountant (${String(pv.accountant)})`, `ε ≤ ${f(pv.epsilon)} (upper bound)`, `δ ${String(pv.delta)}`, 'any adversary, including one who sees every training step; holds if the implementation is correct']);
+    if (canary) {
+      rows.push([
+        `canary audit (${String(canary.canaries)} ${String(canary.kind)} canaries, one run)`,
+        `ε ≥ ${f(canary.epsilonLowerBound)} (${String(canary.correct)}/${String(canary.guesses)} guesses correct)`,
+        `δ ${String(canary.delta)}, ${Math.round(100 * Number(canary.confidence))}% confidence`,
+        String(canary.threatModel ?? ''),
+      ]);
+    }
+    if (best) rows.push([`membership attacks (best: ${String(best.attack)})`, `ε ≥ ${f(best.epsilonLowerBound)}`, `δ ${String(audit?.settings?.delta ?? '')}`, 'black-box or white-box on the final model only, members vs holdout images: a weak adversary, so a small value proves nothing']);
+    p.tables.push({ caption: 'ε: the claim and what audits measured', table: { header: ['source', 'ε', 'at', 'threat model'], rows } });
+    if (canary && Number(canary.epsilonLowerBound) > Number(pv.epsilon)) p.paragraphs.push('<b>The canary audit\'s lower bound is ABOVE the accountant\'s ε: the DP implementation or its accounting is broken; the privacy claim does not hold.</b>');
+    else if (canary) p.paragraphs.push(`The canary audit's lower bound is at or below the accountant's ε, as a correct implementation requires. A lower bound well below ε does not mean the accounting is loose: one run with ${String(canary.canaries)} canaries cannot certify more (eval/results/canary-audit.md shows the most this method reaches in the same setting).`);
+    if (canary?.break) p.paragraphs.push(`<b>TEST BUILD:</b> this run was trained with a deliberate DP bug (${esc(String(canary.break))}).`);
+  }
   out.push(p);
 
   const a = section('attacks', 'Membership attacks');

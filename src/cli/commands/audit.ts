@@ -62,6 +62,7 @@ export function formatAuditTable(r: AuditResult): string {
     lines.push(`${eps}; the model was trained WITHOUT differential privacy (no accountant epsilon)`);
   }
   if (r.best) lines.push(`best attack: ${r.best.attack} (AUC ${fmt(r.best.auc)})`);
+  if (r.canaryAudit) lines.push(`canary audit (${r.canaryAudit.threatModel.split(':')[0]}): ${r.canaryAudit.summary}`);
   return lines.join('\n');
 }
 

@@ -133,7 +133,7 @@ describe('canaries in the DP-SGD step', () => {
     // Noise break: std 0.1·σC/E on a large layer.
     const big = new Dense('canary/big', 100, 100, new Rng(3));
     const n = dpGradients(paramsOf([big]), null, () => tf.scalar(0), null, { clipNorm: clip, noiseMultiplier: 2, expectedUnits: expected, seed: 4, auditBreak: 'noise' });
-    const w = n.grads.get(big.kernel)!.dataSync();
+    const w = n.grads.get(big.kernel)!.dataSync() as Float32Array;
     const sd = Math.sqrt(w.reduce((a, v) => a + v * v, 0) / w.length);
     expect(Math.abs(sd / ((0.1 * 2 * clip) / expected) - 1)).toBeLessThan(0.05);
     tf.dispose([...plain.grads.values(), ...unclipped.grads.values(), ...noClip.grads.values(), ...twice.grads.values(), ...n.grads.values(), x]);

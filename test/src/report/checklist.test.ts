@@ -68,8 +68,11 @@ describe('ethics checklist', () => {
     const bigDelta = byId(buildChecklist(input({ privacy: { ...dp, delta: 1e-2, units: 200 } })));
     expect(bigDelta.delta).toMatchObject({ status: 'attention' });
     expect(bigDelta.delta!.answer).toMatch(/^NO: δ = 0\.01 vs 1\/N = 1\/200/);
-    const canary = byId(buildChecklist(input({ audit: { ...audit, canary: { epsilonLowerBound: 0.42 } } })));
+    const canary = byId(buildChecklist(input({ audit: { ...audit, canaryAudit: { epsilonLowerBound: 0.42 } } })));
     expect(canary.canary).toMatchObject({ status: 'done', answer: 'yes: empirical ε lower bound 0.42' });
+    const broken = byId(buildChecklist(input({ audit: { ...audit, canaryAudit: { epsilonLowerBound: 4.2, accountantEpsilon: 2 } } })));
+    expect(broken.canary).toMatchObject({ status: 'attention' });
+    expect(broken.canary!.answer).toMatch(/ABOVE the accountant's ε 2.00/);
   });
 
   it('answers the open items from --sign-off and refuses a malformed one', () => {
