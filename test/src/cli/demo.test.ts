@@ -19,6 +19,12 @@ describe('medsynth demo --quick', () => {
     for (const stage of ['[1/6] phantom data', '[2/6] private generator: epsilon 8, patients', '[3/6] balance', '[4/6] evaluate', '[5/6] audit', '[6/6] report']) {
       expect(r.stderr).toContain(stage);
     }
+    // The evaluation says which stage it is in, and ends its bar at 100% (#19.17); lines in between come
+    // every 20 s, so how many depends on the machine.
+    for (const stage of ['features (1/5)', 'fidelity (2/5)', 'utility (3/5): training the evaluation classifier', 'diversity (4/5)', 'fairness (5/5)']) {
+      expect(r.stderr).toContain(`\n      ${stage}`);
+    }
+    expect(r.stderr).toContain('      [####################] 100%  done; fairness 5/5 100%: done\n[5/6] audit');
     const last = r.stdout.trim().split('\n').pop()!;
     expect(last).toBe(join(out, 'report', 'report.html'));
     for (const f of ['report.html', 'report.md', 'report.json']) expect(existsSync(join(out, 'report', f)), f).toBe(true);
