@@ -16,8 +16,26 @@ export { checkLoadOptions, limitIndices, type LoadOptions } from './folder-csv/i
 
 const ACCEPTED = 'pass a folder with a manifest.csv, a folder of DICOM files, a manifest .csv file, or a MedMNIST .npz file';
 
+/** Options a command sets once for every load it makes (the CLI's data-loading flags). */
+export type LoadDefaults = Pick<LoadOptions, 'labels' | 'frames' | 'window' | 'site' | 'saltFile' | 'cacheDir'>;
+
+let loadDefaults: LoadDefaults = {};
+
+/**
+ * Sets the data-loading options for every later `loadDataset` call in this process that does not give
+ * them itself (the CLI calls this once per command, so stages that build their own load options, such as
+ * training and the audit, still get the command's --cache-dir, --labels, ...). `{}` resets.
+ */
+export function setLoadDefaults(defaults: LoadDefaults): void {
+  loadDefaults = { ...defaults };
+}
+
 /** Loads the dataset at `opts.path` with the adapter its type calls for. */
-export function loadDataset(opts: LoadOptions): ImageDataset {
+export function loadDataset(given: LoadOptions): ImageDataset {
+  const opts: LoadOptions = { ...given };
+  for (const [k, v] of Object.entries(loadDefaults) as [keyof LoadDefaults, unknown][]) {
+    if (opts[k] === undefined && v !== undefined) (opts as unknown as Record<string, unknown>)[k] = v;
+  }
   checkLoadOptions(opts);
   let isDir: boolean;
   try {

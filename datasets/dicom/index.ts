@@ -31,6 +31,7 @@ import { buildAttributes } from '../attributes.js';
 import { parseCsv } from '../csv.js';
 import { toSquarePixels } from '../image/resize.js';
 import { fsErrorReason, preprocessingRecord, type LoadOptions } from '../folder-csv/index.js';
+import { cacheGet, cacheKey, cachePut, resolveCacheDir, type CachedPixels } from '../cache.js';
 import { decodeDicomFrames, isDicom, parseDicomFile, WINDOW_FALLBACKS, type ParsedDicom, type WindowUsed } from './pixels.js';
 
 /** A tag the adapter reads, and in how many files it was missing. */
@@ -224,15 +225,18 @@ export function loadDicomFolder(opts: LoadOptions): ImageDataset {
   const windows = new Set<WindowUsed>();
   const unlabelled: string[] = [];
 
-  for (const path of files) {
-    const shown = relative(root, path) || basename(path);
-    const where = `${join(root, shown)}`;
-    let bytes: Uint8Array;
+  // ---- pass 1: headers (tags, labels, attributes, patient hashes, frame counts) and the fingerprint
+  const imageFiles: { path: string; where: string; frames: number }[] = [];
+  const readFile = (path: string, where: string): Uint8Array => {
     try {
-      bytes = readFileSync(path);
+      return readFileSync(path);
     } catch (err) {
       throw new DatasetError(`${where}: cannot read the file (${fsErrorReason(err)}); check it or remove it`);
     }
+  };
+  for (const path of files) {
+    const where = join(root, relative(root, path) || basename(path));
+    const bytes = readFile(path, where);
     hash.update(bytes);
     const digest = createHash('sha256').update(bytes).digest('hex').slice(0, 16);
     const twin = seen.get(digest);
@@ -242,7 +246,7 @@ export function loadDicomFolder(opts: LoadOptions): ImageDataset {
     const mediaClass = (parsed.ds.string('x00020002') ?? '').trim();
     if (mediaClass === '1.2.840.10008.1.3.10') continue; // DICOMDIR: an index of the folder, not an image
 
-    for (const [k, , t] of tagKeys) if (!parsed.ds.elements[t] || (parsed.ds.elements[t]!.length === 0)) missing.set(k, missing.get(k)! + 1);
+    for (const [k, , t] of tagKeys) if (!parsed.ds.elements[t] || parsed.ds.elements[t]!.length === 0) missing.set(k, missing.get(k)! + 1);
     let label = 0;
     if (labels) {
       const key = (parsed.ds.string(KEY_TAG[labels.key]) ?? '').replace(/\0/g, '').trim();
@@ -250,18 +254,6 @@ export function loadDicomFolder(opts: LoadOptions): ImageDataset {
       if (found === undefined) unlabelled.push(where);
       else label = found;
     }
-    const decoded = decodeDicomFrames(parsed, where, { frames, window: fallback });
-    windows.add(decoded.window);
-    if (decoded.bitDepth === 16) bitDepth = 16;
-    sourceDims = widenDims(sourceDims, decoded.width, decoded.height);
-    if (!firstClass) firstClass = { channels: decoded.channels, file: where };
-    else if (opts.channels === undefined && decoded.channels !== firstClass.channels) {
-      const kind = (c: 1 | 3): string => (c === 1 ? 'grey' : 'colour');
-      throw new DatasetError(
-        `${root}: images mix grey and colour (${firstClass.file} is ${kind(firstClass.channels)}, ${where} is ${kind(decoded.channels)}); pass --channels 1 or --channels 3 to convert them all`,
-      );
-    }
-    channels ??= decoded.channels;
     const pid = (parsed.ds.string('x00100020') ?? '').replace(/\0/g, '').trim();
     const hashed = pid === '' ? null : 'p-' + createHash('sha256').update(salt).update(pid).digest('hex').slice(0, 16);
     const sex = SEX[(parsed.ds.string('x00100040') ?? '').trim().toUpperCase()] ?? '';
@@ -269,15 +261,49 @@ export function loadDicomFolder(opts: LoadOptions): ImageDataset {
     const attrs = [sex, Number.isFinite(age) ? String(Math.floor(age * 100) / 100) : ''];
     if (opts.site === 'manufacturer') attrs.push((parsed.ds.string('x00080070') ?? '').trim());
     if (opts.site === 'institution') attrs.push((parsed.ds.string('x00080080') ?? '').trim());
-    decoded.frames.forEach((frame, k) => {
-      images.push(toSquarePixels(frame, decoded.width, decoded.height, decoded.channels, 1, size, channels!));
-      ids.push(decoded.frames.length > 1 ? `dcm-${digest}-f${k + 1}` : `dcm-${digest}`);
+    const nFrames = frames === 'all' ? Math.max(1, parsed.ds.intString('x00280008') ?? 1) : 1;
+    imageFiles.push({ path, where, frames: nFrames });
+    for (let k = 0; k < nFrames; k++) {
+      ids.push(nFrames > 1 ? `dcm-${digest}-f${k + 1}` : `dcm-${digest}`);
       labelOf.push(label);
       patientIds.push(hashed);
       attrRows.push(attrs);
-    });
+    }
   }
-  if (images.length === 0) throw new DatasetError(`${root}: only a DICOMDIR index, no DICOM image files; pass the folder that holds the images`);
+  // ---- pass 2 (not on a cache hit): decode, window, resize
+  function decodeAll(): CachedPixels {
+    for (const f of imageFiles) {
+      const parsed = parseDicomFile(readFile(f.path, f.where), f.where);
+      const decoded = decodeDicomFrames(parsed, f.where, { frames, window: fallback });
+      if (decoded.frames.length !== f.frames) throw new Error(`internal error: ${f.where}: ${decoded.frames.length} frames decoded, ${f.frames} counted`);
+      windows.add(decoded.window);
+      if (decoded.bitDepth === 16) bitDepth = 16;
+      sourceDims = widenDims(sourceDims, decoded.width, decoded.height);
+      if (!firstClass) firstClass = { channels: decoded.channels, file: f.where };
+      else if (opts.channels === undefined && decoded.channels !== firstClass.channels) {
+        const kind = (c: 1 | 3): string => (c === 1 ? 'grey' : 'colour');
+        throw new DatasetError(
+          `${root}: images mix grey and colour (${firstClass.file} is ${kind(firstClass.channels)}, ${f.where} is ${kind(decoded.channels)}); pass --channels 1 or --channels 3 to convert them all`,
+        );
+      }
+      channels ??= decoded.channels;
+      for (const frame of decoded.frames) images.push(toSquarePixels(frame, decoded.width, decoded.height, decoded.channels, 1, size, channels));
+    }
+    const len = size * size * (channels ?? 1);
+    const all = new Float32Array(images.length * len);
+    images.forEach((im, i) => all.set(im, i * len));
+    const window = [...windows].sort().join('+');
+    return {
+      n: images.length,
+      channels: channels ?? 1,
+      bitDepth,
+      sourceDims: sourceDims ?? { width: [0, 0], height: [0, 0] },
+      preprocessing: { ...preprocessingRecord(size, channels ?? 1), window, frames },
+      images: all,
+    };
+  }
+
+  if (ids.length === 0) throw new DatasetError(`${root}: only a DICOMDIR index, no DICOM image files; pass the folder that holds the images`);
   if (unlabelled.length > 0) {
     throw new DatasetError(
       `${labels!.file}: ${unlabelled.length} DICOM file(s) have no row for their ${labels!.key}, e.g. ${unlabelled[0]}; add rows for them or move the files out of the folder`,
@@ -290,32 +316,35 @@ export function loadDicomFolder(opts: LoadOptions): ImageDataset {
     );
   }
 
+  const fingerprint = hash.digest('hex');
+  const cacheDir = resolveCacheDir(opts.cacheDir);
+  const key = cacheDir ? cacheKey(fingerprint, { adapter: 'dicom', size, channels: opts.channels, frames, window: fallback }) : null;
+  const hit = cacheDir && key ? cacheGet(cacheDir, key) : null;
+  const pixels = hit && hit.n === ids.length ? hit : decodeAll();
+  if (cacheDir && key && pixels !== hit) cachePut(cacheDir, key, pixels);
+
   const header = ['sex', 'age', ...(opts.site ? ['site'] : [])];
   const { attributes } = buildAttributes(header, attrRows, { bins: opts.bins, attributes: opts.attributes }, `${root} (DICOM tags)`);
   const maxLabel = labelOf.reduce((m, l) => Math.max(m, l), 0);
   const labelNames = labels
     ? Array.from({ length: maxLabel + 1 }, (_, k) => labels.names.get(k) ?? `class_${k}`)
     : ['unlabelled'];
-  const len = size * size * channels!;
-  const all = new Float32Array(images.length * len);
-  images.forEach((im, i) => all.set(im, i * len));
-  const window = [...windows].sort().join('+');
   return {
     name: basename(resolve(root)),
     source: {
       kind: 'dicom',
       path: opts.path,
-      fingerprint: hash.digest('hex'),
-      preprocessing: { ...preprocessingRecord(size, channels!), window, frames },
-      sourceDims: sourceDims!,
+      fingerprint,
+      preprocessing: pixels.preprocessing,
+      sourceDims: pixels.sourceDims,
       tags: tagKeys.map(([keyword, tag]) => ({ keyword, tag, missing: missing.get(keyword)! })),
     },
-    n: images.length,
+    n: pixels.n,
     height: size,
     width: size,
-    channels: channels!,
-    bitDepth,
-    images: all,
+    channels: pixels.channels,
+    bitDepth: pixels.bitDepth,
+    images: pixels.images,
     labels: Int32Array.from(labelOf),
     labelNames,
     attributes,

@@ -23,7 +23,8 @@ import { ConfigError, DatasetError } from '../../src/core/errors.js';
 import { buildAttributes } from '../attributes.js';
 import { parseCsv } from '../csv.js';
 import { toSquarePixels } from '../image/resize.js';
-import { decodeEach } from '../image/sharp.js';
+import { decodeEach, sharpAvailable } from '../image/sharp.js';
+import { cacheGet, cacheKey, cachePut, resolveCacheDir, type CachedPixels } from '../cache.js';
 
 /** A value quoted for a one-line message (newlines and quotes escaped). */
 const q = (v: string): string => JSON.stringify(v);
@@ -54,6 +55,8 @@ export interface LoadOptions {
   site?: 'manufacturer' | 'institution';
   /** DICOM folders: keep the PatientID hash salt in this file (default: a new salt in memory per load). */
   saltFile?: string;
+  /** Decoded-pixel cache folder; null turns it off; absent: the process default or $MEDSYNTH_CACHE (datasets/cache.ts). */
+  cacheDir?: string | null;
 }
 
 /** Columns with a fixed meaning. */
@@ -301,9 +304,24 @@ export function loadFolderCsv(opts: LoadOptions): ImageDataset {
       }
       throw new DatasetError(`${where}: cannot read image file ${q(row.path)} (${fsErrorReason(err)}); check the file or remove the row`);
     }
-    hash.update(bytes);
+    if (!fingerprint) hash.update(bytes);
     return bytes;
   };
+
+  // ---- the cache: fingerprint first (reading and hashing is cheap next to decoding), then look it up
+  const cacheDir = resolveCacheDir(opts.cacheDir);
+  let fingerprint: string | undefined;
+  let key: string | undefined;
+  if (cacheDir) {
+    for (let i = 0; i < n; i++) readRow(i);
+    fingerprint = hash.digest('hex');
+    key = cacheKey(fingerprint, { adapter: 'folder-csv', size, channels: opts.channels, decoder: sharpAvailable() ? 'sharp' : 'js', limit: opts.limit });
+    const hit = cacheGet(cacheDir, key);
+    if (hit && hit.n === n && hit.images.length === n * size * size * hit.channels) {
+      return finish({ ...hit, fingerprint });
+    }
+  }
+
   const decoder = decodeEach(
     n,
     readRow,
@@ -326,26 +344,40 @@ export function loadFolderCsv(opts: LoadOptions): ImageDataset {
     },
   );
 
-  return {
-    name: loc.name,
-    source: {
-      kind: 'folder-csv',
-      path: opts.path,
-      fingerprint: hash.digest('hex'),
-      preprocessing: { ...preprocessingRecord(size, channels!), decoder },
-      sourceDims: sourceDims!,
-    },
+  fingerprint ??= hash.digest('hex');
+  const decoded: CachedPixels = {
     n,
-    height: size,
-    width: size,
     channels: channels!,
     bitDepth,
+    sourceDims: sourceDims!,
+    preprocessing: { ...preprocessingRecord(size, channels!), decoder },
     images: images!,
-    labels: Int32Array.from(rows, (r) => r.label),
-    labelNames,
-    attributes,
-    ...(patientIds ? { patientIds } : {}),
-    ids: rows.map((r) => r.path),
-    ...(sourceSplits ? { sourceSplits } : {}),
   };
+  if (cacheDir && key) cachePut(cacheDir, key, decoded);
+  return finish({ ...decoded, fingerprint });
+
+  function finish(px: CachedPixels & { fingerprint: string }): ImageDataset {
+    return {
+      name: loc.name,
+      source: {
+        kind: 'folder-csv',
+        path: opts.path,
+        fingerprint: px.fingerprint,
+        preprocessing: px.preprocessing,
+        sourceDims: px.sourceDims,
+      },
+      n,
+      height: size,
+      width: size,
+      channels: px.channels,
+      bitDepth: px.bitDepth,
+      images: px.images,
+      labels: Int32Array.from(rows, (r) => r.label),
+      labelNames,
+      attributes,
+      ...(patientIds ? { patientIds } : {}),
+      ids: rows.map((r) => r.path),
+      ...(sourceSplits ? { sourceSplits } : {}),
+    };
+  }
 }

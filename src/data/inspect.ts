@@ -31,7 +31,16 @@ export interface CellSummary {
 
 export interface InspectSummary {
   dataset: string;
-  source: { kind: string; path: string; fingerprint: string; sourceDims: ImageDataset['source']['sourceDims'] };
+  source: {
+    kind: string;
+    path: string;
+    fingerprint: string;
+    sourceDims: ImageDataset['source']['sourceDims'];
+    /** How the pixels were prepared (size, channels, decoder, DICOM window and frames). */
+    preprocessing?: ImageDataset['source']['preprocessing'];
+    /** DICOM: each tag read and how many files lacked it. */
+    tags?: { keyword: string; tag: string; missing: number }[];
+  };
   n: number;
   height: number;
   width: number;
@@ -78,6 +87,8 @@ export function summarizeDataset(
       path: ds.source.path,
       fingerprint: ds.source.fingerprint,
       sourceDims: ds.source.sourceDims,
+      preprocessing: ds.source.preprocessing,
+      ...(ds.source.tags ? { tags: ds.source.tags } : {}),
     },
     n: ds.n,
     height: ds.height,

@@ -12,7 +12,7 @@ import { fmt, formatTable } from '../../core/table.js';
 import { describeBackend, info_, startBackend } from '../context.js';
 import { parseChannels, parseList, parsePositiveInt, parseSeed, parseSize, readJsonFile } from '../options.js';
 import type { BackendInfo } from '../../backend/index.js';
-import { JsonOutput, withExample, withSharedOptions, type SharedOptions } from './shared.js';
+import { applyDataLoadOptions, JsonOutput, withDataLoadOptions, withExample, withSharedOptions, type DataLoadCliOptions, type SharedOptions } from './shared.js';
 
 export function registerDataCommands(program: Command): void {
   const data = withExample(program.command('data').description('make and inspect datasets'), 'medsynth data phantom --out data/phantom');
@@ -34,18 +34,19 @@ export function registerDataCommands(program: Command): void {
     if (!json.stdout) info_(`wrote ${result.n} phantom images (seed ${result.seed}) to ${result.out}`);
   });
 
-  withExample(withSharedOptions(
+  withExample(withDataLoadOptions(withSharedOptions(
     data
       .command('inspect')
       .description('counts per class × group, split sizes, geometry and balance indices of a dataset')
-      .argument('<data>', 'folder with manifest.csv, a manifest .csv, or a MedMNIST .npz')
+      .argument('<data>', 'folder with manifest.csv, a folder of DICOM files, a manifest .csv, or a MedMNIST .npz')
       .option('--size <px>', 'side the images are loaded at: 28, 32, 64 or 128', parseSize, 64)
       .option('--channels <n>', '1 or 3 (default: as the images are)', parseChannels)
       .option('--bins <spec>', "bin edges for numeric columns, e.g. 'age=30,45,60,75' (default: decades)")
       .option('--attributes <cols>', 'attribute columns to use (default: all)', parseList)
       .option('--group-by <cols>', 'attributes that define a group for the cell counts (default: sex)', parseList)
       .option('--split-seed <int>', 'seed of the train/holdout/test split', parseSeed, DEFAULT_SPLIT_SEED),
-  ), "medsynth data inspect data/ham10000 --size 64 --bins 'age=30,45,60,75'").action(async (path: string, opts: InspectCliOptions) => {
+  )), "medsynth data inspect data/ham10000 --size 64 --bins 'age=30,45,60,75'", 'medsynth data inspect dicom/ --labels labels.csv --bins age=40,60').action(async (path: string, opts: InspectCliOptions & DataLoadCliOptions) => {
+    applyDataLoadOptions(opts);
     const json = new JsonOutput(opts.json);
     const backend = await startBackend({ backend: opts.backend, json: json.stdout });
     const summary = runInspect(path, opts);
@@ -99,6 +100,10 @@ export function formatInspect(s: InspectSummary, backend: BackendInfo): string {
   out.push(`images    ${s.n}, source ${span(d.width)}x${span(d.height)} px at ${s.bitDepth} bits, loaded at ${s.width}x${s.height}, ${s.channels} channel${s.channels > 1 ? 's' : ''}`);
   out.push(`patients  ${s.patients === null ? 'no patient_id column (privacy unit: image)' : `${s.patients} (privacy unit: patient)`}`);
   out.push(`sha256    ${s.source.fingerprint}`);
+  if (s.source.tags) {
+    out.push(`DICOM     tags read (files lacking each): ${s.source.tags.map((t) => `${t.keyword} ${t.tag} ${t.missing}`).join(', ')}`);
+    out.push(`          window ${s.source.preprocessing?.window ?? '?'}, frames ${s.source.preprocessing?.frames ?? 'first'}; no tag value is kept (patient ids are salted hashes)`);
+  }
   out.push(`backend   ${describeBackend(backend)}`);
   out.push('');
   const origin = s.splits.origin === 'source' ? 'as given by the data' : `seed ${s.splits.seed}, grouped by ${s.splits.unit}`;

@@ -13,7 +13,7 @@ import { formatEvaluation } from '../../evaluate/render.js';
 import { BACKEND_CHOICES } from '../../backend/index.js';
 import { info_, printJson, startBackend } from '../context.js';
 import { parseList, parsePositiveInt, parseSeed, parseSize } from '../options.js';
-import { progressPrinter } from './shared.js';
+import { applyDataLoadOptions, progressPrinter, withDataLoadOptions, type DataLoadCliOptions } from './shared.js';
 
 /** Where domain-cnn weights are cached unless --cache-dir or $MEDSYNTH_CACHE_DIR says otherwise (git-ignored). */
 export const DEFAULT_CACHE_DIR = '.cache/medsynth';
@@ -53,7 +53,7 @@ function parseModes(value: string): number {
 }
 
 export function registerEvaluateCommand(program: Command): void {
-  program
+  withDataLoadOptions(program
     .command('evaluate')
     .description('fidelity, utility & fairness, and diversity of synthetic images, each beside a real-data baseline')
     .requiredOption('--real <path>', 'the real dataset: folder with manifest.csv, a manifest .csv, or a MedMNIST .npz')
@@ -71,11 +71,12 @@ export function registerEvaluateCommand(program: Command): void {
     .option('--modes <k>', 'k-means clusters for mode coverage and NDB (default: train images / 10, 2..50)', parseModes)
     .option('--min-slice <n>', 'fidelity is left out for slices with fewer images on either side', parsePositiveInt, 10)
     .option('--min-group <n>', 'groups with fewer real test images are listed and left out of the fairness figures and verdict', parsePositiveInt, DEFAULT_MIN_GROUP)
-    .option('--cache-dir <dir>', `domain-cnn weight cache (default: $MEDSYNTH_CACHE_DIR or ${DEFAULT_CACHE_DIR})`)
-    .option('--no-cache', 'do not read or write the domain-cnn weight cache')
+    .option('--cache-dir <dir>', `cache folder: domain-cnn weights in DIR/domain-cnn (default: $MEDSYNTH_CACHE_DIR or ${DEFAULT_CACHE_DIR}), decoded images in DIR/datasets (default: $MEDSYNTH_CACHE or the user cache folder)`)
+    .option('--no-cache', 'do not read or write the domain-cnn weight cache or the decoded-image cache')
     .addOption(new Option('--backend <name>', 'compute backend (default: $MEDSYNTH_BACKEND or auto)').choices([...BACKEND_CHOICES]))
-    .option('--json [file]', 'write the full result as JSON to FILE (atomically), or to stdout without FILE')
-    .action(async (opts: EvaluateCliOptions) => {
+    .option('--json [file]', 'write the full result as JSON to FILE (atomically), or to stdout without FILE'), { cache: false })
+    .action(async (opts: EvaluateCliOptions & DataLoadCliOptions) => {
+      applyDataLoadOptions(opts);
       const jsonFile = typeof opts.json === 'string' ? opts.json : null;
       const jsonStdout = opts.json === true;
       if (jsonFile !== null) {

@@ -6,6 +6,8 @@
  */
 import { appendFileSync, statSync, writeFileSync } from 'node:fs';
 import { Option, type Command } from 'commander';
+import { defaultCacheDir, envCacheDir } from '../../../datasets/cache.js';
+import { setLoadDefaults } from '../../../datasets/load.js';
 import { BACKEND_CHOICES } from '../../backend/index.js';
 import { ConfigError, UserError } from '../../core/errors.js';
 import { writeFileAtomic } from '../../core/fs.js';
@@ -120,4 +122,45 @@ export function progressPrinter(say: (line: string) => void, opts: { everyMs: nu
     last = t;
     say(`${indent}${formatProgress(p)}`);
   };
+}
+
+/** The data-loading flags of `withDataLoadOptions` as commander parses them. */
+export interface DataLoadCliOptions {
+  /** false with --no-cache. */
+  cache?: boolean;
+  cacheDir?: string;
+  labels?: string;
+  frames?: 'first' | 'all';
+  window?: 'minmax' | 'percentile';
+  site?: 'manufacturer' | 'institution';
+  saltFile?: string;
+}
+
+/**
+ * Adds the data-loading flags: the decoded-pixel cache (`--cache-dir`, `--no-cache`; skip with
+ * `{ cache: false }` when the command already has them, as `evaluate` does) and the DICOM folder options.
+ * Call `applyDataLoadOptions(opts)` at the start of the action.
+ */
+export function withDataLoadOptions(cmd: Command, { cache = true }: { cache?: boolean } = {}): Command {
+  if (cache) {
+    cmd
+      .option('--cache-dir <dir>', `decoded-image cache (default: $MEDSYNTH_CACHE or ${defaultCacheDir()})`)
+      .option('--no-cache', 'decode the images again; do not read or write the decoded-image cache');
+  }
+  return cmd
+    .option('--labels <file.csv>', 'DICOM folder: labels by SOPInstanceUID, StudyInstanceUID or PatientID (default: labels.csv in the folder)')
+    .addOption(new Option('--frames <which>', 'DICOM multi-frame files: the first frame, or every frame as an image').choices(['first', 'all']))
+    .addOption(new Option('--window <rule>', 'DICOM grey images without a VOI window or LUT: min-max or 0.5-99.5 percentile').choices(['minmax', 'percentile']))
+    .addOption(new Option('--site <tag>', 'DICOM: a site attribute from Manufacturer or InstitutionName (off by default)').choices(['manufacturer', 'institution']))
+    .option('--salt-file <file>', 'DICOM: keep the PatientID hash salt in this file (created if missing) so patient ids match across commands');
+}
+
+/**
+ * Makes the data-loading flags the defaults of every dataset load in this command. The cache is on by
+ * default: --no-cache or MEDSYNTH_CACHE=off turn it off; --cache-dir, then $MEDSYNTH_CACHE, name the folder.
+ */
+export function applyDataLoadOptions(opts: DataLoadCliOptions): void {
+  const env = envCacheDir();
+  const cacheDir = opts.cache === false ? null : (opts.cacheDir ?? (env === undefined ? defaultCacheDir() : env));
+  setLoadDefaults({ cacheDir, labels: opts.labels, frames: opts.frames, window: opts.window, site: opts.site, saltFile: opts.saltFile });
 }
