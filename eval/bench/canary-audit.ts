@@ -70,6 +70,8 @@ async function main(): Promise<void> {
     .option('--break-eps <e>', 'epsilon of the broken runs', '2')
     .option('--break-runs <n>', 'runs per break', '5')
     .option('--cost-repeats <n>', 'normal/audit pairs timed', '2')
+    .option('--input-eps <list>', 'target epsilons of the input-canary rows', '8')
+    .option('--only <parts>', 'comma list of gradient, breaks, input, cost', 'gradient,breaks,input,cost')
     .option('--out <file>', 'results table', 'eval/results/canary-audit.md')
     .parse()
     .opts();
@@ -82,26 +84,34 @@ async function main(): Promise<void> {
   const loads: number[] = [loadavg()[0]!];
   const base = ['--data', opts.data, '--model', 'cvae', '--size', opts.size, '--epochs', opts.epochs, '--batch-size', opts.batchSize];
   const rows: Row[] = [];
+  const parts = new Set(String(opts.only).split(','));
   const audit = (dir: string) => {
     const f = join(dir, 'audit.json');
     run(BIN, ['audit', '--model', dir, '--data', opts.data, '--attacks', 'control', '--bootstrap', '10', '--json', f]);
-    return JSON.parse(readFileSync(f, 'utf8')).canaryAudit as { epsilonLowerBound: number; accountantEpsilon: number; correct: number; guesses: number; delta: number };
+    return JSON.parse(readFileSync(f, 'utf8')).canaryAudit as { epsilonLowerBound: number; accountantEpsilon: number; correct: number; guesses: number; delta: number; blackBox?: { epsilonLowerBound: number } };
   };
   const card = (dir: string) => JSON.parse(readFileSync(join(dir, 'model-card.json'), 'utf8')).privacy as { noiseMultiplier: number; sampleRate: number; steps: number; delta: number };
-  const record = (row: Row, dir: string, seconds: number, r: number) => {
+  const record = (row: Row, dir: string, seconds: number, r: number, blackRow?: Row) => {
+    const gradient = blackRow === undefined;
     const a = audit(dir);
     const pv = card(dir);
     Object.assign(row, { sigma: pv.noiseMultiplier, q: pv.sampleRate, steps: pv.steps });
+    if (blackRow && a.blackBox) {
+      Object.assign(blackRow, { sigma: pv.noiseMultiplier, q: pv.sampleRate, steps: pv.steps });
+      blackRow.lbs.push(a.blackBox.epsilonLowerBound);
+      blackRow.accountant.push(a.accountantEpsilon);
+      blackRow.seconds.push(seconds);
+    }
     row.lbs.push(a.epsilonLowerBound);
     row.accountant.push(a.accountantEpsilon);
     row.correct.push(`${a.correct}/${a.guesses}`);
     row.seconds.push(seconds);
-    row.ideal.push(idealBound({ q: pv.sampleRate, steps: pv.steps, sigma: pv.noiseMultiplier, m, delta: pv.delta, seed: 1000 + r }));
+    if (gradient) row.ideal.push(idealBound({ q: pv.sampleRate, steps: pv.steps, sigma: pv.noiseMultiplier, m, delta: pv.delta, seed: 1000 + r }));
     loads.push(loadavg()[0]!);
-    process.stderr.write(`${row.label} run ${r + 1}: eps_lb ${a.epsilonLowerBound.toFixed(3)} (${a.correct}/${a.guesses}), ideal ${row.ideal.at(-1)!.toFixed(3)}, accountant ${a.accountantEpsilon.toFixed(3)}, ${seconds.toFixed(0)} s\n`);
+    process.stderr.write(`${row.label} run ${r + 1}: eps_lb ${a.epsilonLowerBound.toFixed(3)} (${a.correct}/${a.guesses}), ideal ${row.ideal.at(-1)?.toFixed(3) ?? '-'}, accountant ${a.accountantEpsilon.toFixed(3)}, ${seconds.toFixed(0)} s\n`);
   };
   try {
-    for (const eps of String(opts.eps).split(',').map(Number)) {
+    for (const eps of parts.has('gradient') ? String(opts.eps).split(',').map(Number) : []) {
       const row: Row = { label: `correct DP-SGD, ε = ${eps}`, eps, lbs: [], ideal: [], accountant: [], correct: [], seconds: [], sigma: 0, q: 0, steps: 0 };
       for (let r = 0; r < Number(opts.runs); r++) {
         const dir = join(work, `eps${eps}-${r}`);
@@ -112,7 +122,7 @@ async function main(): Promise<void> {
       rows.push(row);
     }
     const breakEps = Number(opts.breakEps);
-    for (const b of BREAKS) {
+    for (const b of parts.has('breaks') ? BREAKS : []) {
       const row: Row = { label: `BROKEN (${b}), ε = ${breakEps} claimed`, eps: breakEps, lbs: [], ideal: [], accountant: [], correct: [], seconds: [], sigma: 0, q: 0, steps: 0 };
       for (let r = 0; r < Number(opts.breakRuns); r++) {
         const dir = join(work, `break-${b}-${r}`);
@@ -127,10 +137,21 @@ async function main(): Promise<void> {
       }
       rows.push(row);
     }
+    for (const eps of parts.has('input') ? String(opts.inputEps).split(',').map(Number) : []) {
+      const row: Row = { label: `input canaries, white-box (final model's loss), ε = ${eps}`, eps, lbs: [], ideal: [], accountant: [], correct: [], seconds: [], sigma: 0, q: 0, steps: 0 };
+      const black: Row = { label: `input canaries, black-box (samples only), ε = ${eps}`, eps, lbs: [], ideal: [], accountant: [], correct: [], seconds: [], sigma: 0, q: 0, steps: 0 };
+      for (let r = 0; r < Number(opts.runs); r++) {
+        const dir = join(work, `input${eps}-${r}`);
+        const t = run(BIN, ['train', ...base, '--out', dir, '--dp', '--target-epsilon', String(eps), '--seed', String(r + 1), '--audit-canaries', String(m), '--canary-kind', 'input', '--canary-seed', String(300 + r), '--json', join(work, `input${eps}-${r}.jsonl`)]);
+        record(row, dir, t.seconds, r, black);
+        rmSync(dir, { recursive: true, force: true });
+      }
+      rows.push(row, black);
+    }
     // Cost: the same run with and without canaries, alternating.
     const normal: number[] = [];
     const audited: number[] = [];
-    for (let r = 0; r < Number(opts.costRepeats); r++) {
+    for (let r = 0; r < (parts.has('cost') ? Number(opts.costRepeats) : 0); r++) {
       for (const withCanaries of [false, true]) {
         const dir = join(work, `cost-${r}-${withCanaries}`);
         const t = run(BIN, ['train', ...base, '--out', dir, '--dp', '--target-epsilon', '4', '--seed', '1', ...(withCanaries ? ['--audit-canaries', String(m), '--canary-seed', '1'] : []), '--json', join(work, 'cost.jsonl')]);
@@ -163,12 +184,11 @@ function writeResults(opts: Record<string, string>, rows: Row[], cost: { normal:
     const caught = r.lbs.filter((x, i) => x > r.accountant[i]!).length;
     lines.push(`| ${r.label} | ${r.lbs.length} | ${r.sigma.toFixed(3)} | ${r.q.toFixed(4)} | ${r.steps} | ${acc.toFixed(2)} | ${fmt(r.lbs)} | ${(mean(r.lbs) / acc).toFixed(2)} | ${fmt(r.ideal)} | ${caught}/${r.lbs.length} | ${mean(r.seconds).toFixed(0)} |`);
   }
-  const ratio = mean(cost.audited) / mean(cost.normal);
-  lines.push(
-    '',
-    `Cost: a normal run ${fmt(cost.normal)} s, the same run as an audit run (${m} canaries) ${fmt(cost.audited)} s: ${ratio.toFixed(2)}× (target ≤ 1.3×).`,
-    '',
-  );
+  if (cost.normal.length) {
+    const ratio = mean(cost.audited) / mean(cost.normal);
+    lines.push('', `Cost: a normal run ${fmt(cost.normal)} s, the same run as an audit run (${m} gradient canaries) ${fmt(cost.audited)} s: ${ratio.toFixed(2)}× (target ≤ 1.3×).`);
+  }
+  lines.push('', 'The IDEAL column applies to gradient canaries only (input canaries: "-").', '');
   const out = resolve(opts.out);
   const prev = existsSync(out) ? readFileSync(out, 'utf8') : '';
   const notes = prev.includes('\n## Reading') ? prev.slice(prev.indexOf('\n## Reading')) : '';

@@ -198,6 +198,54 @@ function sampleSynthetic(gen: Generator, conditions: { spec: ConditionSpec; trai
   return { data, n, d: len };
 }
 
+/** Runs `fn` on batches of raw images [n, H, W, C] with condition rows; returns the concatenated [n] outputs. */
+function batchedRows(gen: Generator, inputs: { images: Float32Array; cond: Float32Array; n: number; width: number }, fn: (x: tf.Tensor4D, c: tf.Tensor2D, batch: number) => tf.Tensor): Float32Array {
+  const out = new Float32Array(inputs.n);
+  const len = gen.imageSize * gen.imageSize * gen.channels;
+  for (let s = 0, b = 0; s < inputs.n; s += 64, b++) {
+    const k = Math.min(64, inputs.n - s);
+    const values = tf.tidy(() => {
+      const x = tf.tensor4d(inputs.images.subarray(s * len, (s + k) * len), [k, gen.imageSize, gen.imageSize, gen.channels]);
+      const c = tf.tensor2d(inputs.cond.subarray(s * inputs.width, (s + k) * inputs.width), [k, inputs.width]);
+      return fn(x, c, b).dataSync() as Float32Array; // sync point
+    });
+    out.set(values, s);
+  }
+  return out;
+}
+
+/**
+ * Input canaries' scores (higher = more likely included): white-box from the final model (the cVAE's
+ * negative ELBO, the discriminator's logit, or the alignment with the released statistics), and black-box
+ * from synthetic samples only (minus the distance to the nearest of max(m, 1000) samples, GAN-Leaks style).
+ */
+async function scoreInputCanaries(
+  gen: Generator,
+  conditions: { spec: ConditionSpec; train: { label: number; codes: number[]; count: number }[] },
+  inputs: { images: Float32Array; cond: Float32Array; n: number; width: number },
+  req: AuditRequest,
+  rng: Rng,
+): Promise<{ whiteBox: { scores: Float64Array; score: string } | null; blackBox: { scores: Float64Array; score: string } }> {
+  let whiteBox: { scores: Float64Array; score: string } | null = null;
+  if (hasElbo(gen)) {
+    const sum = new Float64Array(inputs.n);
+    for (let k = 0; k < req.elboDraws; k++) {
+      const draw = rng.derive(`elbo/${k}`);
+      const v = batchedRows(gen, inputs, (x, c, b) => gen.elbo(x, c, draw.derive(b).nextUint32()));
+      for (let i = 0; i < v.length; i++) sum[i]! += v[i]! / req.elboDraws;
+    }
+    whiteBox = { scores: elboScores(sum), score: `the final cVAE's negative ELBO (${req.elboDraws} posterior draws), lower = included` };
+  } else if (hasDiscriminator(gen)) {
+    whiteBox = { scores: discriminatorScores(batchedRows(gen, inputs, (x, c) => gen.discriminate(x, c))), score: "the final discriminator's logit" };
+  } else if (hasRelease(gen)) {
+    whiteBox = { scores: releaseAlignmentScores(batchedRows(gen, inputs, (x, c) => gen.releaseAlignment(x, c))), score: 'alignment of the canary\'s features with the released noisy statistics' };
+  }
+  const synthetic = sampleSynthetic(gen, conditions, Math.max(inputs.n, 1000), rng.derive('samples'));
+  const len = gen.imageSize * gen.imageSize * gen.channels;
+  const black = await ganLeaksScores({ data: inputs.images, n: inputs.n, d: len }, synthetic);
+  return { whiteBox, blackBox: { scores: Float64Array.from(black.scores), score: `minus the pixel distance to the nearest of ${synthetic.n} synthetic samples` } };
+}
+
 function splitScores(scores: ArrayLike<number>, nMembers: number): { members: Float64Array; nonMembers: Float64Array } {
   const all = Float64Array.from(scores);
   return { members: all.subarray(0, nMembers), nonMembers: all.subarray(nMembers) };
@@ -212,8 +260,6 @@ export async function auditRun(req: AuditRequest): Promise<AuditResult> {
   if (!existsSync(cardPath)) throw new DatasetError(`--model ${req.run}: the run has not finished (no model-card.json); continue it with medsynth train --resume ${req.run}`);
   const card = JSON.parse(readFileSync(cardPath, 'utf8')) as { privacy?: ModelCardPrivacy };
   const pv: ModelCardPrivacy = card.privacy ?? { differentialPrivacy: false };
-  const canaries = canaryAudit(runDir, pv, req.confidence);
-  if (canaries) say(`canary audit: ${canaries.summary}`);
 
   say(`loading ${req.data} at ${cfg.size} px`);
   const ds = loadDataset({ path: req.data, size: cfg.size, channels: cfg.channels, bins: cfg.bins, attributes: cfg.attributes });
@@ -241,6 +287,8 @@ export async function auditRun(req: AuditRequest): Promise<AuditResult> {
 
   const { gen, conditions } = loadRunGenerator(runDir);
   try {
+    const canaries = await canaryAudit(runDir, pv, req.confidence, { spec: conditions.spec, scorer: (inputs) => scoreInputCanaries(gen, conditions, inputs, req, rng.derive('canaries')) });
+    if (canaries) say(`canary audit: ${canaries.summary}`);
     const nSynthetic = req.nSynthetic ?? nBalanced;
     const delta = req.delta ?? (pv.differentialPrivacy && pv.delta !== undefined ? pv.delta : AUDIT_DEFAULTS.nonDpDelta);
     const summaryOpts = (name: string) => ({ replicates: req.bootstrap, seed: rng.derive(`metrics/${name}`).seed, delta, confidence: req.confidence });

@@ -6,7 +6,8 @@
 import { canaryAuditBound, DEFAULT_CANARY_CONFIDENCE } from '../../eval/privacy/canary-bound.js';
 import { gradientCanaryScores } from '../../eval/privacy/canary-score.js';
 import { DatasetError } from '../core/errors.js';
-import { readCanaryKey, readCanaryObservations, readCanaryPlan } from '../train/canaries.js';
+import type { ConditionSpec } from '../../models/generator.js';
+import { canaryInputs, readCanaryKey, readCanaryObservations, readCanaryPlan } from '../train/canaries.js';
 
 export interface CanaryAuditResult {
   kind: 'gradient' | 'input';
@@ -27,6 +28,8 @@ export interface CanaryAuditResult {
   threatModel: string;
   /** Test builds only: the deliberate DP bug this run was trained with. */
   break?: string;
+  /** Input canaries: the same audit from synthetic samples only (a weaker adversary), bounded on its own. */
+  blackBox?: { guesses: number; correct: number; epsilonLowerBound: number; k: { positive: number; negative: number }; score: string; threatModel: string };
   /** One line for the report and the checklist. */
   summary: string;
 }
@@ -41,11 +44,22 @@ interface CardPrivacy {
   steps?: number;
 }
 
+export const INPUT_WHITE_BOX_THREAT_MODEL =
+  'white-box, final model: the adversary plants input canaries (noise images with random labels) in the training data and reads the final model\'s loss on each; a weaker adversary than the accounting assumes, so a bound well below epsilon is expected';
+export const INPUT_BLACK_BOX_THREAT_MODEL =
+  'black-box: the adversary plants input canaries and sees only synthetic samples (distance from each canary to its nearest sample); the weakest adversary here';
+
+/**
+ * Scores of input canaries, computed where the model lives (src/audit/audit.ts): higher = more likely
+ * included. `whiteBox` is null when the generator exposes no per-image score.
+ */
+export type InputCanaryScorer = (inputs: { images: Float32Array; cond: Float32Array; n: number; width: number }) => Promise<{ whiteBox: { scores: Float64Array; score: string } | null; blackBox: { scores: Float64Array; score: string } }>;
+
 export const GRADIENT_THREAT_MODEL =
   'white-box, all iterates: the adversary inserts Dirac gradient canaries and sees every released noisy gradient (the strongest adversary DP-SGD\'s accounting allows); the bound holds for any implementation, a correct one keeps it at or below the accountant\'s epsilon';
 
-/** null when the run is not an audit run. */
-export function canaryAudit(runDir: string, privacy: CardPrivacy, confidence = DEFAULT_CANARY_CONFIDENCE): CanaryAuditResult | null {
+/** null when the run is not an audit run. `input` scores input canaries (required for that kind). */
+export async function canaryAudit(runDir: string, privacy: CardPrivacy, confidence = DEFAULT_CANARY_CONFIDENCE, input?: { spec: ConditionSpec; scorer: InputCanaryScorer }): Promise<CanaryAuditResult | null> {
   const plan = readCanaryPlan(runDir);
   if (!plan) return null;
   const { sampleRate, noiseMultiplier, steps, delta, epsilon } = privacy;
@@ -53,11 +67,27 @@ export function canaryAudit(runDir: string, privacy: CardPrivacy, confidence = D
     throw new DatasetError(`${runDir}: an audit run without its DP plan in model-card.json (sampleRate, noiseMultiplier, steps, delta, epsilon)`);
   }
   const m = plan.canaries;
-  const scores = gradientCanaryScores(readCanaryObservations(runDir, m, steps), { canaries: m, sampleRate, noiseMultiplier }).likelihoodRatio;
-  // Only now, with every score fixed, the key.
+  // Every score first; the key only after.
+  let primary: { scores: Float64Array; score: string; threatModel: string };
+  let black: { scores: Float64Array; score: string } | null = null;
+  if (plan.kind === 'gradient') {
+    primary = {
+      scores: gradientCanaryScores(readCanaryObservations(runDir, m, steps), { canaries: m, sampleRate, noiseMultiplier }).likelihoodRatio,
+      score: 'likelihood ratio of the observed noisy gradients at each canary coordinate over all steps (eval/privacy/canary-score.ts)',
+      threatModel: GRADIENT_THREAT_MODEL,
+    };
+  } else {
+    if (!input) throw new Error('internal error: input canaries need a scorer');
+    const s = await input.scorer(canaryInputs(plan, input.spec));
+    black = s.blackBox;
+    primary = s.whiteBox ? { ...s.whiteBox, threatModel: INPUT_WHITE_BOX_THREAT_MODEL } : { ...s.blackBox, threatModel: INPUT_BLACK_BOX_THREAT_MODEL };
+    if (!s.whiteBox) black = null;
+  }
   const included = readCanaryKey(runDir, m);
-  const b = canaryAuditBound(scores, included, { delta, confidence });
+  const b = canaryAuditBound(primary.scores, included, { delta, confidence });
+  const bb = black ? canaryAuditBound(black.scores, included, { delta, confidence }) : null;
   const accountant = privacy.accountant ?? 'rdp';
+  const kindText = plan.kind === 'gradient' ? 'gradient canaries' : `input canaries (${primary.threatModel.split(':')[0]})`;
   return {
     kind: plan.kind,
     canaries: m,
@@ -71,9 +101,10 @@ export function canaryAudit(runDir: string, privacy: CardPrivacy, confidence = D
     k: b.k,
     tests: b.tests,
     steps,
-    score: 'likelihood ratio of the observed noisy gradients at each canary coordinate over all steps (eval/privacy/canary-score.ts)',
-    threatModel: GRADIENT_THREAT_MODEL,
+    score: primary.score,
+    threatModel: primary.threatModel,
     ...(plan.break ? { break: plan.break } : {}),
-    summary: `${m} gradient canaries, ${b.correct}/${b.guesses} guesses correct: epsilon >= ${b.epsilonLowerBound.toFixed(2)} at ${Math.round(confidence * 100)}% confidence (delta ${delta}), against the ${accountant.toUpperCase()} accountant's ${epsilon.toFixed(2)}${b.epsilonLowerBound > epsilon ? ' — ABOVE the claim: the DP implementation is broken' : ''}`,
+    ...(bb && black ? { blackBox: { guesses: bb.guesses, correct: bb.correct, epsilonLowerBound: bb.epsilonLowerBound, k: bb.k, score: black.score, threatModel: INPUT_BLACK_BOX_THREAT_MODEL } } : {}),
+    summary: `${m} ${kindText}, ${b.correct}/${b.guesses} guesses correct: epsilon >= ${b.epsilonLowerBound.toFixed(2)} at ${Math.round(confidence * 100)}% confidence (delta ${delta})${bb ? `; from samples only: epsilon >= ${bb.epsilonLowerBound.toFixed(2)}` : ''}; the ${accountant.toUpperCase()} accountant's epsilon is ${epsilon.toFixed(2)}${b.epsilonLowerBound > epsilon || (bb?.epsilonLowerBound ?? 0) > epsilon ? ' — ABOVE the claim: the DP implementation is broken' : ''}`,
   };
 }

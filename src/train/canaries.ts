@@ -13,10 +13,10 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type * as tf from '@tensorflow/tfjs';
-import type { Generator } from '../../models/generator.js';
+import { conditionWidth, encodeConditions, type ConditionSpec, type Generator } from '../../models/generator.js';
 import { ConfigError, DatasetError } from '../core/errors.js';
 import { writeFileAtomic } from '../core/fs.js';
-import { deriveSeed } from '../core/rng.js';
+import { deriveSeed, Rng } from '../core/rng.js';
 import { canaryCoordinates, canaryInclusion, CANARY_RAW_NORM_FACTOR, type AuditBreak, type CanaryCoordinate, type CanaryKind } from '../privacy/canary.js';
 import type { LoopCanaries } from './loop.js';
 
@@ -39,7 +39,13 @@ export interface CanaryPlanFile {
   coordinates: CanaryCoordinate[];
   /** The canaries' Poisson draws use this seed (public: the secret is which canaries are included). */
   drawSeed: number;
-  observations: { file: string; layout: string };
+  /** Gradient canaries: where the observations are. */
+  observations?: { file: string; layout: string };
+  /**
+   * Input canaries: image units made from `seed` (uniform noise in [0, 1], the run's size and channels),
+   * each with a random class and attribute values; public, like everything in this file.
+   */
+  inputs?: { seed: number; size: number; channels: 1 | 3; labels: number[]; codes: number[][] };
   break?: AuditBreak;
   note: string;
 }
@@ -63,28 +69,43 @@ export function canaryWeights(gen: Generator): { name: string; variable: tf.Vari
  * recovered from the plan by trying seeds.
  */
 export function planCanaries(req: CanaryRequest, gen: Generator, oneShot: boolean, trainingSeed: number): { plan: CanaryPlanFile; key: string } {
-  if (req.kind !== 'gradient') throw new ConfigError(`--canary-kind ${req.kind}: not available yet; use --canary-kind gradient`);
+  const included = canaryInclusion(req.canaries, req.seed);
+  const key = JSON.stringify({ format: 'medsynth-canary-key', seed: req.seed, included: Array.from(included).join('') }) + '\n';
+  if (req.canaries < 2) throw new ConfigError(`--audit-canaries ${req.canaries}: needs at least 2 canaries (1000 is typical)`);
+  const common = { format: 'medsynth-canary-plan' as const, kind: req.kind, canaries: req.canaries, ...(req.break ? { break: req.break } : {}), note: AUDIT_RUN_NOTE };
+  if (req.kind === 'input') {
+    const rng = new Rng(deriveSeed(trainingSeed, 'canary-inputs'));
+    const labels = Array.from({ length: req.canaries }, () => rng.int(gen.spec.labels.length));
+    const codes = gen.spec.attributes.map((a) => Array.from({ length: req.canaries }, () => rng.int(a.values.length)));
+    const plan: CanaryPlanFile = { ...common, rawNormFactor: 1, coordinates: [], drawSeed: deriveSeed(trainingSeed, 'canary-draws'), inputs: { seed: deriveSeed(trainingSeed, 'canary-images'), size: gen.imageSize, channels: gen.channels, labels, codes } };
+    return { plan, key };
+  }
   if (oneShot || !gen.privateStep) {
-    throw new ConfigError(`--audit-canaries: gradient canaries join DP-SGD steps, and ${gen.kind} takes none (it releases its statistics once); audit a --model cvae or dpgan run`);
+    throw new ConfigError(`--canary-kind gradient: gradient canaries join DP-SGD steps, and ${gen.kind} takes none (it releases its statistics once); use --canary-kind input, or audit a --model cvae or dpgan run`);
   }
   const weights = canaryWeights(gen);
   const total = weights.reduce((a, w) => a + w.variable.size, 0);
-  if (req.canaries < 2 || req.canaries > total) {
-    throw new ConfigError(`--audit-canaries ${req.canaries}: needs 2 to ${total} canaries (one per weight of ${gen.kind}'s private module)`);
+  if (req.canaries > total) {
+    throw new ConfigError(`--audit-canaries ${req.canaries}: at most ${total} gradient canaries (one per weight of ${gen.kind}'s private module)`);
   }
   const plan: CanaryPlanFile = {
-    format: 'medsynth-canary-plan',
-    kind: req.kind,
-    canaries: req.canaries,
+    ...common,
     rawNormFactor: CANARY_RAW_NORM_FACTOR,
     coordinates: canaryCoordinates(weights.map((w) => ({ name: w.name, size: w.variable.size })), req.canaries, deriveSeed(trainingSeed, 'canary-coordinates')),
     drawSeed: deriveSeed(trainingSeed, 'canary-draws'),
     observations: { file: CANARY_OBSERVATIONS, layout: 'float32 little-endian, [steps, canaries] row-major: the released noisy clipped sum at each canary coordinate, in units of the clip norm' },
-    ...(req.break ? { break: req.break } : {}),
-    note: AUDIT_RUN_NOTE,
   };
-  const included = canaryInclusion(req.canaries, req.seed);
-  return { plan, key: JSON.stringify({ format: 'medsynth-canary-key', seed: req.seed, included: Array.from(included).join('') }) + '\n' };
+  return { plan, key };
+}
+
+/** Input canaries' images [m, size, size, channels] (uniform noise in [0, 1]) and condition rows [m, width]. */
+export function canaryInputs(plan: CanaryPlanFile, spec: ConditionSpec): { images: Float32Array; cond: Float32Array; n: number; width: number } {
+  const inp = plan.inputs;
+  if (!inp) throw new Error('internal error: not an input-canary plan');
+  const len = inp.size * inp.size * inp.channels;
+  const rng = new Rng(inp.seed);
+  const images = Float32Array.from({ length: plan.canaries * len }, () => rng.uniform());
+  return { images, cond: encodeConditions(spec, inp.labels, inp.codes), n: plan.canaries, width: conditionWidth(spec) };
 }
 
 /** Writes canaries.json and the key file (canary-key.json) into a new audit run's folder. */

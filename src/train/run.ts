@@ -34,7 +34,7 @@ import { Rng } from '../core/rng.js';
 import { recoverDirAtomic, writeDirAtomic, writeFileAtomic } from '../core/fs.js';
 import { packageVersion } from '../core/version.js';
 import { loadTensors, saveTensors } from './checkpoint.js';
-import { CanaryRecorder, planCanaries, readCanaryKey, readCanaryObservations, readCanaryPlan, writeCanaryPlan, AUDIT_RUN_NOTE, type CanaryRequest } from './canaries.js';
+import { canaryInputs, CanaryRecorder, planCanaries, type CanaryPlanFile, readCanaryKey, readCanaryObservations, readCanaryPlan, writeCanaryPlan, AUDIT_RUN_NOTE, type CanaryRequest } from './canaries.js';
 import type { AuditBreak, CanaryKind } from '../privacy/canary.js';
 import { dpStepsPerEpoch, trainLoop, type DpSchedule, type EpochSummary, type LoopPosition, type Progress } from './loop.js';
 
@@ -207,12 +207,18 @@ function resolveDp(req: DpRequest, cfg: RunConfig, p: Prepared): DpPlan {
   };
 }
 
+/** The units plus `extra` single-image units for the images after the first `n` (input canaries). */
+function withExtraUnits(units: UnitIndex, n: number, extra: number): UnitIndex {
+  return extra === 0 ? units : { unit: units.unit, members: [...units.members, ...Array.from({ length: extra }, (_, k) => [n + k])] };
+}
+
 /** True for generators that release their statistics once ('one-shot') instead of taking DP-SGD steps. */
 function isOneShot(model: string): boolean {
   return generatorFactory(model)?.mechanism === 'one-shot';
 }
 
-function dpSchedule(plan: DpPlan, p: Prepared, gen: Generator, epochs: number): { schedule: DpSchedule; ledger: PrivacyLedger } {
+/** `extraUnits`: input canaries of an audit run, one unit each, after the train images. */
+function dpSchedule(plan: DpPlan, p: Prepared, gen: Generator, epochs: number, extraUnits = 0): { schedule: DpSchedule; ledger: PrivacyLedger } {
   const oneShot = isOneShot(gen.kind);
   assertDpSetup({
     privateLayers: gen.privateLayers?.() ?? [],
@@ -241,7 +247,7 @@ function dpSchedule(plan: DpPlan, p: Prepared, gen: Generator, epochs: number): 
   const progressEpsilon = (t: number) =>
     plan.accountant === 'rdp' || performance.now() - last.at > 15000 || t >= maxSteps ? epsilonAt(t) : last.eps;
   return {
-    schedule: { units: trainUnits(p, plan.unit), sampleRate: plan.sampleRate, clipNorm: plan.clipNorm, noiseMultiplier: plan.noiseMultiplier, plannedSteps, maxSteps, epsilonAt, progressEpsilon },
+    schedule: { units: withExtraUnits(trainUnits(p, plan.unit), p.trainIdx.length, extraUnits), sampleRate: plan.sampleRate, clipNorm: plan.clipNorm, noiseMultiplier: plan.noiseMultiplier, plannedSteps, maxSteps, epsilonAt, progressEpsilon },
     ledger,
   };
 }
@@ -433,8 +439,9 @@ function createGenerator(cfg: RunConfig, spec: ConditionSpec): Generator {
  * release carries replace conditions.json's (under DP they are noisy, so releasing them costs nothing more).
  */
 function releaseOnce(out: string, cfg: RunConfig, p: Prepared, gen: Generator, plan: DpPlan | null, data: { images: tf.Tensor4D; cond: tf.Tensor2D }): void {
-  const units = trainUnits(p, plan?.unit ?? 'image');
-  const unitOf = units.members.every((m) => m.length === 1) ? null : new Int32Array(p.trainIdx.length);
+  const extra = data.images.shape[0] - p.trainIdx.length; // input canaries of an audit run
+  const units = withExtraUnits(trainUnits(p, plan?.unit ?? 'image'), p.trainIdx.length, extra);
+  const unitOf = units.members.every((m) => m.length === 1) ? null : new Int32Array(data.images.shape[0]);
   if (unitOf) units.members.forEach((m, u) => m.forEach((i) => (unitOf[i] = u)));
   gen.releaseStatistics!({ ...data, unitOf }, { clipNorm: 1, noiseMultiplier: plan?.noiseMultiplier ?? 0, seed: new Rng(cfg.seed).derive('release-noise').nextUint32() });
   const counts = gen.releasedConditionCounts!().filter((c) => c.count > 0);
@@ -444,16 +451,43 @@ function releaseOnce(out: string, cfg: RunConfig, p: Prepared, gen: Generator, p
   writeFileAtomic(join(out, 'conditions.json'), JSON.stringify(conditions, null, 2) + '\n');
 }
 
+/** The included input canaries (images and condition rows). */
+function includedInputs(plan: CanaryPlanFile, included: Uint8Array, spec: ConditionSpec): { images: Float32Array; cond: Float32Array; n: number; width: number } {
+  const all = canaryInputs(plan, spec);
+  const keep = [...included.keys()].filter((i) => included[i] === 1);
+  const len = all.images.length / all.n;
+  const images = new Float32Array(keep.length * len);
+  const cond = new Float32Array(keep.length * all.width);
+  keep.forEach((i, k) => {
+    images.set(all.images.subarray(i * len, (i + 1) * len), k * len);
+    cond.set(all.cond.subarray(i * all.width, (i + 1) * all.width), k * all.width);
+  });
+  return { images, cond, n: keep.length, width: all.width };
+}
+
+/** The train tensors with input canaries appended (the inputs are disposed here). */
+function withInputs(data: { images: tf.Tensor4D; cond: tf.Tensor2D }, inputs: { images: Float32Array; cond: Float32Array; n: number; width: number }): { images: tf.Tensor4D; cond: tf.Tensor2D } {
+  const [, h, w, c] = data.images.shape;
+  const out = tf.tidy(() => ({
+    images: tf.concat([data.images, tf.tensor4d(inputs.images, [inputs.n, h, w, c])]) as tf.Tensor4D,
+    cond: tf.concat([data.cond, tf.tensor2d(inputs.cond, [inputs.n, inputs.width])]) as tf.Tensor2D,
+  }));
+  tf.dispose([data.images, data.cond]);
+  return out;
+}
+
 async function runLoop(out: string, cfg: RunConfig, p: Prepared, gen: Generator, cb: RunCallbacks, start?: LoopPosition): Promise<RunSummary> {
   const plan = cfg.dp && isPlan(cfg.dp) ? cfg.dp : null;
-  const dp = plan ? dpSchedule(plan, p, gen, cfg.epochs) : null;
   const oneShot = isOneShot(gen.kind);
-  const canaryPlan = readCanaryPlan(out);
+  const canaryPlan = plan ? readCanaryPlan(out) : null;
   const canaries =
-    canaryPlan && dp
+    canaryPlan?.kind === 'gradient'
       ? new CanaryRecorder(canaryPlan, readCanaryKey(out, canaryPlan.canaries), gen, start ? readCanaryObservations(join(out, 'checkpoint'), canaryPlan.canaries, start.step) : undefined)
       : null;
-  const data = trainTensors(p);
+  // Input canaries: the included ones join the train images as units of their own.
+  const inputs = canaryPlan?.kind === 'input' ? includedInputs(canaryPlan, readCanaryKey(out, canaryPlan.canaries), p.spec) : null;
+  const dp = plan ? dpSchedule(plan, p, gen, cfg.epochs, inputs?.n ?? 0) : null;
+  const data = inputs ? withInputs(trainTensors(p), inputs) : trainTensors(p);
   try {
     if (oneShot && !gen.isReleased!()) {
       releaseOnce(out, cfg, p, gen, plan, data);
@@ -612,7 +646,7 @@ export async function trainRun(outDir: string, requested: RunConfig, cb: RunCall
     writeFileAtomic(join(out, 'run.json'), JSON.stringify({ ...cfg, fingerprint: p.ds.source.fingerprint }, null, 2) + '\n');
     writeFileAtomic(join(out, 'splits.csv'), splitsCsv(p.ds, p.split));
     const conditions = cfg.dp
-      ? { spec: p.spec, train: [], countsWithheld: 'differential privacy: the train-split condition counts are statistics of the private data; sampling draws open conditions uniformly' }
+      ? { spec: p.spec, train: [], countsWithheld: 'differential privacy: the train-split condition counts are statistics of the private data; sampling draws open conditions uniformly unless --condition-proportions gives public proportions' }
       : { spec: p.spec, train: conditionCounts(p) };
     writeFileAtomic(join(out, 'conditions.json'), JSON.stringify(conditions, null, 2) + '\n');
     return await runLoop(out, cfg, p, gen, cb);

@@ -3,7 +3,8 @@
  * key in a file of its own (never in run.json) and the observations of every step; the card says the run is
  * not for release; a stopped-and-resumed audit run records the same observations as an uninterrupted one;
  * `audit` scores the canaries and bounds ε below the accountant's for a correct run, and far above it for a
- * run trained with clipping switched off (a test-only break the CLI cannot reach); the options are refused
+ * run trained with clipping switched off; input canaries (noise images) train in as units and are scored
+ * from the final model and from samples (a test-only break the CLI cannot reach); the options are refused
  * where they cannot apply.
  */
 import { existsSync, mkdtempSync, readFileSync, statSync } from 'node:fs';
@@ -71,6 +72,25 @@ describe('an audit run', () => {
     expect(readFileSync(join(parts, 'canary-observations.bin')).equals(a)).toBe(true);
   });
 
+  it('input canaries: included noise images join training as units; audit scores them white- and black-box', () => {
+    const run = join(work, 'inputs');
+    const r = runCli(['train', '--data', data, '--out', run, ...TRAIN, '--epochs', '1', '--audit-canaries', '40', '--canary-kind', 'input', '--canary-seed', '2']);
+    expect(r.status, r.stderr).toBe(0);
+    const plan = json(join(run, 'canaries.json'));
+    expect(plan.kind).toBe('input');
+    expect(plan.inputs.labels).toHaveLength(40);
+    expect(existsSync(join(run, 'canary-observations.bin'))).toBe(false);
+    const out = join(work, 'inputs-audit.json');
+    const a = runCli(['audit', '--model', run, '--data', data, '--attacks', 'control', '--bootstrap', '10', '--json', out]);
+    expect(a.status, a.stderr).toBe(0);
+    const c = json(out).canaryAudit;
+    expect(c).toMatchObject({ kind: 'input', canaries: 40 });
+    expect(c.threatModel).toMatch(/^white-box, final model/);
+    expect(c.blackBox.threatModel).toMatch(/^black-box/);
+    expect(c.epsilonLowerBound).toBeLessThanOrEqual(c.accountantEpsilon);
+    expect(c.blackBox.epsilonLowerBound).toBeLessThanOrEqual(c.accountantEpsilon);
+  });
+
   it('refuses canaries without DP, on a one-shot generator, and a canary seed alone (one line, exit 2, no folder)', () => {
     const cases: [string[], RegExp][] = [
       [['--model', 'cvae', '--size', '28', '--audit-canaries', '100'], /--audit-canaries audits a DP-SGD run/],
@@ -100,7 +120,7 @@ describe('a deliberately broken DP-SGD (test build only)', () => {
     await trainRun(run, cfg, { backend, onWarning: () => {} });
     const card = json(join(run, 'model-card.json'));
     expect(card.auditRun.break).toMatch(/TEST BUILD/);
-    const c = canaryAudit(run, card.privacy)!;
+    const c = (await canaryAudit(run, card.privacy))!;
     expect(c.break).toBe('clipping');
     expect(c.epsilonLowerBound).toBeGreaterThan(card.privacy.epsilon);
     expect(c.summary).toMatch(/ABOVE the claim/);
