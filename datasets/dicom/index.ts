@@ -7,8 +7,9 @@
  *   - `sex` (PatientSex M/F/O), `age` (PatientAge, or whole years from PatientBirthDate to StudyDate),
  *     and on request `site` (Manufacturer or InstitutionName), binned like any CSV column;
  *   - the privacy unit: PatientID replaced by `p-` + the first 16 hex digits of
- *     sha256(salt ‖ PatientID), salt = 32 random bytes held in memory, or read from (and on first use
- *     written to) `saltFile` when the caller asks for a stable salt;
+ *     sha256(salt ‖ PatientID); the salt is derived in memory from the full sha256 of every file (never
+ *     written, the same for the same data, see `patientSalt`), or read from (and on first use written
+ *     to) `saltFile` when the caller asks for a salt of its own;
  *   - image ids `dcm-<first 16 hex digits of sha256(file bytes)>` (`-f<k>` per frame with frames=all):
  *     stable, and free of file names, which hospital exports often build from names and UIDs;
  *   - the label, looked up by SOPInstanceUID, StudyInstanceUID or PatientID in the labels CSV;
@@ -21,7 +22,7 @@
  *
  * Fingerprint: sha256 over the labels CSV bytes (when used) and each file's bytes in path order.
  */
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash, randomBytes, type Hash } from 'node:crypto';
 import { closeSync, existsSync, openSync, readdirSync, readFileSync, readSync } from 'node:fs';
 import { basename, join, relative, resolve } from 'node:path';
 import { widenDims, type ImageDataset, type SourceDims } from '../dataset.js';
@@ -100,9 +101,14 @@ export function looksLikeDicomFolder(dir: string): boolean {
   return false;
 }
 
-/** The salt for PatientID hashes: from `saltFile` (created with a new random salt if missing), else in memory. */
-function patientSalt(saltFile: string | undefined): Uint8Array {
-  if (!saltFile) return randomBytes(32);
+/**
+ * The salt for PatientID hashes. From `saltFile` when given (created with 32 random bytes if missing).
+ * Otherwise derived in memory from the full sha256 of every file (`fromData`), never written: the same
+ * data gives the same patient hashes in every command (so `evaluate` redraws the split `train` drew),
+ * while outputs only ever show 16 hex digits of those file hashes (the image ids), not the salt's input.
+ */
+function patientSalt(saltFile: string | undefined, fromData: Hash): Uint8Array {
+  if (!saltFile) return fromData.digest();
   if (existsSync(saltFile)) {
     const hex = readFileSync(saltFile, 'utf8').trim();
     if (!/^[0-9a-f]{64}$/i.test(hex)) throw new ConfigError(`${saltFile}: not a medsynth salt file (64 hex digits); give a new path to create one`);
@@ -189,7 +195,6 @@ export function loadDicomFolder(opts: LoadOptions): ImageDataset {
   }
   const labelsFile = opts.labels ?? (existsSync(join(root, 'labels.csv')) ? join(root, 'labels.csv') : undefined);
   const labels = labelsFile ? readLabels(labelsFile) : null;
-  const salt = patientSalt(opts.saltFile ?? process.env.MEDSYNTH_DICOM_SALT_FILE);
   const size = opts.size;
 
   const tagKeys: Array<[string, string, string]> = [
@@ -215,7 +220,9 @@ export function loadDicomFolder(opts: LoadOptions): ImageDataset {
   const images: Float32Array[] = [];
   const ids: string[] = [];
   const labelOf: number[] = [];
-  const patientIds: (string | null)[] = [];
+  // Raw PatientIDs live only in this function, until they are hashed after the first pass.
+  const rawPatientIds: (string | null)[] = [];
+  const saltHash = createHash('sha256').update('medsynth dicom patient-id salt v1');
   const attrRows: string[][] = [];
   const seen = new Map<string, string>();
   let channels: 1 | 3 | undefined = opts.channels;
@@ -238,7 +245,9 @@ export function loadDicomFolder(opts: LoadOptions): ImageDataset {
     const where = join(root, relative(root, path) || basename(path));
     const bytes = readFile(path, where);
     hash.update(bytes);
-    const digest = createHash('sha256').update(bytes).digest('hex').slice(0, 16);
+    const fullDigest = createHash('sha256').update(bytes).digest('hex');
+    saltHash.update(fullDigest);
+    const digest = fullDigest.slice(0, 16);
     const twin = seen.get(digest);
     if (twin) throw new DatasetError(`${where}: the same bytes as ${twin} (a copy); remove one of them`);
     seen.set(digest, where);
@@ -255,7 +264,6 @@ export function loadDicomFolder(opts: LoadOptions): ImageDataset {
       else label = found;
     }
     const pid = (parsed.ds.string('x00100020') ?? '').replace(/\0/g, '').trim();
-    const hashed = pid === '' ? null : 'p-' + createHash('sha256').update(salt).update(pid).digest('hex').slice(0, 16);
     const sex = SEX[(parsed.ds.string('x00100040') ?? '').trim().toUpperCase()] ?? '';
     const age = ageYears(parsed);
     const attrs = [sex, Number.isFinite(age) ? String(Math.floor(age * 100) / 100) : ''];
@@ -266,7 +274,7 @@ export function loadDicomFolder(opts: LoadOptions): ImageDataset {
     for (let k = 0; k < nFrames; k++) {
       ids.push(nFrames > 1 ? `dcm-${digest}-f${k + 1}` : `dcm-${digest}`);
       labelOf.push(label);
-      patientIds.push(hashed);
+      rawPatientIds.push(pid === '' ? null : pid);
       attrRows.push(attrs);
     }
   }
@@ -303,6 +311,9 @@ export function loadDicomFolder(opts: LoadOptions): ImageDataset {
     };
   }
 
+  const salt = patientSalt(opts.saltFile ?? process.env.MEDSYNTH_DICOM_SALT_FILE, saltHash);
+  const patientIds = rawPatientIds.map((pid) => (pid === null ? null : 'p-' + createHash('sha256').update(salt).update(pid).digest('hex').slice(0, 16)));
+  rawPatientIds.length = 0;
   if (ids.length === 0) throw new DatasetError(`${root}: only a DICOMDIR index, no DICOM image files; pass the folder that holds the images`);
   if (unlabelled.length > 0) {
     throw new DatasetError(
