@@ -6,8 +6,10 @@
 import { readdirSync, readFileSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { Command } from 'commander';
 import { cacheGet, cacheKey, cachePut, envCacheDir, resolveCacheDir, setDefaultCacheDir } from '../../datasets/cache.js';
-import { loadDataset } from '../../datasets/load.js';
+import { loadDataset, setLoadDefaults } from '../../datasets/load.js';
+import { withDataLoadOptions } from '../../src/cli/commands/shared.js';
 import { cleanup, pngjsPng, tempDir, writeTree } from './helpers.js';
 import { dicomFile, patientTags } from './dicom/write.js';
 
@@ -135,6 +137,22 @@ describe('decoded-pixel cache', () => {
       setDefaultCacheDir(undefined);
       if (saved === undefined) delete process.env.MEDSYNTH_CACHE;
       else process.env.MEDSYNTH_CACHE = saved;
+    }
+  });
+
+  it('a command wrapped by withDataLoadOptions passes --cache-dir / --no-cache to every load its action makes', async () => {
+    writePngs();
+    const run = async (...flags: string[]) => {
+      const cmd = withDataLoadOptions(new Command('x').exitOverride().action(() => loadDataset({ path: dir, size: 2 })));
+      await cmd.parseAsync(flags, { from: 'user' });
+    };
+    try {
+      await run('--no-cache', '--cache-dir', cache);
+      expect(readdirSync(cache)).toEqual([]); // --no-cache wins
+      await run('--cache-dir', cache);
+      expect(entries()).toHaveLength(1);
+    } finally {
+      setLoadDefaults({});
     }
   });
 });

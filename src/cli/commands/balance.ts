@@ -7,7 +7,7 @@ import { info_, startBackend } from '../context.js';
 import { parseList, parseSeed } from '../options.js';
 import { fmt, formatTable } from '../../core/table.js';
 import { openConditionsLine } from './sample.js';
-import { applyDataLoadOptions, JsonOutput, withDataLoadOptions, withExample, withSharedOptions, type DataLoadCliOptions, type SharedOptions } from './shared.js';
+import { JsonOutput, withDataLoadOptions, withExample, withSharedOptions, type DataLoadCliOptions, type SharedOptions } from './shared.js';
 
 interface BalanceCliOptions extends SharedOptions {
   data: string;
@@ -78,7 +78,6 @@ export function registerBalanceCommand(program: Command): void {
       .option('--reviewed-only <dir>', 'generate nothing: top up from the reviewed images a medsynth release folder holds (cells with too few get what there is)')
       .option(`${PROPORTIONS_OPTION} <file.csv>`, "public proportions for conditioning attributes outside --group-by: CSV naming them and a 'proportion' or 'count' column (default: the cell's real rows)"),
   )), 'medsynth balance --data data/phantom --model runs/cvae --target equalize-groups --group-by sex --out data/balanced').action(async (opts: BalanceCliOptions & DataLoadCliOptions) => {
-    applyDataLoadOptions(opts);
     const json = new JsonOutput(opts.json);
     const backend = await startBackend({ backend: opts.backend, json: json.stdout });
     const r = await balance({

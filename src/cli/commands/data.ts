@@ -12,7 +12,7 @@ import { fmt, formatTable } from '../../core/table.js';
 import { describeBackend, info_, startBackend } from '../context.js';
 import { parseChannels, parseList, parsePositiveInt, parseSeed, parseSize, readJsonFile } from '../options.js';
 import type { BackendInfo } from '../../backend/index.js';
-import { applyDataLoadOptions, JsonOutput, withDataLoadOptions, withExample, withSharedOptions, type DataLoadCliOptions, type SharedOptions } from './shared.js';
+import { JsonOutput, withDataLoadOptions, withExample, withSharedOptions, type DataLoadCliOptions, type SharedOptions } from './shared.js';
 
 export function registerDataCommands(program: Command): void {
   const data = withExample(program.command('data').description('make and inspect datasets'), 'medsynth data phantom --out data/phantom');
@@ -46,7 +46,6 @@ export function registerDataCommands(program: Command): void {
       .option('--group-by <cols>', 'attributes that define a group for the cell counts (default: sex)', parseList)
       .option('--split-seed <int>', 'seed of the train/holdout/test split', parseSeed, DEFAULT_SPLIT_SEED),
   )), "medsynth data inspect data/ham10000 --size 64 --bins 'age=30,45,60,75'", 'medsynth data inspect dicom/ --labels labels.csv --bins age=40,60').action(async (path: string, opts: InspectCliOptions & DataLoadCliOptions) => {
-    applyDataLoadOptions(opts);
     const json = new JsonOutput(opts.json);
     const backend = await startBackend({ backend: opts.backend, json: json.stdout });
     const summary = runInspect(path, opts);

@@ -13,7 +13,7 @@ import { formatEvaluation } from '../../evaluate/render.js';
 import { BACKEND_CHOICES } from '../../backend/index.js';
 import { info_, printJson, startBackend } from '../context.js';
 import { parseList, parsePositiveInt, parseSeed, parseSize } from '../options.js';
-import { applyDataLoadOptions, progressPrinter, withDataLoadOptions, type DataLoadCliOptions } from './shared.js';
+import { progressPrinter, withDataLoadOptions, type DataLoadCliOptions } from './shared.js';
 
 /** Where domain-cnn weights are cached unless --cache-dir or $MEDSYNTH_CACHE_DIR says otherwise (git-ignored). */
 export const DEFAULT_CACHE_DIR = '.cache/medsynth';
@@ -76,7 +76,6 @@ export function registerEvaluateCommand(program: Command): void {
     .addOption(new Option('--backend <name>', 'compute backend (default: $MEDSYNTH_BACKEND or auto)').choices([...BACKEND_CHOICES]))
     .option('--json [file]', 'write the full result as JSON to FILE (atomically), or to stdout without FILE'), { cache: false })
     .action(async (opts: EvaluateCliOptions & DataLoadCliOptions) => {
-      applyDataLoadOptions(opts);
       const jsonFile = typeof opts.json === 'string' ? opts.json : null;
       const jsonStdout = opts.json === true;
       if (jsonFile !== null) {

@@ -7,7 +7,7 @@ import { PROPORTIONS_OPTION, type OpenConditionsRecord } from '../../sample/prop
 import { sampleRun } from '../../sample/sample.js';
 import { info_, startBackend } from '../context.js';
 import { parsePositiveInt, parseSeed } from '../options.js';
-import { applyDataLoadOptions, JsonOutput, withDataLoadOptions, withExample, withSharedOptions, type DataLoadCliOptions, type SharedOptions } from './shared.js';
+import { JsonOutput, withDataLoadOptions, withExample, withSharedOptions, type DataLoadCliOptions, type SharedOptions } from './shared.js';
 
 interface SampleCliOptions extends SharedOptions {
   model: string;
@@ -49,7 +49,6 @@ export function registerSampleCommand(program: Command): void {
       .option('--seed <int>', 'which images are picked', parseSeed, 1)
       .requiredOption('--out <file.png>', 'new output PNG (contains real images; an existing file is refused)'),
   )), 'medsynth reconstruct --model runs/cvae --n 16 --out recon.png').action(async (opts: SharedOptions & DataLoadCliOptions & { model: string; split: 'train' | 'holdout' | 'test'; n: number; seed: number; out: string }) => {
-    applyDataLoadOptions(opts);
     // Never overwrite: the user's file may be anything, and this one holds real images.
     if (existsSync(opts.out)) throw new ConfigError(`--out ${opts.out} already exists; choose a new file name or remove it first`);
     const json = new JsonOutput(opts.json);

@@ -137,11 +137,13 @@ export interface DataLoadCliOptions {
 }
 
 /**
- * Adds the data-loading flags: the decoded-pixel cache (`--cache-dir`, `--no-cache`; skip with
- * `{ cache: false }` when the command already has them, as `evaluate` does) and the DICOM folder options.
- * Call `applyDataLoadOptions(opts)` at the start of the action.
+ * Adds the data-loading flags to `cmd` (in place; returns it): the decoded-pixel cache (`--cache-dir`,
+ * `--no-cache`; skip with `{ cache: false }` when the command already has them, as `evaluate` does) and
+ * the DICOM folder options, and a preAction hook that makes them the defaults of every dataset load the
+ * command's action makes (`applyDataLoadOptions`), so the action itself needs no change.
  */
 export function withDataLoadOptions(cmd: Command, { cache = true }: { cache?: boolean } = {}): Command {
+  cmd.hook('preAction', (self) => applyDataLoadOptions(self.opts<DataLoadCliOptions>()));
   if (cache) {
     cmd
       .option('--cache-dir <dir>', `decoded-image cache (default: $MEDSYNTH_CACHE or ${defaultCacheDir()})`)
