@@ -124,8 +124,15 @@ export function toSquarePixels(
   const x0 = Math.floor((width - side) / 2);
   const y0 = Math.floor((height - side) / 2);
 
-  // Crop (and convert colour → grey) into a side × side buffer with `work` channels.
   const work: 1 | 3 = sc === 3 && channels === 3 ? 3 : 1;
+  if (sc === work && side !== size) {
+    // No colour conversion: resize straight from the stored samples (no cropped float copy of a large
+    // image), with the scale applied once per output of the first pass.
+    const resized = resizeCrop(src, width, x0, y0, side, sc, scale, size);
+    return work === channels ? resized : greyToRgb(resized, size);
+  }
+
+  // Crop (and convert colour → grey) into a side × side buffer with `work` channels.
   const cropped = new Float32Array(side * side * work);
   for (let y = 0; y < side; y++) {
     let s = ((y0 + y) * width + x0) * sc;
@@ -143,8 +150,11 @@ export function toSquarePixels(
   }
 
   const resized = side === size ? cropped : resize2d(cropped, side, side, work, size, size);
-  if (work === channels) return resized;
-  // grey → RGB by replication
+  return work === channels ? resized : greyToRgb(resized, size);
+}
+
+/** Grey → RGB by replication. */
+function greyToRgb(resized: Float32Array, size: number): Float32Array {
   const out = new Float32Array(size * size * 3);
   for (let p = 0; p < size * size; p++) {
     const v = resized[p]!;
@@ -153,6 +163,38 @@ export function toSquarePixels(
     out[3 * p + 2] = v;
   }
   return out;
+}
+
+/**
+ * The side × side square at (x0, y0) of an HWC image `width` samples wide, resized to size × size with the
+ * same kernels as resize2d (first along y on whole rows, then along x). Sample · scale is the value.
+ */
+function resizeCrop(
+  src: Float32Array | Uint8Array | Uint16Array,
+  width: number,
+  x0: number,
+  y0: number,
+  side: number,
+  c: number,
+  scale: number,
+  size: number,
+): Float32Array {
+  const k = resampleKernel(side, size);
+  const rowLen = side * c;
+  const tmp = new Float64Array(size * rowLen);
+  for (let j = 0; j < size; j++) {
+    const first = k.start[j]!;
+    const cnt = k.count[j]!;
+    const wo = k.weightOffset[j]!;
+    const o = j * rowLen;
+    for (let t = 0; t < cnt; t++) {
+      const wt = k.weights[wo + t]!;
+      const r = ((y0 + first + t) * width + x0) * c;
+      for (let q = 0; q < rowLen; q++) tmp[o + q] += wt * src[r + q]!;
+    }
+    if (scale !== 1) for (let q = 0; q < rowLen; q++) tmp[o + q] *= scale;
+  }
+  return resizeRows(tmp, side, c, size, size, k);
 }
 
 /**
@@ -183,7 +225,12 @@ export function resize2d(
       for (let k = 0; k < rowLen; k++) tmp[o + k] += wt * src[r + k]!;
     }
   }
-  // Pass 2: along x.
+  return resizeRows(tmp, w, c, tw, th, kx);
+}
+
+/** Pass 2 of the separable resize: each of the th rows of `tmp` (w pixels of c channels) along x to tw. */
+function resizeRows(tmp: Float64Array, w: number, c: number, tw: number, th: number, kx: Kernel): Float32Array {
+  const rowLen = w * c;
   const out = new Float32Array(th * tw * c);
   const { start, count, weights, weightOffset } = kx;
   for (let y = 0; y < th; y++) {

@@ -89,13 +89,13 @@ describe('sharp decoder', () => {
         expect(fast.source.sourceDims).toEqual(js.source.sourceDims);
         expect(js.source.preprocessing.decoder).toBe('js');
         expect(fast.source.preprocessing.decoder).toBe('sharp');
-        expect(maxAbsDiff(fast.images, js.images)).toBeLessThanOrEqual(1 / 255);
+        expect(maxAbsDiff(fast.images, js.images)).toBeLessThanOrEqual(1 / 255 + 1e-6); // + float rounding
       }
     }
-    // PNG alone is bit-exact: both decoders hand over the same stored samples.
+    // PNG alone agrees to float rounding: both decoders hand over the same stored samples.
     writeTree(dir, { 'png.csv': 'path,label\ng16.png,0\nrgb16.png,0\nrgba8.png,1\n' });
     const png = loadBoth(join(dir, 'png.csv'), 32, { channels: 3 });
-    expect(maxAbsDiff(png.fast.images, png.js.images)).toBe(0);
+    expect(maxAbsDiff(png.fast.images, png.js.images)).toBeLessThanOrEqual(1e-6);
   });
 
   it('colour JPEG differs by a few levels (libjpeg-turbo vs jpeg-js colour conversion and upsampling): bounded, and recorded', () => {
