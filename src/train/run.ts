@@ -13,7 +13,6 @@
  *   <network>/model.json + model.bin   final weights per network (encoder/, decoder/, ...), tfjs format
  *   model-card.json    what was trained on what, how, and with which results
  */
-import { createHash } from 'node:crypto';
 import { appendFileSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
@@ -21,7 +20,7 @@ import { loadDataset } from '../../datasets/load.js';
 import type { ImageDataset } from '../../datasets/dataset.js';
 import { assignSplits, DEFAULT_SPLIT_SEED, emptySplitWarnings, splitIndices, splitsCsv, type SplitAssignment } from '../../datasets/splits.js';
 import { encodeConditions, type ConditionSpec, type Generator } from '../../models/generator.js';
-import { generatorFactory, generatorKinds } from '../../models/registry.js';
+import { generatorFactory } from '../../models/registry.js';
 import type { BackendInfo } from '../backend/index.js';
 import { ConfigError, DatasetError, PrivacyAssumptionError } from '../core/errors.js';
 import { accountant, type AccountantName } from '../privacy/accountants/index.js';
@@ -36,6 +35,9 @@ import { packageVersion } from '../core/version.js';
 import { loadTensors, saveTensors } from './checkpoint.js';
 import { canaryInputs, CanaryRecorder, planCanaries, type CanaryPlanFile, readCanaryKey, readCanaryObservations, readCanaryPlan, writeCanaryPlan, AUDIT_RUN_NOTE, type CanaryRequest } from './canaries.js';
 import type { AuditBreak, CanaryKind } from '../privacy/canary.js';
+import { byNetwork, createGenerator, loadNetworks, saveNetworks, weightsSha256 } from './networks.js';
+import { openRun, readRunRecord } from './open.js';
+import type { Conditions, DpPlan, InitRecord, ModelCard, RunRecord, RunSettings } from './records.js';
 import { dpStepsPerEpoch, trainLoop, type DpSchedule, type EpochSummary, type LoopPosition, type Progress } from './loop.js';
 
 /** What the user asks for with --dp. */
@@ -48,21 +50,7 @@ export interface DpRequest {
   unit?: PrivacyUnit;
 }
 
-/** The resolved DP plan, recorded in run.json and the model card. */
-export interface DpPlan {
-  unit: PrivacyUnit;
-  /** Number of privacy units in the train split (N). */
-  units: number;
-  delta: number;
-  clipNorm: number;
-  noiseMultiplier: number;
-  /** True when σ was calibrated to targetEpsilon (false: given by the user). */
-  calibrated: boolean;
-  targetEpsilon: number | null;
-  accountant: AccountantName;
-  sampleRate: number;
-  plannedSteps: number;
-}
+export type { DpPlan, InitRecord } from './records.js';
 
 export interface RunConfig {
   model: string;
@@ -99,20 +87,6 @@ export interface RunConfig {
 
 /** `--model auto`: the trainer picks the private generator (src/train/select.ts). */
 export const AUTO_MODEL = 'auto';
-
-/** Where a warm-started run's initial weights came from; recorded in run.json and the model card. */
-export interface InitRecord {
-  /** The pretraining run folder (absolute). */
-  run: string;
-  dataset: string;
-  /** sha256 of the pretraining run's data. */
-  fingerprint: string;
-  /** sha256 over the pretraining run's weight files (network folders in name order, model.json + model.bin). */
-  weightsSha256: string;
-  /** The pretraining run's own privacy claim, or that it had none. */
-  privacy: string;
-  conditioning: ConditionSpec;
-}
 
 export interface RunCallbacks {
   backend: BackendInfo;
@@ -320,60 +294,21 @@ function trainTensors(p: Prepared): { images: tf.Tensor4D; cond: tf.Tensor2D } {
   };
 }
 
-/** Weights grouped by network (the first segment of their names): encoder, decoder, ... */
-function byNetwork(weights: Map<string, tf.Variable>): Map<string, Map<string, tf.Tensor>> {
-  const groups = new Map<string, Map<string, tf.Tensor>>();
-  for (const [name, v] of weights) {
-    const net = name.split('/')[0]!;
-    if (!groups.has(net)) groups.set(net, new Map());
-    groups.get(net)!.set(name, v);
-  }
-  return groups;
-}
-
-async function saveNetworks(dir: string, gen: Generator, meta: Record<string, unknown>): Promise<void> {
-  for (const [net, tensors] of byNetwork(gen.weights())) {
-    mkdirSync(join(dir, net), { recursive: true });
-    await saveTensors(join(dir, net), 'model', { format: 'medsynth-generator', network: net, ...meta }, tensors);
-  }
-}
-
 /**
- * Loads every network of `gen` from `dir`. Each of gen's weights must be there with its shape and nothing
- * else may be: `mismatch(detail)` makes the error (what the folder is, and what to do).
+ * The resolved settings (run.json without the fingerprint) of a config whose request parts are resolved:
+ * the DP plan, the init record, the audit canaries without their seed. Anything else is a bug.
  */
-function loadNetworks(dir: string, gen: Generator, mismatch: (detail: string) => Error = (d) => new DatasetError(`${dir}: ${d} for this ${gen.kind}; the run folder does not match its run.json`)): void {
-  const weights = gen.weights();
-  const seen = new Set<string>();
-  for (const net of byNetwork(weights).keys()) {
-    if (!existsSync(join(dir, net, 'model.json'))) throw mismatch(`no ${net} weights (${join(net, 'model.json')} is missing)`);
-    const saved = loadTensors(join(dir, net), 'model');
-    try {
-      for (const [name, t] of saved.tensors) {
-        const v = weights.get(name);
-        if (!v) throw mismatch(`weight ${name} has no place`);
-        if (v.shape.join() !== t.shape.join()) throw mismatch(`weight ${name} is [${t.shape.join(', ')}] there but [${v.shape.join(', ')}] here`);
-        v.assign(t);
-        seen.add(name);
-      }
-    } finally {
-      tf.dispose([...saved.tensors.values()]);
-    }
-  }
-  const missing = [...weights.keys()].find((k) => !seen.has(k));
-  if (missing) throw mismatch(`weight ${missing} is missing`);
+function settings(cfg: RunConfig): RunSettings {
+  if (cfg.dp && !isPlan(cfg.dp)) throw new Error('internal error: run.json would record the DP request, not its plan');
+  if (typeof cfg.initFrom === 'string') throw new Error('internal error: run.json would record --init-from unresolved');
+  if (cfg.auditCanaries && 'seed' in cfg.auditCanaries) throw new Error('internal error: run.json would record the canary seed');
+  if (cfg.epochsDefaulted !== undefined) throw new Error('internal error: epochsDefaulted is a request field');
+  return cfg as RunSettings;
 }
 
 /** The InitRecord of a run config, once resolved (null: no warm start). */
 function initRecord(cfg: RunConfig): InitRecord | null {
   return cfg.initFrom && typeof cfg.initFrom === 'object' ? cfg.initFrom : null;
-}
-
-/** sha256 over a run's final weight files: network folders in name order, model.json then model.bin. */
-function weightsSha256(runDir: string, networks: string[]): string {
-  const h = createHash('sha256');
-  for (const net of [...networks].sort()) for (const f of ['model.json', 'model.bin']) h.update(readFileSync(join(runDir, net, f)));
-  return h.digest('hex');
 }
 
 /**
@@ -389,8 +324,9 @@ export function initialiseFrom(from: string, cfg: RunConfig, fingerprint: string
   if (!existsSync(join(dir, 'run.json')) || !existsSync(join(dir, 'model-card.json'))) {
     throw new DatasetError(`--init-from ${from}: not a finished medsynth run (run.json or model-card.json missing); train the pretraining run to the end first`);
   }
-  const initCfg = readRunConfig(dir);
-  const card = JSON.parse(readFileSync(join(dir, 'model-card.json'), 'utf8'));
+  const init = openRun(dir, { option: '--init-from' });
+  const initCfg = init.record;
+  const card = init.card;
   if (initCfg.model !== cfg.model) throw new ConfigError(`--init-from ${from}: that run trained a ${initCfg.model}, this one a ${cfg.model}; warm-start from a run of the same --model`);
   if (cfg.dp && initCfg.fingerprint === fingerprint) {
     throw new PrivacyAssumptionError(
@@ -398,10 +334,10 @@ export function initialiseFrom(from: string, cfg: RunConfig, fingerprint: string
     );
   }
   loadNetworks(dir, gen, (d) => new ConfigError(`--init-from ${from}: ${d}; the pretraining run needs the same --model, --size, --channels, generator widths (--model-config) and condition layout (number of labels, attributes and their values)`));
-  const privacy = card.privacy?.differentialPrivacy ? String(card.privacy.claim) : 'not private';
+  const privacy = card.privacy.differentialPrivacy ? card.privacy.claim : 'not private';
   return {
     run: dir,
-    dataset: String(card.dataset?.name ?? initCfg.data),
+    dataset: card.dataset.name,
     fingerprint: initCfg.fingerprint,
     weightsSha256: weightsSha256(dir, [...byNetwork(gen.weights()).keys()]),
     privacy,
@@ -425,12 +361,6 @@ async function writeCheckpoint(out: string, gen: Generator, pos: LoopPosition, c
 
 function packageVersions(): Record<string, string> {
   return { medsynth: packageVersion(), '@tensorflow/tfjs': tf.version_core, node: process.version };
-}
-
-function createGenerator(cfg: RunConfig, spec: ConditionSpec): Generator {
-  const f = generatorFactory(cfg.model);
-  if (!f) throw new ConfigError(`--model ${cfg.model}: unknown generator; use one of ${generatorKinds().join(', ')}`);
-  return f.create(cfg.generator, spec, { size: cfg.size, channels: cfg.channels ?? 1 }, cfg.seed);
 }
 
 /**
@@ -523,7 +453,7 @@ async function runLoop(out: string, cfg: RunConfig, p: Prepared, gen: Generator,
       await saveNetworks(out, gen, { generatorType: gen.kind });
       const init = initRecord(cfg);
       modelCard = join(out, 'model-card.json');
-      const card = {
+      const card: ModelCard = {
         generator: { type: gen.kind, architecture: gen.architecture(), config: gen.config() },
         conditioning: p.spec,
         dataset: {
@@ -531,12 +461,12 @@ async function runLoop(out: string, cfg: RunConfig, p: Prepared, gen: Generator,
           source: p.ds.source.kind,
           path: cfg.data,
           fingerprint: `sha256:${p.ds.source.fingerprint}`,
-          preprocessing: p.ds.source.preprocessing,
+          preprocessing: { ...p.ds.source.preprocessing },
           bitDepth: p.ds.bitDepth,
         },
         splits: { seed: p.split.seed, origin: p.split.origin, unit: p.split.unit, sizes: p.split.sizes, units: p.split.units },
         training: {
-          config: cfg,
+          config: settings(cfg),
           seed: cfg.seed,
           steps: result.position.step,
           seconds: result.position.elapsedMs / 1000,
@@ -575,6 +505,10 @@ async function runLoop(out: string, cfg: RunConfig, p: Prepared, gen: Generator,
                 steps: privateSteps,
                 plannedSteps: dp!.schedule.plannedSteps,
                 stoppedByBudget: result.status === 'budget',
+                // The accountant's input and its answer after every epoch: the one ledger of this run
+                // (dpSchedule), as metrics.jsonl recorded it; the report reads these, it recomputes nothing.
+                history: dp!.ledger.history(privateSteps),
+                epsilonPerEpoch: epochEpsilons(out),
                 mechanism: oneShot ? 'one Gaussian release of per-unit-clipped statistics (src/privacy/release.ts); the generator is fitted to them afterwards without reading the data' : 'DP-SGD',
                 privateModule: oneShot ? ['release/statistics'] : (gen.privateLayers?.().map((l) => l.name) ?? []),
                 claim: `(${spent.epsilon.toFixed(3)}, ${plan.delta})-DP per ${plan.unit}, ${plan.accountant.toUpperCase()} accountant, ${oneShot ? 'one Gaussian release' : `${result.position.step} DP-SGD steps`}`,
@@ -584,7 +518,7 @@ async function runLoop(out: string, cfg: RunConfig, p: Prepared, gen: Generator,
                 differentialPrivacy: false,
                 warning: 'NOT PRIVATE: trained without differential privacy. There is no formal guarantee for the training images or patients; samples may reproduce training images. Audit before any release.',
               },
-        environment: { versions: packageVersions(), backend: cb.backend },
+        environment: { versions: packageVersions(), backend: { ...cb.backend } },
       };
       writeFileAtomic(modelCard, JSON.stringify(card, null, 2) + '\n');
     }
@@ -643,7 +577,7 @@ export async function trainRun(outDir: string, requested: RunConfig, cb: RunCall
     warn(cb, p.warnings);
     mkdirSync(out, { recursive: true });
     if (canaries) writeCanaryPlan(out, canaries);
-    writeFileAtomic(join(out, 'run.json'), JSON.stringify({ ...cfg, fingerprint: p.ds.source.fingerprint }, null, 2) + '\n');
+    writeFileAtomic(join(out, 'run.json'), JSON.stringify({ ...settings(cfg), fingerprint: p.ds.source.fingerprint } satisfies RunRecord, null, 2) + '\n');
     writeFileAtomic(join(out, 'splits.csv'), splitsCsv(p.ds, p.split));
     const conditions = cfg.dp
       ? { spec: p.spec, train: [], countsWithheld: 'differential privacy: the train-split condition counts are statistics of the private data; sampling draws open conditions uniformly unless --condition-proportions gives public proportions' }
@@ -655,14 +589,20 @@ export async function trainRun(outDir: string, requested: RunConfig, cb: RunCall
   }
 }
 
-/** The configuration a run was started with. */
-export function readRunConfig(runDir: string): RunConfig & { fingerprint: string } {
-  const path = join(runDir, 'run.json');
-  try {
-    return JSON.parse(readFileSync(path, 'utf8'));
-  } catch {
-    throw new DatasetError(`${path}: not a medsynth run folder (run.json missing or unreadable)`);
-  }
+/** The configuration a run was started with (run.json, checked: records.ts RunRecordSchema). */
+export function readRunConfig(runDir: string, option = '--resume'): RunRecord {
+  return readRunRecord(runDir, option);
+}
+
+/** ε after each epoch, from metrics.jsonl (written by the loop from the run's ledger). */
+function epochEpsilons(out: string): { epoch: number; step: number; epsilon: number }[] {
+  const path = join(out, 'metrics.jsonl');
+  if (!existsSync(path)) return [];
+  return readFileSync(path, 'utf8')
+    .split('\n')
+    .filter((l) => l.trim() !== '')
+    .map((l) => JSON.parse(l) as { epoch: number; step: number; epsilon?: number })
+    .flatMap((e) => (typeof e.epsilon === 'number' ? [{ epoch: e.epoch, step: e.step, epsilon: e.epsilon }] : []));
 }
 
 function warn(cb: RunCallbacks, messages: string[]): void {
@@ -721,7 +661,7 @@ export async function resumeRun(runDir: string, cb: RunCallbacks, overrides: { e
     } finally {
       tf.dispose([...opt.tensors.values()]);
     }
-    if (cfg.epochs !== rest.epochs) writeFileAtomic(join(out, 'run.json'), JSON.stringify({ ...cfg, fingerprint }, null, 2) + '\n');
+    if (cfg.epochs !== rest.epochs) writeFileAtomic(join(out, 'run.json'), JSON.stringify({ ...settings(cfg), fingerprint } satisfies RunRecord, null, 2) + '\n');
     // Epochs logged after the checkpoint (a crash during its write) are trained again from it.
     trimMetrics(out, state.step);
     warn(cb, p.warnings);
@@ -731,21 +671,10 @@ export async function resumeRun(runDir: string, cb: RunCallbacks, overrides: { e
   }
 }
 
-/** A trained generator from a finished run folder, with its configuration and condition statistics. */
-export function loadRunGenerator(runDir: string): { gen: Generator; cfg: RunConfig; conditions: { spec: ConditionSpec; train: { label: number; codes: number[]; count: number }[] } } {
-  const cfg = readRunConfig(runDir);
-  const conditions = JSON.parse(readFileSync(join(runDir, 'conditions.json'), 'utf8'));
-  if (!existsSync(join(runDir, 'model-card.json'))) {
-    throw new DatasetError(`--model ${runDir}: the run has not finished (no model-card.json); continue it with medsynth train --resume ${runDir}`);
-  }
-  const gen = createGenerator(cfg, conditions.spec);
-  try {
-    loadNetworks(runDir, gen);
-  } catch (err) {
-    gen.dispose();
-    throw err;
-  }
-  return { gen, cfg, conditions };
+/** A trained generator from a finished run folder, with its configuration and condition statistics (openRun). */
+export function loadRunGenerator(runDir: string): { gen: Generator; cfg: RunRecord; conditions: Conditions } {
+  const run = openRun(runDir, { option: '--model' });
+  return { gen: run.loadGenerator(), cfg: run.record, conditions: run.conditions };
 }
 
 export { DEFAULT_SPLIT_SEED };
