@@ -1,8 +1,41 @@
+import { readFileSync } from 'node:fs';
 import { defineConfig } from 'vitest/config';
+import { BaseSequencer, type TestSpecification } from 'vitest/node';
+
+/**
+ * Test files marked `// @module-tag slow` in their header: those that run the built CLI or package (dist/,
+ * so they need `npm run build` first; most of them train a model), that train a model until it learns, or
+ * that read the real data sets in ../shared/data. `npm test` runs everything; `npm run test:quick`
+ * (`--tags-filter='!slow'`) runs the rest, the in-process unit, property and oracle tests, for the edit
+ * loop. test/suite.test.ts checks that every file that runs the CLI carries the tag.
+ */
+const SLOW = /(\/\/|\*)\s*@module-tag\s+slow\b/;
+
+/**
+ * Slow files first, each group in vitest's own order (longest last run first when it has timings; without
+ * them, as on a fresh CI checkout, largest file first). The few files of a minute or more then start at
+ * once instead of last, where one of them alone would keep the run going while the other worker idles.
+ */
+class SlowFirstSequencer extends BaseSequencer {
+  override async sort(files: TestSpecification[]): Promise<TestSpecification[]> {
+    const sorted = await super.sort(files);
+    const slow = (f: TestSpecification) => {
+      try {
+        return SLOW.test(readFileSync(f.moduleId, 'utf8').slice(0, 4000));
+      } catch {
+        return false;
+      }
+    };
+    const first = sorted.filter(slow);
+    return [...first, ...sorted.filter((f) => !first.includes(f))];
+  }
+}
 
 export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
+    tags: [{ name: 'slow', description: 'runs the built CLI, trains a model until it learns, or reads the real data sets; skipped by npm run test:quick' }],
+    sequence: { sequencer: SlowFirstSequencer },
     // Tensor tests share one tfjs engine per worker; two workers match the 2-core CI machine.
     pool: 'forks',
     maxWorkers: 2,

@@ -1,3 +1,4 @@
+// @module-tag slow (reads the real data sets; see vitest.config.ts)
 /**
  * Loads the real datasets in ../shared/data (beside the repository) and checks the counts their READMEs
  * state. Skipped, with a warning, when the data is not there.

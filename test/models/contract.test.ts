@@ -1,3 +1,4 @@
+// @module-tag slow (trains generators until they learn; see vitest.config.ts)
 /**
  * The contract every registered generator passes (synthcity-style): it trains, samples the requested
  * number of images in [0, 1], honours the requested class and attribute, survives a save/load round trip

@@ -1,3 +1,4 @@
+// @module-tag slow (trains DP-GANs for many steps; see vitest.config.ts)
 /**
  * DP-GAN specifics (the shared contract is in contract.test.ts): DP on the discriminator only — a DP step
  * changes D through DP-SGD and leaves G's update to the fakes — the discriminator has no BatchNorm, and a

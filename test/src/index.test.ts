@@ -1,3 +1,4 @@
+// @module-tag slow (runs the built package; see vitest.config.ts)
 /**
  * The package's library entry: package.json `main`/`types` name files the build writes, and a program that
  * imports the built module (in its own process, as a consumer would) gets the public API and can use it.

@@ -1,3 +1,4 @@
+// @module-tag slow (runs the built CLI; see vitest.config.ts)
 /**
  * `medsynth data inspect` on DICOM folders through the built CLI: the tag report, labels, no tag value in
  * the output, the one-line errors with exit 2, and two processes sharing one decoded-image cache.

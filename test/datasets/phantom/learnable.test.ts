@@ -1,3 +1,4 @@
+// @module-tag slow (trains a classifier until it learns; see vitest.config.ts)
 /**
  * The issue's learnability check: a tiny CNN trained on a default-config phantom separates disease from
  * healthy images of unseen patients with balanced accuracy >= 0.90. (Plain accuracy would be meaningless

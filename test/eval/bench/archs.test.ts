@@ -1,3 +1,4 @@
+// @module-tag slow (gradients of the benchmark models on the cpu oracle; see vitest.config.ts)
 /**
  * Issue #3: every benchmark architecture trains on the wasm backend, its step matches the cpu oracle, and
  * nothing leaks per step.

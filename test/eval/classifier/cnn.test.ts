@@ -1,3 +1,4 @@
+// @module-tag slow (trains a classifier until it learns; see vitest.config.ts)
 import * as tf from '@tensorflow/tfjs';
 import { describe, expect, it } from 'vitest';
 import { accuracyReport, CnnClassifier } from '../../../eval/classifier/cnn.js';

@@ -1,3 +1,4 @@
+// @module-tag slow (runs the built package; see vitest.config.ts)
 /**
  * The threaded wasm build (src/backend/wasm-threads.ts): it starts with the wanted number of threads,
  * computes the same bits as the single-threaded build, and lets the process exit. Each configuration runs

@@ -1,3 +1,4 @@
+// @module-tag slow (runs the built CLI; see vitest.config.ts)
 /**
  * `medsynth audit` as a user runs it, with the three sanity checks of the audit (seeds fixed):
  *  1. power: a deliberately overfit non-DP cVAE (about 200 phantom images at 28 px, many epochs, weak

@@ -1,3 +1,4 @@
+// @module-tag slow (runs the built CLI; see vitest.config.ts)
 /**
  * `medsynth balance` as a user runs it: the dry-run plan (nothing written), the augmented manifest whose
  * counts equal the plan and which `data inspect` reads, same seed → same bytes, one-line errors for a

@@ -1,3 +1,4 @@
+// @module-tag slow (runs the built CLI; see vitest.config.ts)
 /**
  * The main job as a new user runs it: `medsynth demo --quick` goes through all six stages (phantom data,
  * the private generator `train --dp` picks, at ε = 8 per patient, balance, evaluate, audit, report), ends

@@ -1,3 +1,4 @@
+// @module-tag slow (runs the built CLI; see vitest.config.ts)
 /**
  * `medsynth evaluate` as a user runs it, on a tiny phantom, a 1-epoch cVAE and 60 samples: the report
  * sections on stdout, the JSON file with seeds, extractor, fingerprints and split sizes (and no image path

@@ -1,3 +1,4 @@
+// @module-tag slow (runs the built CLI on the real data sets; see vitest.config.ts)
 /**
  * `medsynth data inspect` on the real datasets in ../shared/data: its tables must match the counts the
  * datasets' own READMEs publish. Skips with a message when ../shared is absent.

@@ -1,3 +1,4 @@
+// @module-tag slow (runs the built package; see vitest.config.ts)
 /**
  * The README's install step for using `medsynth` outside the checkout: `npm install -g .` from the clone
  * (here into a temporary prefix, so the test touches no global state). A local folder installs as a link

@@ -1,3 +1,4 @@
+// @module-tag slow (runs the built CLI; see vitest.config.ts)
 /**
  * `medsynth metrics` as a user runs it (the built CLI on files in a temp folder): the oracle's values
  * from float32 and float64 .npy and from a .csv with a header, the human report, and one-line errors

@@ -1,3 +1,4 @@
+// @module-tag slow (runs the built CLI; see vitest.config.ts)
 /**
  * What scripts and a user's folders can rely on (issue 19): `report --out` never deletes a folder that
  * medsynth did not write (`--force` replaces only an earlier report), `reconstruct --out` never overwrites

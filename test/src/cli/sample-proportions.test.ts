@@ -1,3 +1,4 @@
+// @module-tag slow (runs the built CLI; see vitest.config.ts)
 /**
  * Open conditions as a user meets them (#19.7): a DP-SGD run's `sample` says plainly that open conditions
  * are uniform and how to fix it; `--condition-proportions` draws them from the user's public proportions and

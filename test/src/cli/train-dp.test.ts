@@ -1,3 +1,4 @@
+// @module-tag slow (runs the built CLI; see vitest.config.ts)
 /**
  * `medsynth train --dp` as a user runs it: a DP cVAE within its budget with the model card's privacy
  * fields, patient units by default, ε per epoch, withheld condition counts, stopping before the budget is

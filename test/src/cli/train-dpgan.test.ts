@@ -1,3 +1,4 @@
+// @module-tag slow (runs the built CLI; see vitest.config.ts)
 /**
  * `medsynth train --model dpgan` as a user runs it: DP by default (ε 10, patients), DP-SGD on the
  * discriminator only as the model card says, a loud non-private baseline with --no-dp, sampling and

@@ -1,3 +1,4 @@
+// @module-tag slow (runs the built CLI; see vitest.config.ts)
 /**
  * `medsynth train --model dpmerf --dp` as a user runs it: one Gaussian release of the train split's
  * statistics, accounted as one step at sampling rate 1 (the claim equals the stand-alone accountant's), the

@@ -1,3 +1,4 @@
+// @module-tag slow (runs the built CLI; see vitest.config.ts)
 /**
  * `medsynth train --init-from RUN` (warm start from public pretraining): the new run starts from exactly
  * the pretraining run's weights, records where they came from in run.json and the model card, and refuses

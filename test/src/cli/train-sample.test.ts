@@ -1,3 +1,4 @@
+// @module-tag slow (runs the built CLI; see vitest.config.ts)
 /**
  * `medsynth train` and `medsynth sample` as a user runs them: the run folder and model card, an
  * interrupted run (SIGINT) resumed to the same bytes as an uninterrupted one, samples that are the same

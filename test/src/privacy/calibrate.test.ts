@@ -1,3 +1,4 @@
+// @module-tag slow (runs the built CLI; see vitest.config.ts)
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { calibrateNoise, epsilonFor } from '../../../src/privacy/calibrate.js';

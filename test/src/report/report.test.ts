@@ -1,3 +1,4 @@
+// @module-tag slow (runs the built CLI; see vitest.config.ts)
 /**
  * `medsynth report` as a person sees it: report.html rendered in headless Chromium (Debian's `chromium`
  * driven by playwright-core) with every section and plot visible, no network request, and a screenshot

@@ -1,3 +1,4 @@
+// @module-tag slow (runs the built CLI; see vitest.config.ts)
 /**
  * Audit runs as a user meets them (#20): `train --dp --audit-canaries M` writes the public plan, the secret
  * key in a file of its own (never in run.json) and the observations of every step; the card says the run is

@@ -1,3 +1,4 @@
+// @module-tag slow (trains four runs through the CLI in-process; see vitest.config.ts)
 /**
  * The run folder's records (#21): runs written by the CLI (in-process, on the TypeScript sources) — a plain
  * cVAE, a DP-SGD cVAE, a `--model auto` DP-MERF audit run with input canaries, and a warm start — and every

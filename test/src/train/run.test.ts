@@ -1,3 +1,4 @@
+// @module-tag slow (runs the built CLI; see vitest.config.ts)
 /**
  * Run folders as a user meets them (issue #19): a resume after `kill -9` during a checkpoint write (no
  * repeated metrics line, no temporary folder left, nothing else touched), refusals of DP plans that cannot
