@@ -16,12 +16,8 @@
  * Nothing in the result identifies an image: no ids, paths, pixels or per-image scores, only counts and
  * statistics. Every random choice derives from `seed` (recorded).
  */
-import { existsSync, readFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import { parseCsv } from '../../datasets/csv.js';
 import { imageLength, type ImageDataset } from '../../datasets/dataset.js';
-import { loadDataset } from '../../datasets/load.js';
 import { fitPca, projectPca } from '../../eval/features/pca.js';
 import { ATTACKS, attackInfo, type AttackFamily, type AttackInfo } from '../../eval/privacy/attacks.js';
 import { dcrShare, type DcrResult } from '../../eval/privacy/dcr.js';
@@ -36,15 +32,16 @@ import { bernoulliEntropy, discriminatorScores, elboScores, reconstructionErrors
 import { conditionWidth, encodeConditions, type ConditionSpec, type Generator } from '../../models/generator.js';
 import { ConfigError, DatasetError } from '../core/errors.js';
 import { Rng } from '../core/rng.js';
-import { drawConditions, runModelId } from '../sample/sample.js';
+import { drawConditions } from '../sample/sample.js';
 import { canaryAudit, type CanaryAuditResult } from './canary.js';
-import { loadRunGenerator, readRunConfig } from '../train/run.js';
+import { openRun } from '../train/open.js';
 
 export type AuditFamily = AttackFamily | 'dcr';
 
 export interface AuditRequest {
   run: string;
-  data: string;
+  /** The run's data; default: run.json "data" (its sha256 is checked either way). */
+  data?: string;
   /** Attack families to run (dcr is the DCR share test). */
   attacks: AuditFamily[];
   seed: number;
@@ -125,22 +122,6 @@ interface ModelCardPrivacy {
   unit?: string;
   accountant?: string;
   claim?: string;
-}
-
-/** The split of every dataset image, from the run's splits.csv (what training really used). */
-function runSplits(runDir: string, ds: ImageDataset, dataOption: string): string[] {
-  const path = join(runDir, 'splits.csv');
-  if (!existsSync(path)) throw new DatasetError(`--model ${runDir}: no splits.csv; the audit needs the run's train/holdout split`);
-  const table = parseCsv(readFileSync(path, 'utf8'), path);
-  const idCol = table.header.indexOf('id');
-  const splitCol = table.header.indexOf('split');
-  if (idCol < 0 || splitCol < 0) throw new DatasetError(`${path}: expected columns id,split`);
-  const byId = new Map(table.rows.map((r) => [r.fields[idCol]!, r.fields[splitCol]!]));
-  return ds.ids.map((id) => {
-    const s = byId.get(id);
-    if (s === undefined) throw new DatasetError(`--data ${dataOption}: an image is not in ${path}; pass the data the run was trained on`);
-    return s;
-  });
 }
 
 /** Rows of the dataset's images at `idx` as a [n, d] matrix (flattened NHWC). */
@@ -254,19 +235,15 @@ function splitScores(scores: ArrayLike<number>, nMembers: number): { members: Fl
 export async function auditRun(req: AuditRequest): Promise<AuditResult> {
   const t0 = performance.now();
   const say = req.onProgress ?? (() => {});
-  const runDir = resolve(req.run);
-  const cfg = readRunConfig(runDir);
-  const cardPath = join(runDir, 'model-card.json');
-  if (!existsSync(cardPath)) throw new DatasetError(`--model ${req.run}: the run has not finished (no model-card.json); continue it with medsynth train --resume ${req.run}`);
-  const card = JSON.parse(readFileSync(cardPath, 'utf8')) as { privacy?: ModelCardPrivacy };
-  const pv: ModelCardPrivacy = card.privacy ?? { differentialPrivacy: false };
+  const run = openRun(req.run, { option: '--model' });
+  const runDir = run.dir;
+  const cfg = run.record;
+  const pv: ModelCardPrivacy = run.card.privacy;
 
-  say(`loading ${req.data} at ${cfg.size} px`);
-  const ds = loadDataset({ path: req.data, size: cfg.size, channels: cfg.channels, bins: cfg.bins, attributes: cfg.attributes });
-  if (ds.source.fingerprint !== cfg.fingerprint) {
-    throw new DatasetError(`--data ${req.data}: not the data run ${req.run} was trained on (sha256 differs from run.json); pass the run's data (run.json "data": ${cfg.data})`);
-  }
-  const split = runSplits(runDir, ds, req.data);
+  say(`loading ${req.data ?? run.dataPath} at ${cfg.size} px`);
+  // The run's data by default; either way its sha256 must be run.json's. Sets from the run's splits.csv.
+  const ds = run.loadData({ path: req.data, option: '--data' });
+  const split = run.splitOf(ds);
   const ofSplit = (s: string) => split.flatMap((v, i) => (v === s ? [i] : []));
   const train = ofSplit('train');
   const holdout = ofSplit('holdout');
@@ -285,7 +262,8 @@ export async function auditRun(req: AuditRequest): Promise<AuditResult> {
     throw new DatasetError(`--model ${req.run}: the feature extractor and the DOMIAS/LOGAN attacks need a reference set (the test split) of at least 10 images, the run has ${test.length}; use more data, or --attacks whitebox`);
   }
 
-  const { gen, conditions } = loadRunGenerator(runDir);
+  const conditions = run.conditions;
+  const gen = run.loadGenerator();
   try {
     const canaries = await canaryAudit(runDir, pv, req.confidence, { spec: conditions.spec, scorer: (inputs) => scoreInputCanaries(gen, conditions, inputs, req, rng.derive('canaries')) });
     if (canaries) say(`canary audit: ${canaries.summary}`);
@@ -296,7 +274,7 @@ export async function auditRun(req: AuditRequest): Promise<AuditResult> {
     const groupVariables = groupsBy.map((v) => {
       if (v === 'label') return { name: 'label', values: ds.labelNames, codes: ds.labels };
       const a = ds.attributes.find((x) => x.name === v);
-      if (!a) throw new DatasetError(`--data ${req.data}: no attribute '${v}', which the run is conditioned on`);
+      if (!a) throw new DatasetError(`--data ${req.data ?? run.dataPath}: no attribute '${v}', which the run is conditioned on`);
       return { name: a.name, values: a.values, codes: a.codes };
     });
     const results: AttackResult[] = [];
@@ -429,7 +407,7 @@ export async function auditRun(req: AuditRequest): Promise<AuditResult> {
     return {
       command: 'audit',
       run: runDir,
-      modelId: runModelId(runDir, gen.kind),
+      modelId: run.modelId,
       generator: gen.kind,
       data: { name: ds.name, fingerprint: `sha256:${ds.source.fingerprint}`, size: ds.height, channels: ds.channels },
       seeds: { audit: req.seed, split: cfg.splitSeed, training: cfg.seed },

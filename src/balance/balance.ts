@@ -4,7 +4,7 @@
  *
  * Cells: every class × group combination of the vocabulary (groups = --group-by attributes, default the
  * model's conditioning attributes), counted over the train split (the split the run used, from its
- * --split-seed). Every cell is listed, but only target cells are topped up (src/balance/plan.ts): a cell
+ * splits.csv; data other than the run's gets the split the run's --split-seed assigns). Every cell is listed, but only target cells are topped up (src/balance/plan.ts): a cell
  * with fewer than --min-real-per-cell real images (default 5; an empty cell has none) would be invented by
  * the generator, and a group with an unknown or missing value (sex=unknown, an empty age) is not a
  * population to equalise unless named with --include-groups. The plan lists skipped cells with the reason.
@@ -30,7 +30,7 @@ import { imageLength, type ImageDataset } from '../../datasets/dataset.js';
 import { encodePng } from '../../datasets/image/encode.js';
 import { toCsv } from '../../datasets/csv.js';
 import { loadDataset } from '../../datasets/load.js';
-import { assignSplits, splitIndices } from '../../datasets/splits.js';
+import { assignSplits } from '../../datasets/splits.js';
 import { diversityIndices, type DiversityIndices } from '../../eval/diversity/indices.js';
 import { conditionWidth, encodeConditions } from '../../models/generator.js';
 import { ConfigError, DatasetError } from '../core/errors.js';
@@ -39,8 +39,7 @@ import { Rng } from '../core/rng.js';
 import { readSamples } from '../review/log.js';
 import { RELEASE_MARKER } from '../review/release.js';
 import { openConditionsRecord, readConditionProportions, drawFromProportions, PROPORTIONS_OPTION, type OpenConditionsRecord } from '../sample/proportions.js';
-import { runModelId } from '../sample/sample.js';
-import { loadRunGenerator, readRunConfig } from '../train/run.js';
+import { openRun } from '../train/open.js';
 import { DEFAULT_MIN_REAL_PER_CELL, isUnknownValue, parseTargetFile, planBalance, type BalanceTarget, type CellCount, type PlannedCell } from './plan.js';
 
 export interface BalanceRequest {
@@ -98,11 +97,11 @@ function manifestRoot(ds: ImageDataset): string {
 }
 
 export async function balance(req: BalanceRequest): Promise<BalanceResult> {
-  const runDir = resolve(req.run);
-  const cfg = readRunConfig(runDir);
-  const { gen, conditions } = loadRunGenerator(runDir);
+  const run = openRun(req.run, { option: '--model' });
+  const cfg = run.record;
+  const spec = run.conditions.spec;
+  const gen = run.loadGenerator();
   try {
-    const spec = conditions.spec;
     const ds = loadDataset({ path: req.data, size: gen.imageSize, channels: gen.channels, bins: cfg.bins });
     const groupBy = req.groupBy ?? spec.attributes.map((a) => a.name);
     const attrs = groupBy.map((name) => {
@@ -110,8 +109,10 @@ export async function balance(req: BalanceRequest): Promise<BalanceResult> {
       if (!a) throw new ConfigError(`--group-by ${name}: ${ds.name} has no attribute '${name}' (available: ${ds.attributes.map((x) => x.name).join(', ') || 'none'})`);
       return a;
     });
-    const split = assignSplits(ds, { seed: cfg.splitSeed });
-    const train = splitIndices(split, 'train');
+    // The run's own data: the split training used (splits.csv). Other data (an edited manifest, another
+    // site's copy) has no recorded split: the run's split seed assigns one, as training would have.
+    const split = ds.source.fingerprint === cfg.fingerprint ? run.splitOf(ds) : assignSplits(ds, { seed: cfg.splitSeed }).split;
+    const train = split.flatMap((s, i) => (s === 'train' ? [i] : []));
     if (train.length === 0) throw new DatasetError(`${req.data}: the train split is empty; nothing to balance`);
 
     // --include-groups: unknown or missing values the user names as groups; each must exist.
@@ -235,7 +236,7 @@ export async function balance(req: BalanceRequest): Promise<BalanceResult> {
 
     const realImages = train.length;
     const syntheticImages = plan.reduce((a, c) => a + c.synthetic, 0);
-    const modelId = runModelId(runDir, gen.kind);
+    const modelId = run.modelId;
     const result: BalanceResult = {
       groupBy,
       target: req.target,
@@ -263,8 +264,7 @@ export async function balance(req: BalanceRequest): Promise<BalanceResult> {
       throw new ConfigError(`--data ${req.data} is an .npz file: its real images cannot be referenced by path; add --copy to write them into ${req.out}`);
     }
 
-    const card = JSON.parse(readFileSync(join(runDir, 'model-card.json'), 'utf8')) as { dataset: { bitDepth?: 8 | 16 } };
-    const bitDepth: 8 | 16 = card.dataset.bitDepth === 16 ? 16 : 8;
+    const bitDepth: 8 | 16 = run.card.dataset.bitDepth === 16 ? 16 : 8;
     const out = resolve(req.out);
     const root = manifestRoot(ds);
     await writeDirAtomic(
@@ -351,7 +351,7 @@ export async function balance(req: BalanceRequest): Promise<BalanceResult> {
         }
         writeFileAtomic(join(tmp, 'manifest.csv'), toCsv(header, rows));
         const { out: _o, ...rest } = result;
-        writeFileAtomic(join(tmp, 'plan.json'), JSON.stringify({ ...rest, model: runDir, data: resolve(req.data), copy: req.copy }, null, 2) + '\n');
+        writeFileAtomic(join(tmp, 'plan.json'), JSON.stringify({ ...rest, model: run.dir, data: resolve(req.data), copy: req.copy }, null, 2) + '\n');
       },
       { option: '--out' },
     );

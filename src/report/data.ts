@@ -30,7 +30,7 @@ export interface ReportData {
   generatedBy: string;
   run: { name: string; kind: string; seed: number; steps: number; seconds: number };
   privacy: Record<string, unknown> & { differentialPrivacy: boolean };
-  /** ε after each epoch (DP runs), recomputed from the ledger, and per-epoch losses. */
+  /** ε after each epoch (DP runs: the model card's privacy.epsilonPerEpoch) and per-epoch losses. */
   curves: { epoch: number; step: number; epsilon?: number; losses: Record<string, number> }[];
   modelCard: Record<string, unknown>;
   runConfig: Record<string, unknown>;

@@ -2,7 +2,8 @@
  * `medsynth report`: one privacy leakage report per run, as report.html (self-contained: inline CSS, inline
  * SVG, sample grids as data: URIs; no network), report.md and report.json, written atomically.
  *
- * Inputs: the run folder (model card, run.json, metrics.jsonl, conditions), and optionally the JSON of
+ * Inputs: the run folder, read through openRun (model card, run.json, metrics.jsonl, conditions, splits.csv;
+ * ε per epoch is the card's `privacy.epsilonPerEpoch`, never recomputed), and optionally the JSON of
  * `medsynth evaluate` and of `medsynth audit`. Sections: summary with verdicts (thresholds printed in the
  * report), the ethics checklist (checklist.ts: each item from what the pipeline knows, linked to its evidence;
  * the items only a person can answer stay open until --sign-off FILE.json), privacy, membership attacks,
@@ -26,16 +27,13 @@ import { existsSync, readFileSync } from 'node:fs';
 import { basename, isAbsolute, join, relative, resolve } from 'node:path';
 import { mean } from 'simple-statistics';
 import { imageLength } from '../../datasets/dataset.js';
-import { loadDataset } from '../../datasets/load.js';
-import { assignSplits, splitIndices } from '../../datasets/splits.js';
 import { DatasetError } from '../core/errors.js';
 import { writeDirAtomic, writeFileAtomic } from '../core/fs.js';
 import { Rng } from '../core/rng.js';
 import { packageVersion } from '../core/version.js';
-import { accountant, type AccountantName } from '../privacy/accountants/index.js';
-import { PrivacyLedger } from '../privacy/ledger.js';
+import { accountant } from '../privacy/accountants/index.js';
 import { loadReviewSummary } from '../review/log.js';
-import { loadRunGenerator, readRunConfig } from '../train/run.js';
+import { openRun } from '../train/open.js';
 import { buildChecklist, readSignOff } from './checklist.js';
 import { gridCells, sampleRows, tile } from './grid.js';
 import { THRESHOLDS, type ReportData, type Verdict } from './data.js';
@@ -241,35 +239,28 @@ export function relativePaths<T>(value: T, dir: string): T {
 export const REPORT_MARKER = 'medsynth report';
 
 export async function buildReport(req: ReportRequest): Promise<{ out: string; data: ReportData }> {
-  const runDir = resolve(req.run);
-  const cfg = readRunConfig(runDir);
-  const cardPath = join(runDir, 'model-card.json');
-  if (!existsSync(cardPath)) throw new DatasetError(`--run ${req.run}: the run has not finished (no model-card.json); continue it with medsynth train --resume ${req.run}`);
-  const card = JSON.parse(readFileSync(cardPath, 'utf8')) as Record<string, any>;
+  const run = openRun(req.run, { option: '--run' });
+  const runDir = run.dir;
+  const cfg = run.record;
+  const card = run.card;
   const evaluation = req.eval ? readJson(req.eval, '--eval') : null;
   const audit = req.audit ? readJson(req.audit, '--audit') : null;
   const review = req.review ? loadReviewSummary(req.review) : null;
   const signOff = req.signOff ? readSignOff(req.signOff) : null;
-  const privacy = card.privacy as ReportData['privacy'];
+  const privacy: ReportData['privacy'] = card.privacy;
 
-  // Training curves; ε per epoch recomputed from the ledger (the card's numbers, not the logs').
-  const metricsPath = join(runDir, 'metrics.jsonl');
-  const lines = existsSync(metricsPath) ? readFileSync(metricsPath, 'utf8').trim().split('\n').filter(Boolean) : [];
-  const ledger =
-    privacy.differentialPrivacy && typeof privacy.noiseMultiplier === 'number'
-      ? new PrivacyLedger(privacy.accountant as AccountantName, privacy.noiseMultiplier as number, privacy.sampleRate as number, privacy.delta as number)
-      : null;
-  const curves = lines.map((l) => {
-    const e = JSON.parse(l) as { epoch: number; step: number; losses: Record<string, number> };
-    // A one-shot mechanism (DP-MERF) spends its budget in one release: privacy.steps private steps, however
-    // many fitting steps follow. DP-SGD runs have privacy.steps = all steps, so the cap changes nothing.
-    const privateSteps = typeof privacy.steps === 'number' ? Math.min(e.step, privacy.steps) : e.step;
-    return { epoch: e.epoch, step: e.step, losses: e.losses, ...(ledger ? { epsilon: ledger.epsilon(privateSteps).epsilon } : {}) };
+  // Training curves: losses from metrics.jsonl, ε after each epoch from the card (privacy.epsilonPerEpoch:
+  // what the run's one ledger gave, which for a one-shot release stays at its one step).
+  const epsilonAt = new Map(run.epsilonPerEpoch().map((e) => [e.epoch, e.epsilon]));
+  const curves = run.metrics().map((e) => {
+    const epsilon = epsilonAt.get(e.epoch);
+    return { epoch: e.epoch, step: e.step, losses: e.losses, ...(epsilon !== undefined ? { epsilon } : {}) };
   });
 
   // Samples: generated rows per class × group; real rows only when asked.
   const seed = req.seed ?? 1;
-  const { gen, conditions } = loadRunGenerator(runDir);
+  const conditions = run.conditions;
+  const gen = run.loadGenerator();
   let png: Uint8Array;
   let realPng: Uint8Array | null = null;
   const cells = gridCells(conditions.spec);
@@ -277,8 +268,9 @@ export async function buildReport(req: ReportRequest): Promise<{ out: string; da
   try {
     png = tile(sampleRows(gen, conditions.spec, cells, perRow, seed), perRow, gen.imageSize, gen.channels);
     if (req.includeTrainingImages) {
-      const ds = loadDataset({ path: cfg.data, size: cfg.size, channels: cfg.channels, bins: cfg.bins, attributes: cfg.attributes });
-      const train = splitIndices(assignSplits(ds, { seed: cfg.splitSeed }), 'train');
+      // The run's data (sha256 checked) and its train split as training used it (splits.csv).
+      const ds = run.loadData();
+      const train = run.splitOf(ds).flatMap((s, i) => (s === 'train' ? [i] : []));
       const rng = new Rng(seed).derive('real-rows');
       const len = imageLength(ds);
       const attrs = conditions.spec.attributes.map((a) => ds.attributes.find((x) => x.name === a.name)!);
@@ -303,8 +295,8 @@ export async function buildReport(req: ReportRequest): Promise<{ out: string; da
   const body: Omit<ReportData, 'samples'> = relativePaths({
     title: `medsynth report: ${basename(runDir)}`,
     generatedBy: `medsynth ${packageVersion()}`,
-    run: { name: basename(runDir), kind: String(card.generator?.type), seed: Number(cfg.seed), steps: Number(card.training?.steps), seconds: Number(card.training?.seconds) },
-    privacy: { ...privacy, ...(privacy.differentialPrivacy && privacy.accountant ? { accountantDescription: accountant(String(privacy.accountant)).description } : {}) },
+    run: { name: basename(runDir), kind: card.generator.type, seed: cfg.seed, steps: card.training.steps, seconds: card.training.seconds },
+    privacy: { ...privacy, ...(card.privacy.differentialPrivacy ? { accountantDescription: accountant(card.privacy.accountant).description } : {}) },
     curves,
     modelCard: card,
     runConfig: cfg as unknown as Record<string, unknown>,

@@ -5,15 +5,12 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { encodePng } from '../../datasets/image/encode.js';
-import { loadDataset } from '../../datasets/load.js';
-import { imageLength } from '../../datasets/dataset.js';
-import { assignSplits, splitIndices } from '../../datasets/splits.js';
-import type { SplitName } from '../../datasets/dataset.js';
+import { imageLength, type SplitName } from '../../datasets/dataset.js';
 import { conditionWidth, encodeConditions } from '../../models/generator.js';
 import { ConfigError } from '../core/errors.js';
 import { writeFileAtomic } from '../core/fs.js';
 import { Rng } from '../core/rng.js';
-import { loadRunGenerator } from '../train/run.js';
+import { openRun } from '../train/open.js';
 
 export interface ReconstructRequest {
   run: string;
@@ -25,12 +22,14 @@ export interface ReconstructRequest {
 }
 
 export async function reconstructionGrid(req: ReconstructRequest): Promise<{ out: string; n: number }> {
-  const { gen, cfg, conditions } = loadRunGenerator(req.run);
+  const run = openRun(req.run, { option: '--model' });
+  const conditions = run.conditions;
+  const gen = run.loadGenerator();
   try {
     if (!gen.reconstruct) throw new ConfigError(`--model ${req.run}: a ${gen.kind} has no encoder, so it cannot reconstruct images`);
-    const ds = loadDataset({ path: cfg.data, size: cfg.size, channels: cfg.channels, bins: cfg.bins, attributes: cfg.attributes });
-    const split = assignSplits(ds, { seed: cfg.splitSeed });
-    const pool = new Rng(req.seed).shuffle(splitIndices(split, req.split));
+    // The run's data (its sha256 checked) and the split training used (splits.csv).
+    const ds = run.loadData();
+    const pool = new Rng(req.seed).shuffle(run.splitOf(ds).flatMap((s, i) => (s === req.split ? [i] : [])));
     const idx = pool.slice(0, Math.min(req.n, pool.length));
     if (idx.length === 0) throw new ConfigError(`--split ${req.split}: no images in that split`);
     const spec = conditions.spec;

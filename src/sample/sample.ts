@@ -14,8 +14,6 @@
  * training images were 16-bit), and manifest.csv with path, label, label_name, one column per
  * conditioning attribute, synthetic=1, model_id and seed. No training image or identifier is written.
  */
-import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { encodePng } from '../../datasets/image/encode.js';
@@ -24,7 +22,7 @@ import { conditionWidth, encodeConditions, type ConditionSpec } from '../../mode
 import { ConfigError } from '../core/errors.js';
 import { writeDirAtomic, writeFileAtomic } from '../core/fs.js';
 import { Rng } from '../core/rng.js';
-import { loadRunGenerator } from '../train/run.js';
+import { openRun } from '../train/open.js';
 import {
   conditionSources,
   drawFromProportions,
@@ -159,28 +157,14 @@ export function uniformReason(conditions: { countsWithheld?: string; countsSourc
   return 'The run records no condition counts';
 }
 
-/** `<kind>-<first 12 hex of sha256(sampling network weights)>`: which weights made a sample. */
-export function runModelId(runDir: string, kind: string): string {
-  const weightsHash = createHash('sha256');
-  for (const net of ['decoder', 'generator']) {
-    try {
-      weightsHash.update(readFileSync(join(runDir, net, 'model.bin')));
-    } catch {
-      /* a generator has one of these networks */
-    }
-  }
-  return `${kind}-${weightsHash.digest('hex').slice(0, 12)}`;
-}
-
 export async function sampleRun(req: SampleRequest): Promise<SampleResult> {
-  const runDir = resolve(req.run);
-  const loaded = loadRunGenerator(runDir);
-  const gen = loaded.gen;
-  // conditions.json also says where its counts came from (src/train/run.ts).
-  const conditions = loaded.conditions as typeof loaded.conditions & { countsWithheld?: string; countsSource?: string };
+  const run = openRun(req.run, { option: '--model' });
+  const runDir = run.dir;
+  // conditions.json also says where its counts came from (withheld, or released with DP).
+  const conditions = run.conditions;
+  const gen = run.loadGenerator();
   try {
-    const card = JSON.parse(readFileSync(join(runDir, 'model-card.json'), 'utf8')) as { dataset: { bitDepth?: 8 | 16 } };
-    const bitDepth: 8 | 16 = card.dataset.bitDepth === 16 ? 16 : 8;
+    const bitDepth: 8 | 16 = run.card.dataset.bitDepth === 16 ? 16 : 8;
     const spec = conditions.spec;
     const fixed = resolveFixed(spec, req.label, req.where);
     const table = req.conditionProportions !== undefined ? readConditionProportions(req.conditionProportions, spec) : null;
@@ -189,7 +173,7 @@ export async function sampleRun(req: SampleRequest): Promise<SampleResult> {
       ? drawConditionsWithProportions(spec, conditions.train, fixed, table, req.n, rng.derive('conditions'))
       : drawConditions(spec, conditions.train, fixed, req.n, rng.derive('conditions'));
     const openConditions = openConditionsRecord(conditionSources(spec, fixed, runConditionSource(conditions), table), table, { uniformWhy: uniformReason(conditions) });
-    const modelId = runModelId(runDir, gen.kind);
+    const modelId = run.modelId;
     const perClass: Record<string, number> = {};
     await writeDirAtomic(
       req.out,
