@@ -2,8 +2,10 @@
  * `medsynth evaluate`: how good, useful and diverse a synthetic set is, each number beside what real data
  * scores on it.
  *
- * Data: the real dataset is split with --split-seed (datasets/splits.ts; use the seed the generator was
- * trained with). Its train split is the reference of every fidelity and diversity number and the only
+ * Data: with --run (the generator's run folder, read by the CLI through openRun), the real data must be the
+ * run's (same sha256), its split is the run's splits.csv, its bins the run's, and the default groups are the
+ * run's conditioning attributes; otherwise (a foreign synthetic set) the real dataset is split with
+ * --split-seed (datasets/splits.ts; use the seed the generator was trained with). Its train split is the reference of every fidelity and diversity number and the only
  * data feature extractors are fitted on; its test split is the real-vs-real baseline of fidelity and the
  * test set of utility and fairness, and nothing else. Synthetic and augmented sets are matched to the real
  * classes and attribute values by name.
@@ -33,9 +35,9 @@
  */
 import { createHash } from 'node:crypto';
 import { resolve } from 'node:path';
-import { imageLength, type Attribute, type ImageDataset } from '../../datasets/dataset.js';
+import { imageLength, type Attribute, type ImageDataset, type SplitName } from '../../datasets/dataset.js';
 import { loadDataset } from '../../datasets/load.js';
-import { assignSplits, splitIndices } from '../../datasets/splits.js';
+import { assignSplits } from '../../datasets/splits.js';
 import { diversityIndices, type DiversityIndices } from '../../eval/diversity/indices.js';
 import { fitModes, intraClassDistances, occupancy, selectRows, type Features, type ModeOccupancy } from '../../eval/diversity/modes.js';
 import { DEFAULT_FAIRNESS_REPLICATES, DEFAULT_MIN_GROUP, fairnessBootstrap, type FairnessBootstrap } from '../../eval/fairness/bootstrap.js';
@@ -67,6 +69,18 @@ export interface EvaluateRequest {
   /** Positive class name for binary fairness rates; default the rarest class of the real train split. */
   positive?: string;
   splitSeed: number;
+  /**
+   * The generator's run (`--run`), as recorded in its folder: the real data's sha256, the split of every
+   * image by id (splits.csv; `splitSeed` is then the run's), and the conditioning vocabulary.
+   */
+  run?: {
+    dir: string;
+    fingerprint: string;
+    splits: ReadonlyMap<string, SplitName>;
+    /** The model card's record of that split (seed, origin, unit, sizes, units). */
+    splitSummary: EvaluateResult['splits'];
+    vocabulary: { labels: string[]; attributes: { name: string; values: string[] }[] };
+  };
   seed: number;
   /** Training steps of every CNN (evaluation classifier and domain-cnn extractor). */
   classifierSteps: number;
@@ -342,7 +356,16 @@ export async function evaluate(req: EvaluateRequest, deps: { fidelity?: Fidelity
   const real = loadDataset({ path: req.real, size, channels, bins: req.bins });
   const augmented = req.augmented ? loadDataset({ path: req.augmented, size, channels }) : null;
   const K = real.labelNames.length;
-  const groupBy = req.groupBy ?? defaultGroupBy(real);
+  const run = req.run;
+  if (run) {
+    if (real.source.fingerprint !== run.fingerprint) {
+      throw new DatasetError(`--real ${req.real}: not the data run ${run.dir} was trained on (sha256 differs from its run.json); pass the run's data, or drop --run and give --split-seed for a foreign synthetic set`);
+    }
+    const unknown = run.vocabulary.labels.filter((l) => !real.labelNames.includes(l));
+    if (unknown.length) throw new DatasetError(`--real ${req.real}: no class ${unknown.join(', ')} of run ${run.dir}'s vocabulary (conditions.json); pass the run's data`);
+  }
+  const runGroups = run?.vocabulary.attributes.map((a) => a.name) ?? [];
+  const groupBy = req.groupBy ?? (runGroups.length ? runGroups : defaultGroupBy(real));
   const attrs = groupBy.map((name) => {
     const a = real.attributes.find((x) => x.name === name);
     if (!a) throw new ConfigError(`--group-by ${name}: the real data has no attribute '${name}' (available: ${real.attributes.map((x) => x.name).join(', ') || 'none'})`);
@@ -355,9 +378,21 @@ export async function evaluate(req: EvaluateRequest, deps: { fidelity?: Fidelity
   const augLabels = augmented ? realLabels(augmented, real, '--augmented', req.augmented!) : null;
   const augGroup = augmented ? groupCodes(augmented, attrs, '--augmented', req.augmented!) : null;
 
-  const split = assignSplits(real, { seed: req.splitSeed });
-  const train = splitIndices(split, 'train');
-  const test = splitIndices(split, 'test');
+  // The run's recorded split (by image id), else the one --split-seed assigns.
+  const assigned = run ? null : assignSplits(real, { seed: req.splitSeed });
+  const splitOf: SplitName[] = run
+    ? real.ids.map((id) => {
+        const s = run.splits.get(id);
+        if (s === undefined) throw new DatasetError(`--real ${req.real}: image ${id} is not in run ${run.dir}'s splits.csv; pass the run's data`);
+        return s;
+      })
+    : assigned!.split;
+  const splitSummary: EvaluateResult['splits'] = run
+    ? run.splitSummary
+    : { seed: assigned!.seed, origin: assigned!.origin, unit: assigned!.unit, sizes: assigned!.sizes, units: assigned!.units };
+  const ofSplit = (name: SplitName) => splitOf.flatMap((s, i) => (s === name ? [i] : []));
+  const train = ofSplit('train');
+  const test = ofSplit('test');
   if (train.length < 2) throw new DatasetError(`--real ${req.real}: the train split has ${train.length} image(s); evaluation needs a real train split`);
   if (test.length === 0) throw new DatasetError(`--real ${req.real}: the test split is empty; utility and the real-vs-real baseline need test images (check the split column or the data size)`);
   const len = imageLength(real);
@@ -561,7 +596,7 @@ export async function evaluate(req: EvaluateRequest, deps: { fidelity?: Fidelity
     classes: real.labelNames,
     groupBy,
     groups,
-    splits: { seed: split.seed, origin: split.origin, unit: split.unit, sizes: split.sizes, units: split.units },
+    splits: splitSummary,
     fidelity: {
       reference: 'real train split',
       minSlice,

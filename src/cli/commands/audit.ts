@@ -5,12 +5,12 @@ import { BACKEND_CHOICES } from '../../backend/index.js';
 import { ConfigError } from '../../core/errors.js';
 import { describeBackend, info_, startBackend } from '../context.js';
 import { parsePositiveInt, parseSeed } from '../options.js';
-import { fmt, formatTable } from '../table.js';
+import { fmt, formatTable } from '../../core/table.js';
 import { JSON_HELP, JsonOutput, withExample } from './shared.js';
 
 interface AuditCliOptions {
   model: string;
-  data: string;
+  data?: string;
   attacks: string;
   nSynthetic?: number;
   seed: number;
@@ -71,7 +71,7 @@ export function registerAuditCommand(program: Command): void {
     .command('audit')
     .description('membership-inference audit of a trained run: attack AUC, TPR at low FPR, advantage, empirical epsilon')
     .requiredOption('--model <run>', 'run folder written by medsynth train')
-    .requiredOption('--data <dir>', 'the data the run was trained on (its train split = members, holdout = non-members, test = reference)')
+    .option('--data <dir>', 'the data the run was trained on (its train split = members, holdout = non-members, test = reference; default: run.json "data"; its sha256 must match)')
     .option('--attacks <list>', 'all, or a comma list of distance, dcr, domias, whitebox, control', 'all')
     .option('--n-synthetic <count>', 'synthetic samples to draw (default: as many as members)', parsePositiveInt)
     .option('--seed <int>', 'audit seed (subsampling, samples, features, bootstrap)', parseSeed, AUDIT_DEFAULTS.seed)
@@ -82,7 +82,7 @@ export function registerAuditCommand(program: Command): void {
     .option('--min-group <n>', 'smallest group (members and non-members each) that gets metrics', parsePositiveInt, AUDIT_DEFAULTS.minGroup)
     .option('--json [file]', JSON_HELP)
     .addOption(new Option('--backend <name>', 'compute backend (default: $MEDSYNTH_BACKEND or auto)').choices([...BACKEND_CHOICES]))
-    .option('--quiet', 'no progress messages on stderr', false), 'medsynth audit --model runs/cvae --data data/phantom --json audit.json')
+    .option('--quiet', 'no progress messages on stderr', false), 'medsynth audit --model runs/cvae --json audit.json')
     .action(async (opts: AuditCliOptions) => {
       const json = new JsonOutput(opts.json);
       const attacks = parseAttackFamilies(opts.attacks);

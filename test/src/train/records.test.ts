@@ -176,3 +176,63 @@ describe('openRun', () => {
     expect(openRun(dir).epsilonPerEpoch()).toEqual(expected);
   });
 });
+
+describe('the commands read a run through openRun', () => {
+  const rejects = async (args: string[], pattern: RegExp) => {
+    process.exitCode = undefined;
+    await expect(main(['node', 'medsynth', ...args])).rejects.toThrow(pattern);
+  };
+
+  it('sample and reconstruct: the run\'s model id, conditions and bit depth; the recorded test split', async () => {
+    const out = join(work, 'samples-dp');
+    await cli(['sample', '--model', runs.dp, '--n', '8', '--seed', '3', '--out', out]);
+    const s = readJson(join(out, 'samples.json')) as { modelId: string; openConditions: { uniform?: string[] } };
+    expect(s.modelId).toBe(openRun(runs.dp).modelId);
+    const json = join(work, 'recon.json');
+    await cli(['reconstruct', '--model', runs.plain, '--n', '4', '--out', join(work, 'recon.png'), '--json', json]);
+    expect((readJson(json) as { n: number }).n).toBe(4);
+  });
+
+  it('audit: --data defaults to run.json "data", sets come from splits.csv; moved data is named in one line', async () => {
+    const json = join(work, 'audit.json');
+    await cli(['audit', '--model', runs.dp, '--attacks', 'control', '--bootstrap', '20', '--quiet', '--json', json]);
+    const run = openRun(runs.dp);
+    const a = readJson(json) as { modelId: string; data: { fingerprint: string }; sizes: { trainSplit: number; holdoutSplit: number; testSplit: number } };
+    expect(a.data.fingerprint).toBe(`sha256:${run.record.fingerprint}`);
+    expect(a.modelId).toBe(run.modelId);
+    expect([a.sizes.trainSplit, a.sizes.holdoutSplit, a.sizes.testSplit]).toEqual([run.card.splits.sizes.train, run.card.splits.sizes.holdout, run.card.splits.sizes.test]);
+    const moved = join(work, 'dp-moved');
+    cpSync(runs.dp, moved, { recursive: true });
+    const r = readJson(join(moved, 'run.json')) as Record<string, unknown>;
+    writeFileSync(join(moved, 'run.json'), JSON.stringify({ ...r, data: join(work, 'gone') }));
+    await rejects(['audit', '--model', moved, '--attacks', 'control', '--quiet', '--json', join(work, 'never.json')], /^--model .*dp-moved: the run's data \(run\.json "data": .*gone\) is not at .*; pass it with --data PATH$/);
+  });
+
+  it('balance: the run\'s own data is counted over the recorded train split', async () => {
+    const json = join(work, 'balance.json');
+    await cli(['balance', '--data', data, '--model', runs.plain, '--target', 'equalize-groups', '--dry-run', '--json', json]);
+    expect((readJson(json) as { realImages: number }).realImages).toBe(openRun(runs.plain).card.splits.sizes.train);
+  });
+
+  it.each(['dp', 'auto'] as const)('report (%s run): ε per epoch is the card\'s, not a second ledger\'s', async (kind) => {
+    const out = join(work, `report-${kind}`);
+    await cli(['report', '--run', runs[kind], '--out', out]);
+    const rep = readJson(join(out, 'report.json')) as { curves: { epoch: number; epsilon?: number }[] };
+    const card = openRun(runs[kind]).card.privacy;
+    if (!card.differentialPrivacy) throw new Error('expected a DP card');
+    expect(rep.curves.map((c) => ({ epoch: c.epoch, epsilon: c.epsilon }))).toEqual(card.epsilonPerEpoch!.map((e) => ({ epoch: e.epoch, epsilon: e.epsilon })));
+  });
+
+  it('evaluate --run: the run\'s data, split, bins and groups; --split-seed beside it is refused', async () => {
+    const samples = join(work, 'samples-plain');
+    await cli(['sample', '--model', runs.plain, '--n', '40', '--out', samples]);
+    const json = join(work, 'evaluation.json');
+    await cli(['evaluate', '--run', runs.plain, '--synthetic', samples, '--features', 'pixel-pca', '--classifier-steps', '5', '--classifier-seeds', '1', '--no-cache', '--json', json]);
+    const ev = readJson(json) as { splits: { seed: number; sizes: Record<string, number> }; groupBy: string[]; datasets: { real: { fingerprint: string } } };
+    const run = openRun(runs.plain);
+    expect(ev.splits).toEqual(run.card.splits);
+    expect(ev.groupBy).toEqual(['sex']);
+    expect(ev.datasets.real.fingerprint).toBe(run.record.fingerprint);
+    await rejects(['evaluate', '--run', runs.plain, '--synthetic', samples, '--split-seed', '7', '--json', json], /^--split-seed: --run .* supplies the run's split \(splits\.csv\); drop --split-seed/);
+  }, 120_000);
+});
