@@ -192,7 +192,11 @@ function isOneShot(model: string): boolean {
 }
 
 /** `extraUnits`: input canaries of an audit run, one unit each, after the train images. */
-function dpSchedule(plan: DpPlan, p: Prepared, gen: Generator, epochs: number, extraUnits = 0): { schedule: DpSchedule; ledger: PrivacyLedger } {
+/**
+ * The run's one privacy ledger is made here: trainRun validates the plan with it before writing anything
+ * and hands it to runLoop (`ledger`), whose epoch summaries (metrics.jsonl), summary and model card all read it.
+ */
+function dpSchedule(plan: DpPlan, p: Prepared, gen: Generator, epochs: number, extraUnits = 0, given?: PrivacyLedger): { schedule: DpSchedule; ledger: PrivacyLedger } {
   const oneShot = isOneShot(gen.kind);
   assertDpSetup({
     privateLayers: gen.privateLayers?.() ?? [],
@@ -204,7 +208,7 @@ function dpSchedule(plan: DpPlan, p: Prepared, gen: Generator, epochs: number, e
     noiseMultiplier: plan.noiseMultiplier,
   });
   if (!oneShot && !gen.privateStep) throw new ConfigError(`--dp: the ${gen.kind} generator has no DP-SGD step`);
-  const ledger = new PrivacyLedger(plan.accountant, plan.noiseMultiplier, plan.sampleRate, plan.delta);
+  const ledger = given ?? new PrivacyLedger(plan.accountant, plan.noiseMultiplier, plan.sampleRate, plan.delta);
   const plannedSteps = oneShot ? 1 : epochs * dpStepsPerEpoch(plan.sampleRate);
   const maxSteps = plan.targetEpsilon === null ? plannedSteps : ledger.maxStepsWithin(plan.targetEpsilon, plannedSteps);
   if (maxSteps === 0) {
@@ -406,7 +410,7 @@ function withInputs(data: { images: tf.Tensor4D; cond: tf.Tensor2D }, inputs: { 
   return out;
 }
 
-async function runLoop(out: string, cfg: RunConfig, p: Prepared, gen: Generator, cb: RunCallbacks, start?: LoopPosition): Promise<RunSummary> {
+async function runLoop(out: string, cfg: RunConfig, p: Prepared, gen: Generator, cb: RunCallbacks, start?: LoopPosition, ledger?: PrivacyLedger): Promise<RunSummary> {
   const plan = cfg.dp && isPlan(cfg.dp) ? cfg.dp : null;
   const oneShot = isOneShot(gen.kind);
   const canaryPlan = plan ? readCanaryPlan(out) : null;
@@ -416,7 +420,7 @@ async function runLoop(out: string, cfg: RunConfig, p: Prepared, gen: Generator,
       : null;
   // Input canaries: the included ones join the train images as units of their own.
   const inputs = canaryPlan?.kind === 'input' ? includedInputs(canaryPlan, readCanaryKey(out, canaryPlan.canaries), p.spec) : null;
-  const dp = plan ? dpSchedule(plan, p, gen, cfg.epochs, inputs?.n ?? 0) : null;
+  const dp = plan ? dpSchedule(plan, p, gen, cfg.epochs, inputs?.n ?? 0, ledger) : null;
   const data = inputs ? withInputs(trainTensors(p), inputs) : trainTensors(p);
   try {
     if (oneShot && !gen.isReleased!()) {
@@ -569,7 +573,7 @@ export async function trainRun(outDir: string, requested: RunConfig, cb: RunCall
   cfg.generator = gen.config();
   try {
     // The DP validators, the budget check and the warm start run before anything is written.
-    if (cfg.dp && isPlan(cfg.dp)) dpSchedule(cfg.dp, p, gen, cfg.epochs);
+    const ledger = cfg.dp && isPlan(cfg.dp) ? dpSchedule(cfg.dp, p, gen, cfg.epochs).ledger : undefined;
     if (typeof cfg.initFrom === 'string') cfg.initFrom = initialiseFrom(cfg.initFrom, cfg, p.ds.source.fingerprint, gen);
     if (auditCanaries && !('seed' in auditCanaries)) throw new Error('internal error: a new audit run needs the canary seed');
     const canaries = auditCanaries ? planCanaries(auditCanaries as CanaryRequest, gen, isOneShot(cfg.model), cfg.seed) : null;
@@ -583,7 +587,7 @@ export async function trainRun(outDir: string, requested: RunConfig, cb: RunCall
       ? { spec: p.spec, train: [], countsWithheld: 'differential privacy: the train-split condition counts are statistics of the private data; sampling draws open conditions uniformly unless --condition-proportions gives public proportions' }
       : { spec: p.spec, train: conditionCounts(p) };
     writeFileAtomic(join(out, 'conditions.json'), JSON.stringify(conditions, null, 2) + '\n');
-    return await runLoop(out, cfg, p, gen, cb);
+    return await runLoop(out, cfg, p, gen, cb, undefined, ledger);
   } finally {
     gen.dispose();
   }

@@ -1,8 +1,9 @@
 /**
  * The accountant interface and registry. An accountant turns the history of a DP-SGD training — segments
  * of identical Poisson-subsampled Gaussian steps (noise multiplier σ, sample rate q, number of steps) —
- * into an ε at a given δ. Histories are plain JSON, saved in checkpoints and model cards, so any reader can
- * recompute the claim.
+ * into an ε at a given δ. Histories are plain JSON: a run's model card records its history
+ * (`privacy.history`, src/train/records.ts), so any reader can recompute the claim with `epsilon(history,
+ * delta)`. Checkpoints do not hold one: a resumed run rebuilds its ledger from the plan in run.json.
  *
  *   rdp  Rényi DP (accountants/rdp.ts): Mironov, Talwar & Zhang 2019 + Balle et al. 2020 Thm. 21.
  *   prv  privacy random variables (accountants/prv.ts): Gopi, Lee & Wutschitz, NeurIPS 2021.
