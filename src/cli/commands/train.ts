@@ -1,8 +1,6 @@
 /** `medsynth train`: fit a generator on a dataset's train split, with checkpoints and resume. */
-import { randomInt } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { InvalidArgumentError, Option, type Command } from 'commander';
-import { parseBinsOption } from '../../../datasets/attributes.js';
 import { DEFAULT_SPLIT_SEED } from '../../../datasets/splits.js';
 import { generatorKinds } from '../../../models/registry.js';
 import { ConfigError } from '../../core/errors.js';
@@ -11,6 +9,7 @@ import type { CanaryKind } from '../../privacy/canary.js';
 import type { PrivacyUnit } from '../../privacy/poisson.js';
 import type { Progress } from '../../train/loop.js';
 import { AUTO_MODEL, resumeRun, trainRun, type RunConfig } from '../../train/run.js';
+import { normaliseTrainOptions } from '../../train/request.js';
 import type { Selection } from '../../train/select.js';
 import { info_, startBackend } from '../context.js';
 import { parseChannels, parseList, parsePositiveInt, parseSeed, parseSize } from '../options.js';
@@ -160,7 +159,7 @@ export function registerTrainCommand(program: Command): void {
       const cb = { backend, onProgress, onEpoch, onSelect, onWarning, shouldStop: () => signal !== null };
       const summary = opts.resume
         ? await resumeRun(opts.resume, cb, cmd.getOptionValueSource('epochs') === 'cli' ? { epochs: opts.epochs } : {})
-        : await trainRun(opts.out!, { ...runConfig(opts), ...(cmd.getOptionValueSource('epochs') === 'default' ? { epochsDefaulted: true } : {}) }, cb);
+        : await trainRun(opts.out!, newRunRequest(opts, cmd.getOptionValueSource('epochs') === 'default', quiet), cb);
       json.line({ event: 'end', command: 'train', backend, ...summary, ...(signal ? { signal } : {}) });
       if (signal) process.exitCode = SIGNAL_EXIT_CODES[signal];
       if (quiet) return;
@@ -196,67 +195,10 @@ function parseModelConfig(value: string): Record<string, unknown> {
   return parsed as Record<string, unknown>;
 }
 
-function runConfig(opts: TrainCliOptions): RunConfig {
-  // No --model: with --dp the trainer picks the private generator (src/train/select.ts); without, the cVAE.
-  opts.model ??= opts.dp ? AUTO_MODEL : 'cvae';
-  const generator: Record<string, unknown> = { ...(opts.modelConfig ?? {}) };
-  if (opts.lr !== undefined) generator.lr = opts.lr;
-  if (opts.latent !== undefined) generator.latent = opts.latent;
-  if (opts.beta !== undefined) generator.beta = opts.beta;
-  if (opts.warmupSteps !== undefined) generator.warmupSteps = opts.warmupSteps;
-  if (opts.likelihood !== undefined) generator.likelihood = opts.likelihood;
-  const condition = opts.condition.includes('label') ? opts.condition : ['label', ...opts.condition];
-  const dpOptions = ['targetEpsilon', 'delta', 'noiseMultiplier', 'privacyUnit'] as const;
-  // DP is the default for the DP-GAN (with a budget of epsilon 10 unless told otherwise).
-  const dp = opts.dp ?? opts.model === 'dpgan';
-  if (opts.model === 'dpgan') {
-    if (opts.dSteps !== undefined) generator.dSteps = opts.dSteps;
-    if (dp && opts.targetEpsilon === undefined && opts.noiseMultiplier === undefined) {
-      opts.targetEpsilon = DPGAN_DEFAULT_EPSILON;
-      if (opts.json !== true) info_(`privacy budget: epsilon ${DPGAN_DEFAULT_EPSILON} (the dpgan default; set --target-epsilon, or --no-dp for a non-private baseline)`);
-    }
-    if (!dp && opts.json !== true) info_('warning: --no-dp: this DP-GAN is NOT differentially private; its samples may reveal training patients');
-  } else if (opts.dSteps !== undefined) {
-    throw new ConfigError('--d-steps only applies to --model dpgan');
-  }
-  if (opts.auditCanaries === undefined && (opts.canarySeed !== undefined)) throw new ConfigError('--canary-seed only applies with --audit-canaries M');
-  if (!dp) {
-    if (opts.auditCanaries !== undefined) throw new ConfigError('--audit-canaries audits a DP-SGD run: add --dp and a budget (--target-epsilon)');
-    const stray = dpOptions.find((k) => opts[k] !== undefined);
-    if (stray) throw new ConfigError(`--${stray.replace(/[A-Z]/g, (c) => '-' + c.toLowerCase())} only applies with --dp; add --dp to train with differential privacy`);
-  }
-  return {
-    model: opts.model,
-    data: opts.data!,
-    size: opts.size,
-    channels: opts.channels,
-    bins: opts.bins ? parseBinsOption(opts.bins) : undefined,
-    attributes: opts.attributes,
-    condition,
-    epochs: opts.epochs,
-    batchSize: opts.batchSize,
-    seed: opts.seed,
-    splitSeed: opts.splitSeed,
-    generator,
-    ...(opts.initFrom ? { initFrom: opts.initFrom } : {}),
-    ...(opts.auditCanaries !== undefined
-      ? { auditCanaries: { canaries: opts.auditCanaries, kind: opts.canaryKind, seed: opts.canarySeed ?? randomInt(0, 2 ** 31) } }
-      : {}),
-    ...(dp
-      ? {
-          dp: {
-            targetEpsilon: opts.targetEpsilon,
-            delta: opts.delta,
-            clipNorm: opts.maxGradNorm,
-            noiseMultiplier: opts.noiseMultiplier,
-            accountant: opts.accountant,
-            unit: opts.privacyUnit,
-          },
-        }
-      : {}),
-  };
+/** A new run's request from the parsed flags (src/train/request.ts owns the policy); its notices on stderr. */
+function newRunRequest(opts: TrainCliOptions, epochsDefaulted: boolean, quiet: boolean): RunConfig {
+  const { out: _out, resume: _resume, json: _json, backend: _backend, ...rest } = opts;
+  const { request, notices } = normaliseTrainOptions({ ...rest, data: opts.data!, epochsDefaulted });
+  if (!quiet) for (const n of notices) info_(n);
+  return request;
 }
-
-/** The budget `--model dpgan` trains to when the user gives none (the issue's reference setting). */
-const DPGAN_DEFAULT_EPSILON = 10;
-
