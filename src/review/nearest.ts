@@ -1,18 +1,20 @@
 /**
  * The near-copy check of `medsynth review --show-nearest RUN` (#24): for a synthetic image, the nearest
- * REAL training image of the run (the train split it was fitted on, from run.json: data, size, channels,
- * bins, split seed). Nearest = smallest Euclidean distance in pixel space at the run's size (brute force:
+ * REAL training image of the run (the train split it was fitted on: run.json's data, size, channels and bins,
+ * the split from splits.csv; a folder without one gets the split its split seed assigns). Nearest = smallest Euclidean distance in pixel space at the run's size (brute force:
  * N train images × size² × channels values). The real images live in memory only: the server encodes the
  * one it shows per request and never writes it anywhere.
  */
-import { resolve } from 'node:path';
+import { existsSync, readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import { imageLength } from '../../datasets/dataset.js';
 import { decodeImage } from '../../datasets/image/decode.js';
 import { encodePng } from '../../datasets/image/encode.js';
 import { toSquare } from '../../datasets/image/resize.js';
 import { loadDataset } from '../../datasets/load.js';
 import { assignSplits, splitIndices } from '../../datasets/splits.js';
-import { readRunConfig } from '../train/run.js';
+import { readRunData } from '../train/open.js';
+import { parseSplitsCsv } from '../train/records.js';
 
 export interface NearestIndex {
   /** The run folder (for the page). */
@@ -23,10 +25,12 @@ export interface NearestIndex {
 
 export function loadNearestIndex(run: string): NearestIndex {
   const runDir = resolve(run);
-  const cfg = readRunConfig(runDir);
-  const channels = (cfg.channels ?? 1) as 1 | 3;
+  const cfg = readRunData(runDir, '--show-nearest');
+  const channels = cfg.channels ?? 1;
   const ds = loadDataset({ path: cfg.data, size: cfg.size, channels, bins: cfg.bins, attributes: cfg.attributes });
-  const train = splitIndices(assignSplits(ds, { seed: cfg.splitSeed }), 'train');
+  const splitsPath = join(runDir, 'splits.csv');
+  const recorded = existsSync(splitsPath) ? parseSplitsCsv(readFileSync(splitsPath, 'utf8'), splitsPath) : null;
+  const train = recorded ? ds.ids.flatMap((id, i) => (recorded.get(id) === 'train' ? [i] : [])) : splitIndices(assignSplits(ds, { seed: cfg.splitSeed }), 'train');
   const len = imageLength(ds);
   return {
     run: runDir,

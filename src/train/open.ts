@@ -19,11 +19,13 @@ import {
   ModelCardSchema,
   parseRecord,
   parseSplitsCsv,
+  RunDataSchema,
   RunRecordSchema,
   type Conditions,
   type EpochEpsilon,
   type MetricsLine,
   type ModelCard,
+  type RunData,
   type RunRecord,
 } from './records.js';
 
@@ -44,6 +46,13 @@ export function readRunRecord(dir: string, option = '--run'): RunRecord {
   const path = join(dir, 'run.json');
   const raw = readJsonFile(path, `${option} ${dir}: not a medsynth run folder (no run.json); give a folder written by medsynth train --out`);
   return parseRecord(RunRecordSchema, raw, path, OLD_OR_EDITED);
+}
+
+/** The data part of run.json only (RunDataSchema): enough to load and split the run's data. */
+export function readRunData(dir: string, option = '--run'): RunData {
+  const path = join(dir, 'run.json');
+  const raw = readJsonFile(path, `${option} ${dir}: not a medsynth run folder (no run.json); give a folder written by medsynth train --out`);
+  return parseRecord(RunDataSchema, raw, path, OLD_OR_EDITED);
 }
 
 export interface OpenedRun {

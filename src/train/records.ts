@@ -105,6 +105,10 @@ export const RunRecordSchema = RunSettingsSchema.extend({
 });
 export type RunRecord = z.infer<typeof RunRecordSchema>;
 
+/** The part of run.json that says which data a run read and how (for readers that need no generator). */
+export const RunDataSchema = RunRecordSchema.pick({ data: true, size: true, channels: true, bins: true, attributes: true, splitSeed: true });
+export type RunData = z.infer<typeof RunDataSchema>;
+
 /** ε after an epoch, as the run's one ledger gave it (metrics.jsonl `epsilon`). */
 export const EpochEpsilonSchema = z.object({ epoch: z.number().int().positive(), step: z.number().int().nonnegative(), epsilon: z.number().nonnegative() });
 export type EpochEpsilon = z.infer<typeof EpochEpsilonSchema>;
