@@ -37,7 +37,7 @@ import { canaryInputs, CanaryRecorder, planCanaries, type CanaryPlanFile, readCa
 import type { AuditBreak, CanaryKind } from '../privacy/canary.js';
 import { byNetwork, createGenerator, loadNetworks, saveNetworks, weightsSha256 } from './networks.js';
 import { openRun, readRunRecord } from './open.js';
-import type { Conditions, DpPlan, InitRecord, ModelCard, RunRecord, RunSettings } from './records.js';
+import { MetricsLineSchema, type Conditions, type DpPlan, type EpochEpsilon, type InitRecord, type ModelCard, type RunRecord, type RunSettings } from './records.js';
 import { dpStepsPerEpoch, trainLoop, type DpSchedule, type EpochSummary, type LoopPosition, type Progress } from './loop.js';
 
 /** What the user asks for with --dp. */
@@ -599,13 +599,13 @@ export function readRunConfig(runDir: string, option = '--resume'): RunRecord {
 }
 
 /** ε after each epoch, from metrics.jsonl (written by the loop from the run's ledger). */
-function epochEpsilons(out: string): { epoch: number; step: number; epsilon: number }[] {
+function epochEpsilons(out: string): EpochEpsilon[] {
   const path = join(out, 'metrics.jsonl');
   if (!existsSync(path)) return [];
   return readFileSync(path, 'utf8')
     .split('\n')
     .filter((l) => l.trim() !== '')
-    .map((l) => JSON.parse(l) as { epoch: number; step: number; epsilon?: number })
+    .map((l) => MetricsLineSchema.parse(JSON.parse(l)))
     .flatMap((e) => (typeof e.epsilon === 'number' ? [{ epoch: e.epoch, step: e.step, epsilon: e.epsilon }] : []));
 }
 
