@@ -76,6 +76,8 @@ export interface EvaluateRequest {
   run?: {
     dir: string;
     fingerprint: string;
+    /** The image side the generator was trained at (the default evaluation size). */
+    size: number;
     splits: ReadonlyMap<string, SplitName>;
     /** The model card's record of that split (seed, origin, unit, sizes, units). */
     splitSummary: EvaluateResult['splits'];
@@ -344,9 +346,10 @@ export async function evaluate(req: EvaluateRequest, deps: { fidelity?: Fidelity
   let size: number;
   let sizeFrom: string;
   try {
-    const runSize = source.run ? runImageSize(source.run) : null;
+    const runDir = req.run?.dir ?? source.run;
+    const runSize = req.run ? req.run.size : source.run ? runImageSize(source.run) : null;
     if (req.size !== undefined) [size, sizeFrom] = [req.size, '--size'];
-    else if (runSize !== null) [size, sizeFrom] = [runSize, `the generator's run (${source.run}/run.json)`];
+    else if (runSize !== null) [size, sizeFrom] = [runSize, `the generator's run (${runDir}/run.json)`];
     else [size, sizeFrom] = [detectSize(source.loadPath), 'the first synthetic image'];
     synthetic = loadDataset({ path: source.loadPath, size });
   } finally {

@@ -112,7 +112,7 @@ export function registerEvaluateCommand(program: Command): void {
         positive: opts.positive,
         splitSeed: run ? run.record.splitSeed : opts.splitSeed,
         ...(run
-          ? { run: { dir: run.dir, fingerprint: run.record.fingerprint, splits: run.splits(), splitSummary: run.card.splits, vocabulary: run.conditions.spec } }
+          ? { run: { dir: run.dir, fingerprint: run.record.fingerprint, size: run.record.size, splits: run.splits(), splitSummary: run.card.splits, vocabulary: run.conditions.spec } }
           : {}),
         seed: opts.seed,
         classifierSteps: opts.classifierSteps,

@@ -228,10 +228,11 @@ describe('the commands read a run through openRun', () => {
     await cli(['sample', '--model', runs.plain, '--n', '40', '--out', samples]);
     const json = join(work, 'evaluation.json');
     await cli(['evaluate', '--run', runs.plain, '--synthetic', samples, '--features', 'pixel-pca', '--classifier-steps', '5', '--classifier-seeds', '1', '--no-cache', '--json', json]);
-    const ev = readJson(json) as { splits: { seed: number; sizes: Record<string, number> }; groupBy: string[]; datasets: { real: { fingerprint: string } } };
+    const ev = readJson(json) as { splits: { seed: number; sizes: Record<string, number> }; groupBy: string[]; datasets: { real: { fingerprint: string } }; image: { size: number; sizeFrom: string } };
     const run = openRun(runs.plain);
     expect(ev.splits).toEqual(run.card.splits);
     expect(ev.groupBy).toEqual(['sex']);
+    expect(ev.image).toMatchObject({ size: 28, sizeFrom: `the generator's run (${run.dir}/run.json)` });
     expect(ev.datasets.real.fingerprint).toBe(run.record.fingerprint);
     await rejects(['evaluate', '--run', runs.plain, '--synthetic', samples, '--split-seed', '7', '--json', json], /^--split-seed: --run .* supplies the run's split \(splits\.csv\); drop --split-seed/);
   }, 120_000);
