@@ -78,6 +78,13 @@ beforeAll(async () => {
 
 /** Options that keep a generator's contract run small (the defaults are sized for real images). */
 const SMALL: Record<string, Record<string, unknown>> = { dpmerf: { frequencies: 256, perCell: 16 } };
+/**
+ * Training steps of the first test, 250 unless a generator learns the toy task sooner. Measured at seed 1
+ * (centre gap > 0.4, top-band gap > 0.3 required): the DP-GAN has 0.86 and 0.66 by step 125 and stays there
+ * (0.89, 0.68 at 250); DP-MERF 0.71 and 0.64 by step 125 (0.74, 0.64 at 250). The cVAE needs all 250
+ * (0.32, 0.55 at 200; 0.44, 0.62 at 250).
+ */
+const STEPS: Record<string, number> = { dpgan: 150, dpmerf: 150 };
 
 describe.each(generatorKinds())('generator contract: %s', (kind) => {
   const make = (seed: number) => generatorFactory(kind)!.create(SMALL[kind] ?? {}, SPEC, { size: SIZE, channels: 1 }, seed);
@@ -86,7 +93,7 @@ describe.each(generatorKinds())('generator contract: %s', (kind) => {
     const g = make(1);
     try {
       const first = train(g, 0, 1);
-      const last = train(g, 1, 250);
+      const last = train(g, 1, STEPS[kind] ?? 250);
       expect(Number.isFinite(last.loss!)).toBe(true);
       expect(last.loss!).toBeLessThan(first.loss!);
       const n = 24;
