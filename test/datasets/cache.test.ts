@@ -143,7 +143,7 @@ describe('decoded-pixel cache', () => {
   it('a command wrapped by withDataLoadOptions passes --cache-dir / --no-cache to every load its action makes', async () => {
     writePngs();
     const run = async (...flags: string[]) => {
-      const cmd = withDataLoadOptions(new Command('x').exitOverride().action(() => loadDataset({ path: dir, size: 2 })));
+      const cmd = withDataLoadOptions(new Command('x').exitOverride().action(() => void loadDataset({ path: dir, size: 2 })));
       await cmd.parseAsync(flags, { from: 'user' });
     };
     try {
