@@ -18,13 +18,15 @@
  * by their decoder.
  *
  * Compressed syntaxes: RLE Lossless (PS3.5 Annex G: per-segment PackBits, most significant byte segment
- * first) is decoded here; JPEG Baseline frames by jpeg-js. Everything else is refused with a one-line
- * DatasetError naming the file, the syntax's UID and its name.
+ * first) is decoded here; JPEG Baseline frames by jpeg-js; grey JPEG-LS and JPEG 2000 frames by the CharLS
+ * and OpenJPEG WebAssembly builds (codecs.ts). Everything else is refused with a one-line DatasetError
+ * naming the file, the syntax's UID and its name.
  */
 import { inflateRawSync } from 'node:zlib';
 import dicomParser from 'dicom-parser';
 import jpeg from 'jpeg-js';
 import { DatasetError, oneLine } from '../../src/core/errors.js';
+import { decodeCodecFrame, type CodecFrame, type CodecName } from './codecs.js';
 import { supportedSyntaxes, transferSyntax, type TransferSyntax } from './syntax.js';
 
 /** The fallback when a grey file carries no VOI window or LUT. */
@@ -197,6 +199,7 @@ function frameSamples(
     throw fail(file, `cannot read compressed frame ${f + 1} (${err instanceof Error ? err.message : String(err)})`, 're-export the image or remove it');
   }
   if (syntax.how === 'rle') return { kind: 'samples', data: decodeRle(fragment, file, g) };
+  if (syntax.how === 'jpeg-ls' || syntax.how === 'j2k') return { kind: 'samples', data: decodeWasmFrame(syntax.how, fragment, file, f, g) };
   // JPEG baseline: 8-bit, 1 or 3 components; jpeg-js applies the YCbCr → RGB transform itself.
   let img: { width: number; height: number; data: Uint8Array };
   try {
@@ -216,6 +219,31 @@ function frameSamples(
   const out = new Float32Array(n * 3);
   for (let i = 0; i < n * 3; i++) out[i] = img.data[i]! / 255;
   return { kind: 'rgb8', data: out };
+}
+
+/** A JPEG-LS or JPEG 2000 frame (grey only) as stored samples; its geometry must match the header's. */
+function decodeWasmFrame(codec: CodecName, fragment: Uint8Array, file: string, f: number, g: Geometry): Uint8Array | Uint16Array {
+  const what = codec === 'jpeg-ls' ? 'JPEG-LS' : 'JPEG 2000';
+  if (g.spp !== 1) throw fail(file, `colour ${what} frames are not supported (only grey ones were tested)`, 'convert the file to an uncompressed syntax (dcmtk: dcmdjpls / dcmconv +te) or remove it');
+  let out: CodecFrame;
+  try {
+    out = decodeCodecFrame(codec, fragment);
+  } catch (err) {
+    throw fail(file, `${what} frame ${f + 1} cannot be decoded (${err instanceof Error ? err.message : String(err)})`, 're-export the image or remove it');
+  }
+  const bytesPer = out.bitsPerSample > 8 ? 2 : 1;
+  if (out.width !== g.cols || out.height !== g.rows || out.componentCount !== 1 || bytesPer !== g.bitsAllocated / 8) {
+    throw fail(
+      file,
+      `${what} frame is ${out.width}×${out.height}, ${out.componentCount} component(s) of ${out.bitsPerSample} bits, but the header says ${g.cols}×${g.rows}, 1 sample of ${g.bitsAllocated} bits allocated`,
+      're-export the image or remove it',
+    );
+  }
+  if (bytesPer === 1) return out.bytes;
+  const view = new DataView(out.bytes.buffer, out.bytes.byteOffset, out.bytes.byteLength);
+  const samples = new Uint16Array(g.rows * g.cols);
+  for (let i = 0; i < samples.length; i++) samples[i] = view.getUint16(2 * i, true);
+  return samples;
 }
 
 /** The bytes of compressed frame f (one fragment per frame, or all fragments for a single frame). */

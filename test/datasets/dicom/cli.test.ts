@@ -68,7 +68,7 @@ describe('medsynth data inspect on DICOM', () => {
     const cases: Array<[string, Uint8Array, RegExp]> = [
       ['broken.dcm', good.subarray(0, 200), /broken\.dcm: /],
       ['report.dcm', dicomFile({ rows: 1, cols: 1, noPixels: true, sopClass: '1.2.840.10008.5.1.4.1.1.88.22' }), /report\.dcm: a structured report \(SR\) without pixel data; remove it/],
-      ['ls.dcm', dicomFile({ syntax: 'j2k', rows: 2, cols: 2, bitsAllocated: 8, encapsulated: [new Uint8Array(8)] }), /ls\.dcm: transfer syntax 1\.2\.840\.10008\.1\.2\.4\.90 \(JPEG 2000 Image Compression \(Lossless Only\)\) cannot be decoded/],
+      ['ll.dcm', dicomFile({ syntax: 'jpegLossless', rows: 2, cols: 2, bitsAllocated: 8, encapsulated: [new Uint8Array(8)] }), /ll\.dcm: transfer syntax 1\.2\.840\.10008\.1\.2\.4\.70 \(JPEG Lossless, Non-Hierarchical, First-Order Prediction .*\) cannot be decoded/],
     ];
     for (const [name, bytes, pattern] of cases) {
       cleanup(dir);

@@ -14,7 +14,7 @@ import { findAttribute, type ImageDataset } from '../../../datasets/dataset.js';
 import { loadDataset } from '../../../datasets/load.js';
 import { DatasetError } from '../../../src/core/errors.js';
 import { cleanup, expectUserError, tempDir } from '../helpers.js';
-import { dicomFile, patientTags, type DicomSpec } from './write.js';
+import { dicomFile, encodeGrey, patientTags, type DicomSpec } from './write.js';
 
 let dir: string;
 beforeEach(() => {
@@ -82,10 +82,28 @@ describe('dicom adapter: transfer syntaxes', () => {
     g.images.forEach((v, i) => expect(Math.abs(v * 255 - greyPx[i]!)).toBeLessThanOrEqual(3));
   });
 
+  it.each(['jls', 'j2k'] as const)('%s: 12-bit grey frames decode to the stored values (codec round trip)', async (codec) => {
+    const side = 64; // OpenJPEG's default resolution levels need at least 32 px
+    const px = Array.from({ length: side * side }, (_, i) => (i * 37 + (i >> 6) * 11) % 4096);
+    put('x.dcm', dicomFile({ syntax: codec, rows: side, cols: side, bitsStored: 12, window: [2047.5, 4096], encapsulated: [await encodeGrey(codec, px, side, side, 12)] }));
+    const ds = load(side);
+    // window c = 2047.5, w = 4096: v ↦ (v − 2047)/4095 + 0.5, and 1 above 4094.5; exact only if the frame came back lossless
+    close(ds.images, px.map((v) => (v > 4094.5 ? 1 : (v - 2047) / 4095 + 0.5)));
+  });
+
   it('refuses an undecodable syntax in one line naming the file, the UID and the syntax', () => {
-    put('j2k.dcm', dicomFile({ syntax: 'j2k', rows: 2, cols: 2, bitsAllocated: 8, encapsulated: [new Uint8Array([0xff, 0x4f, 0xff, 0x51])] }));
-    const msg = expectUserError(() => load(2), DatasetError, ['j2k.dcm', '1.2.840.10008.1.2.4.90', 'JPEG 2000 Image Compression (Lossless Only)', 'convert']);
+    put('jl.dcm', dicomFile({ syntax: 'jpegLossless', rows: 2, cols: 2, bitsAllocated: 8, encapsulated: [new Uint8Array([0xff, 0xd8, 0xff, 0xc3])] }));
+    const msg = expectUserError(() => load(2), DatasetError, ['jl.dcm', '1.2.840.10008.1.2.4.70', 'JPEG Lossless, Non-Hierarchical, First-Order Prediction', 'convert']);
     expect(msg).not.toContain('\n');
+  });
+
+  it('a damaged JPEG 2000 frame and a colour JPEG-LS file are one-line errors', async () => {
+    put('bad.dcm', dicomFile({ syntax: 'j2k', rows: 2, cols: 2, bitsAllocated: 8, encapsulated: [new Uint8Array([0xff, 0x4f, 0xff, 0x51, 0, 1])] }));
+    expect(expectUserError(() => load(2), DatasetError, ['bad.dcm', 'JPEG 2000 frame', 're-export the image'])).not.toContain('\n');
+    cleanup(dir);
+    mkdirSync(dir);
+    put('rgb.dcm', dicomFile({ syntax: 'jls', rows: 2, cols: 2, bitsAllocated: 8, spp: 3, encapsulated: [new Uint8Array(4)] }));
+    expectUserError(() => load(2), DatasetError, ['rgb.dcm', 'colour JPEG-LS frames are not supported']);
   });
 });
 

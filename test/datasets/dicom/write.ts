@@ -4,6 +4,7 @@
  * deflated the explicit-little-endian data set is raw-deflated behind a meta header naming the deflated
  * syntax, and RLE frames are PackBits-encoded here (PS3.5 Annex G).
  */
+import { createRequire } from 'node:module';
 import { deflateRawSync } from 'node:zlib';
 // @ts-expect-error dcmjs ships no type declarations
 import dcmjs from 'dcmjs';
@@ -15,7 +16,9 @@ export const TS = {
   deflated: '1.2.840.10008.1.2.1.99',
   rle: '1.2.840.10008.1.2.5',
   jpeg: '1.2.840.10008.1.2.4.50',
+  jls: '1.2.840.10008.1.2.4.80',
   j2k: '1.2.840.10008.1.2.4.90',
+  jpegLossless: '1.2.840.10008.1.2.4.70',
 } as const;
 export type SyntaxName = keyof typeof TS;
 
@@ -196,4 +199,29 @@ export function dicomFile(spec: DicomSpec): Uint8Array {
     return out;
   }
   return write(dictFor(spec, syntax === 'big'), TS[syntax]);
+}
+
+interface WasmEncoder {
+  getDecodedBuffer(info: Record<string, unknown>): Uint8Array;
+  encode(): void;
+  getEncodedBuffer(): Uint8Array;
+  delete(): void;
+}
+
+/**
+ * A grey frame compressed losslessly by the codec's own encoder (CharLS for JPEG-LS, OpenJPEG for
+ * JPEG 2000): the test files for those syntaxes.
+ */
+export async function encodeGrey(codec: 'jls' | 'j2k', samples: number[], width: number, height: number, bits: number): Promise<Uint8Array> {
+  const require = createRequire(import.meta.url);
+  const m = (await require(codec === 'jls' ? '@cornerstonejs/codec-charls' : '@cornerstonejs/codec-openjpeg')()) as Record<string, new () => WasmEncoder>;
+  const e = codec === 'jls' ? new m.JpegLSEncoder!() : new m.J2KEncoder!();
+  try {
+    const raw = bits > 8 ? new Uint8Array(Uint16Array.from(samples).buffer) : Uint8Array.from(samples);
+    e.getDecodedBuffer({ width, height, bitsPerSample: bits, componentCount: 1, isSigned: false, isUsingColorTransform: false }).set(raw);
+    e.encode();
+    return e.getEncodedBuffer().slice();
+  } finally {
+    e.delete();
+  }
 }
