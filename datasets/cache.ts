@@ -19,8 +19,9 @@
  * Where: `cacheDir` in the load options (null: off); else $MEDSYNTH_CACHE (a folder, or `off`); else off
  * for library calls. The CLI turns it on by default in the user cache folder (`defaultCacheDir`), with
  * `--cache-dir` and `--no-cache` (src/cli/commands/shared.ts). The folder is capped at
- * $MEDSYNTH_CACHE_MAX_GB (default 5): the least recently used entries are removed first, and only files
- * that match the entry pattern are ever removed.
+ * $MEDSYNTH_CACHE_MAX_GB (default 5): the least recently used entries are removed first, as are the
+ * temporary files of writers that died before renaming; only files that match those two patterns are
+ * ever removed.
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { closeSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, statSync, utimesSync, writeSync } from 'node:fs';
@@ -30,6 +31,18 @@ import type { Preprocessing, SourceDims } from './dataset.js';
 
 const FORMAT = 1;
 const ENTRY = /^[0-9a-f]{64}\.f32$/;
+/** A writer's temporary file: `<key>.f32.tmp-<pid>-<8 hex>`. */
+const TEMP = /^[0-9a-f]{64}\.f32\.tmp-(\d+)-[0-9a-f]{8}$/;
+
+/** True when process `pid` is running (EPERM: it runs as someone else). */
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
 
 /** What decoding found out besides the pixels. */
 export interface DecodedFacts {
@@ -157,6 +170,11 @@ export function trimCache(dir: string, maxBytes = Number(process.env.MEDSYNTH_CA
   const folder = join(dir, 'datasets');
   let entries: { path: string; size: number; used: number }[];
   try {
+    // Temporary files of writers that were killed before their rename: theirs to remove, and ours.
+    for (const f of readdirSync(folder)) {
+      const m = TEMP.exec(f);
+      if (m && Number(m[1]) !== process.pid && !alive(Number(m[1]))) rmSync(join(folder, f), { force: true });
+    }
     entries = readdirSync(folder)
       .filter((f) => ENTRY.test(f))
       .map((f) => {

@@ -84,11 +84,12 @@ describe('decoded-pixel cache', () => {
     expect(cacheGet(cache, key)).not.toBeNull();
   });
 
-  it('ignores a killed writer\'s temporary file and never removes files it did not write', () => {
+  it('ignores a killed writer\'s temporary file, removes it at the next trim, and never removes files it did not write', () => {
     writePngs();
     loadDataset({ path: dir, size: 2, cacheDir: cache });
     const key = entries()[0]!.replace('.f32', '');
-    writeFileSync(join(cache, 'datasets', `${key}.f32.tmp-99999-deadbeef`), 'half');
+    writeFileSync(join(cache, 'datasets', `${key}.f32.tmp-2147483646-deadbeef`), 'half');
+    writeFileSync(join(cache, 'datasets', `${key}.f32.tmp-${process.pid}-0badf00d`), 'a live writer');
     writeFileSync(join(cache, 'datasets', 'notes.txt'), 'mine');
     expect(cacheGet(cache, key)).not.toBeNull();
     process.env.MEDSYNTH_CACHE_MAX_GB = '0'; // every entry over the cap: the trim runs after the next write
@@ -99,7 +100,8 @@ describe('decoded-pixel cache', () => {
     }
     const left = readdirSync(join(cache, 'datasets'));
     expect(left).toContain('notes.txt');
-    expect(left).toContain(`${key}.f32.tmp-99999-deadbeef`);
+    expect(left).not.toContain(`${key}.f32.tmp-2147483646-deadbeef`); // pid 2147483646: above any Linux pid_max, never running
+    expect(left).toContain(`${key}.f32.tmp-${process.pid}-0badf00d`); // its writer is alive
     expect(left.filter((f) => f.endsWith('.f32'))).toHaveLength(0);
   });
 
