@@ -96,10 +96,10 @@ describe('medsynth train --dp', () => {
   it('resumes a DP run to the same weights as an uninterrupted one', () => {
     const straight = join(work, 'dp-straight');
     const args = [...TRAIN, '--dp', '--noise-multiplier', '1.2'];
-    expect(runCli(['train', '--data', data, '--out', straight, '--epochs', '4', ...args]).status).toBe(0);
+    expect(runCli(['train', '--data', data, '--out', straight, '--epochs', '2', ...args]).status).toBe(0);
     const cut = join(work, 'dp-cut');
-    expect(runCli(['train', '--data', data, '--out', cut, '--epochs', '2', ...args]).status).toBe(0);
-    const r = runCli(['train', '--resume', cut, '--epochs', '4']);
+    expect(runCli(['train', '--data', data, '--out', cut, '--epochs', '1', ...args]).status).toBe(0);
+    const r = runCli(['train', '--resume', cut, '--epochs', '2']);
     expect(r.status, r.stderr).toBe(0);
     for (const f of ['encoder/model.bin', 'decoder/model.bin']) expect(sha(join(cut, f)), f).toBe(sha(join(straight, f)));
     expect(readJson(join(cut, 'model-card.json')).privacy.epsilon).toBeCloseTo(readJson(join(straight, 'model-card.json')).privacy.epsilon, 12);

@@ -65,10 +65,10 @@ describe('medsynth train --model dpgan', () => {
   it('resumes to the same weights as an uninterrupted run', () => {
     const args = [...TRAIN, '--noise-multiplier', '1.0', '--d-steps', '2'];
     const straight = join(work, 'gan-straight');
-    expect(runCli(['train', '--data', data, '--out', straight, '--epochs', '3', ...args]).status).toBe(0);
+    expect(runCli(['train', '--data', data, '--out', straight, '--epochs', '2', ...args]).status).toBe(0);
     const cut = join(work, 'gan-cut');
     expect(runCli(['train', '--data', data, '--out', cut, '--epochs', '1', ...args]).status).toBe(0);
-    const r = runCli(['train', '--resume', cut, '--epochs', '3']);
+    const r = runCli(['train', '--resume', cut, '--epochs', '2']);
     expect(r.status, r.stderr).toBe(0);
     for (const f of ['generator/model.bin', 'discriminator/model.bin']) expect(sha(join(cut, f)), f).toBe(sha(join(straight, f)));
   });
@@ -80,13 +80,13 @@ describe('medsynth train --model dpgan', () => {
     const cfg = JSON.stringify({ dStepsSchedule: 'adaptive', adaptiveThreshold: 1, adaptiveGrace: 1, dSteps: 1 });
     const args = [...TRAIN, '--noise-multiplier', '1.0', '--model-config', cfg];
     const straight = join(work, 'gan-adaptive-straight');
-    expect(runCli(['train', '--data', data, '--out', straight, '--epochs', '3', ...args]).status).toBe(0);
+    expect(runCli(['train', '--data', data, '--out', straight, '--epochs', '2', ...args]).status).toBe(0);
     const cut = join(work, 'gan-adaptive-cut');
     expect(runCli(['train', '--data', data, '--out', cut, '--epochs', '1', ...args]).status).toBe(0);
     const saved = readJson(join(cut, 'checkpoint', 'optimizer.json')).state;
     expect(saved.dSteps).toBeGreaterThan(1);
     expect(saved.generatorSteps).toBeGreaterThan(0);
-    const r = runCli(['train', '--resume', cut, '--epochs', '3']);
+    const r = runCli(['train', '--resume', cut, '--epochs', '2']);
     expect(r.status, r.stderr).toBe(0);
     for (const f of ['generator/model.bin', 'discriminator/model.bin']) expect(sha(join(cut, f)), f).toBe(sha(join(straight, f)));
   });

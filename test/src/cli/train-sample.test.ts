@@ -66,11 +66,12 @@ describe('medsynth train', () => {
   });
 
   it('resumes an interrupted run (SIGINT) to the same weights as an uninterrupted one', async () => {
+    // 6 epochs: after 'epoch 1:' the signal has five more epochs (seconds, even on a busy machine) to arrive.
     const straight = join(work, 'run-straight');
-    expect(runCli(['train', '--data', data, '--out', straight, '--epochs', '12', ...TRAIN]).status).toBe(0);
+    expect(runCli(['train', '--data', data, '--out', straight, '--epochs', '6', ...TRAIN]).status).toBe(0);
 
     const cut = join(work, 'run-cut');
-    const child = spawn(process.execPath, [BIN, 'train', '--data', data, '--out', cut, '--epochs', '12', ...TRAIN], { cwd: REPO_ROOT });
+    const child = spawn(process.execPath, [BIN, 'train', '--data', data, '--out', cut, '--epochs', '6', ...TRAIN], { cwd: REPO_ROOT });
     let stderr = '';
     let signalled = false;
     child.stderr.on('data', (d: Buffer) => {
