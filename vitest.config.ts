@@ -35,10 +35,10 @@ class SlowFirstSequencer extends BaseSequencer {
  * One OpenMP thread per process for oneDNN, the native conv/matmul kernels behind the wasm backend, in the
  * test workers and in the CLI processes they spawn (which inherit this environment). oneDNN's default is
  * one thread per core, so two workers each running a model would keep four threads on the two cores, and
- * OpenMP's threads spin at every barrier while they wait for a descheduled partner. Measured on the shared
- * 2-core machine (load average ~10): the generator contract's 250 cVAE steps took 166 s with the default
- * and 7.6 s with one thread; a 2-epoch cVAE CLI run 2.9 s of CPU against 1.5 s. Set OMP_NUM_THREADS
- * yourself to test other thread counts.
+ * OpenMP's threads spin at every barrier while they wait for a descheduled partner. Measured back to back
+ * on the shared 2-core machine at load average ~13: the generator contract's 250 cVAE steps took 46.4 s
+ * with the default and 8.5 s with one thread; a 2-epoch cVAE CLI run used 2.9 s of CPU against 1.5 s.
+ * Set OMP_NUM_THREADS yourself to test other thread counts.
  */
 process.env.OMP_NUM_THREADS ??= '1';
 
