@@ -60,7 +60,7 @@ function start(): NonNullable<typeof bridge> {
   const paths = { 'jpeg-ls': require.resolve('@cornerstonejs/codec-charls'), j2k: require.resolve('@cornerstonejs/codec-openjpeg') };
   const { port1, port2 } = new MessageChannel();
   const counter = new Int32Array(new SharedArrayBuffer(4));
-  const worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { paths, port: port2, counter: counter.buffer }, transferList: [port2] });
+  const worker = new Worker(WORKER_SOURCE, { eval: true, execArgv: [], workerData: { paths, port: port2, counter: counter.buffer }, transferList: [port2] });
   worker.unref();
   port1.unref();
   bridge = { worker, port: port1, counter };

@@ -135,6 +135,9 @@ export class SharpDecoder {
     this.counter = new Int32Array(new SharedArrayBuffer(4));
     this.worker = new Worker(WORKER_SOURCE, {
       eval: true,
+      // Not the parent's flags: under `node --input-type=module -e`, an inherited flag makes the eval'd
+      // CommonJS worker source fail before it can answer, and the caller would wait for it forever.
+      execArgv: [],
       workerData: { sharpPath: path, port: port2, counter: this.counter.buffer },
       transferList: [port2],
     });

@@ -6,7 +6,7 @@ import { ConfigError } from '../../core/errors.js';
 import { describeBackend, info_, startBackend } from '../context.js';
 import { parsePositiveInt, parseSeed } from '../options.js';
 import { fmt, formatTable } from '../../core/table.js';
-import { JSON_HELP, JsonOutput, withExample } from './shared.js';
+import { JSON_HELP, JsonOutput, withDataLoadOptions, withExample } from './shared.js';
 
 interface AuditCliOptions {
   model: string;
@@ -107,4 +107,5 @@ export function registerAuditCommand(program: Command): void {
       json.write({ ...result, backend });
       if (!json.stdout) process.stdout.write(formatAuditTable(result) + '\n');
     });
+  withDataLoadOptions(program.commands.find((c) => c.name() === 'audit')!);
 }

@@ -13,7 +13,7 @@ import { normaliseTrainOptions } from '../../train/request.js';
 import type { Selection } from '../../train/select.js';
 import { info_, startBackend } from '../context.js';
 import { parseChannels, parseList, parsePositiveInt, parseSeed, parseSize } from '../options.js';
-import { formatSeconds, JsonOutput, withExample, withSharedOptions, type SharedOptions } from './shared.js';
+import { formatSeconds, JsonOutput, withDataLoadOptions, withExample, withSharedOptions, type SharedOptions } from './shared.js';
 
 interface TrainCliOptions extends SharedOptions {
   model?: string;
@@ -107,6 +107,7 @@ export function registerTrainCommand(program: Command): void {
     'medsynth train --data data/phantom --out runs/cvae --size 32 --epochs 20 --dp --target-epsilon 8',
     'medsynth train --data data/phantom --out runs/audit --model cvae --size 32 --dp --target-epsilon 4 --audit-canaries 1000',
   );
+  withDataLoadOptions(cmd);
   cmd.action(async (opts: TrainCliOptions, cmd: Command) => {
     if (!opts.resume && !(opts.data && opts.out)) {
       throw new ConfigError('medsynth train needs --data and --out for a new run, or --resume runs/NAME to continue one');
