@@ -17,6 +17,7 @@
  */
 import { ConfigError, DatasetError } from '../src/core/errors.js';
 import { Rng } from '../src/core/rng.js';
+import { csvField } from './csv.js';
 import { SPLIT_NAMES, type ImageDataset, type SplitName } from './dataset.js';
 
 export interface SplitFractions {
@@ -196,10 +197,6 @@ export function splitsCsv(ds: ImageDataset, assignment: SplitAssignment): string
   const lines = ['id,split'];
   for (let i = 0; i < ds.n; i++) lines.push(`${csvField(ds.ids[i]!)},${assignment.split[i]}`);
   return lines.join('\n') + '\n';
-}
-
-function csvField(s: string): string {
-  return /[",\n\r]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
 }
 
 function checkFractions(f: SplitFractions): void {

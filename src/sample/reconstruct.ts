@@ -8,6 +8,7 @@ import { encodePng } from '../../datasets/image/encode.js';
 import { imageLength, type SplitName } from '../../datasets/dataset.js';
 import { conditionWidth, encodeConditions } from '../../models/generator.js';
 import { ConfigError } from '../core/errors.js';
+import { tileImages } from '../core/grid.js';
 import { writeFileAtomic } from '../core/fs.js';
 import { Rng } from '../core/rng.js';
 import { openRun } from '../train/open.js';
@@ -45,22 +46,15 @@ export async function reconstructionGrid(req: ReconstructRequest): Promise<{ out
       );
       return gen.reconstruct!(x, cond).dataSync() as Float32Array;
     });
+    // Rows of 8: a row of real images, then the row of their reconstructions.
     const cols = 8;
-    const rowsOfImages = Math.ceil(idx.length / cols);
-    const s = ds.height;
-    const c = ds.channels;
-    const grid = new Float32Array(2 * rowsOfImages * s * cols * s * c);
-    for (let k = 0; k < idx.length; k++) {
-      const r = Math.floor(k / cols);
-      const col = k % cols;
-      for (const [which, src] of [[0, real], [1, recon]] as const) {
-        for (let y = 0; y < s; y++) {
-          const from = src.subarray(k * len + y * s * c, k * len + (y + 1) * s * c);
-          grid.set(from, (((2 * r + which) * s + y) * cols * s + col * s) * c);
-        }
-      }
+    const rows: Float32Array[] = [];
+    for (let k = 0; k < idx.length; k += cols) {
+      const part = (src: Float32Array) => src.subarray(k * len, Math.min(idx.length, k + cols) * len);
+      rows.push(part(real), part(recon));
     }
-    writeFileAtomic(req.out, encodePng(grid, cols * s, 2 * rowsOfImages * s, c, 8));
+    const grid = tileImages(rows, { perRow: cols, size: ds.height, channels: ds.channels });
+    writeFileAtomic(req.out, encodePng(grid.pixels, grid.width, grid.height, ds.channels, 8));
     return { out: req.out, n: idx.length };
   } finally {
     gen.dispose();

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { assignSplits, emptySplitWarnings, splitIndices, splitsCsv } from '../../datasets/splits.js';
+import { parseCsv } from '../../datasets/csv.js';
 import { DatasetError } from '../../src/core/errors.js';
 import { toyDataset } from '../helpers/toy.js';
 
@@ -51,6 +52,14 @@ describe('assignSplits', () => {
     expect(assignSplits(ds, { seed: 9 }).split).toEqual(assignSplits(ds, { seed: 9 }).split);
     expect(assignSplits(ds, { seed: 9 }).split).not.toEqual(assignSplits(ds, { seed: 10 }).split);
     expect(splitsCsv(ds, assignSplits(ds, { seed: 9 }))).toBe(splitsCsv(ds, assignSplits(ds, { seed: 9 })));
+  });
+
+  it('writes ids the CSV parser reads back unchanged (commas, quotes, edge spaces)', () => {
+    const ds = toyDataset({ n: 4, seed: 1 });
+    const ids = [' lead', 'trail ', 'a,b', 'say "x"'];
+    const withIds = { ...ds, ids };
+    const t = parseCsv(splitsCsv(withIds, assignSplits(withIds, { seed: 1 })), 'splits.csv');
+    expect(t.rows.map((r) => r.fields[0])).toEqual(ids);
   });
 
   it('honours splits given by the source', () => {
