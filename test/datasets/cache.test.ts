@@ -127,12 +127,12 @@ describe('decoded-pixel cache', () => {
     try {
       delete process.env.MEDSYNTH_CACHE;
       expect(resolveCacheDir(undefined)).toBeNull();
-      process.env.MEDSYNTH_CACHE = '/tmp/x';
-      expect(resolveCacheDir(undefined)).toBe('/tmp/x');
+      process.env.MEDSYNTH_CACHE = join(dir, 'x');
+      expect(resolveCacheDir(undefined)).toBe(join(dir, 'x'));
       expect(resolveCacheDir(null)).toBeNull();
       expect(envCacheDir({ MEDSYNTH_CACHE: 'off' })).toBeNull();
-      setDefaultCacheDir('/tmp/y');
-      expect(resolveCacheDir(undefined)).toBe('/tmp/y');
+      setDefaultCacheDir(join(dir, 'y'));
+      expect(resolveCacheDir(undefined)).toBe(join(dir, 'y'));
       setDefaultCacheDir(null);
       expect(resolveCacheDir(undefined)).toBeNull();
     } finally {

@@ -4,49 +4,20 @@ import { InvalidArgumentError, Option, type Command } from 'commander';
 import { DEFAULT_SPLIT_SEED } from '../../../datasets/splits.js';
 import { generatorKinds } from '../../../models/registry.js';
 import { ConfigError } from '../../core/errors.js';
-import { ACCOUNTANTS, type AccountantName } from '../../privacy/accountants/index.js';
-import type { CanaryKind } from '../../privacy/canary.js';
-import type { PrivacyUnit } from '../../privacy/poisson.js';
+import { ACCOUNTANTS } from '../../privacy/accountants/index.js';
 import type { Progress } from '../../train/loop.js';
 import { AUTO_MODEL, resumeRun, trainRun, type RunConfig } from '../../train/run.js';
-import { normaliseTrainOptions } from '../../train/request.js';
+import { normaliseTrainOptions, type TrainOptions } from '../../train/request.js';
 import type { Selection } from '../../train/select.js';
 import { info_, startBackend } from '../context.js';
 import { parseChannels, parseList, parsePositiveInt, parseSeed, parseSize } from '../options.js';
 import { formatSeconds, JsonOutput, withDataLoadOptions, withExample, withSharedOptions, type SharedOptions } from './shared.js';
 
-interface TrainCliOptions extends SharedOptions {
-  model?: string;
+/** train's parsed options: a new run's options (src/train/request.ts) plus where the run goes. */
+interface TrainCliOptions extends SharedOptions, Omit<TrainOptions, 'data' | 'epochsDefaulted'> {
   data?: string;
-  size: number;
-  channels?: 1 | 3;
-  condition: string[];
-  epochs: number;
-  batchSize: number;
-  lr?: number;
-  latent?: number;
-  beta?: number;
-  warmupSteps?: number;
-  likelihood?: string;
-  seed: number;
-  splitSeed: number;
   out?: string;
   resume?: string;
-  bins?: string;
-  attributes?: string[];
-  dp?: boolean;
-  dSteps?: number;
-  modelConfig?: Record<string, unknown>;
-  initFrom?: string;
-  targetEpsilon?: number;
-  delta?: number;
-  maxGradNorm: number;
-  noiseMultiplier?: number;
-  accountant: AccountantName;
-  privacyUnit?: PrivacyUnit;
-  auditCanaries?: number;
-  canaryKind: CanaryKind;
-  canarySeed?: number;
 }
 
 function parsePositive(value: string): number {
