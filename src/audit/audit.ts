@@ -31,6 +31,7 @@ import { attackMetrics, groupMetrics, type AttackMetrics, type GroupMetrics } fr
 import { bernoulliEntropy, discriminatorScores, elboScores, reconstructionErrors, reconstructionScores, releaseAlignmentScores } from '../../eval/privacy/whitebox.js';
 import { conditionWidth, encodeConditions, type ConditionSpec, type Generator } from '../../models/generator.js';
 import { ConfigError, DatasetError } from '../core/errors.js';
+import { StageTracker, type ProgressCallback } from '../core/progress.js';
 import { Rng } from '../core/rng.js';
 import { drawConditions } from '../sample/sample.js';
 import { canaryAudit, type CanaryAuditResult } from './canary.js';
@@ -62,6 +63,8 @@ export interface AuditRequest {
   /** Groups with fewer members or non-members get no metrics. */
   minGroup: number;
   onProgress?: (message: string) => void;
+  /** Stage progress with the fraction done and time left (src/core/progress.ts). */
+  onStage?: ProgressCallback;
 }
 
 export const AUDIT_DEFAULTS = {
@@ -235,12 +238,26 @@ function splitScores(scores: ArrayLike<number>, nMembers: number): { members: Fl
 export async function auditRun(req: AuditRequest): Promise<AuditResult> {
   const t0 = performance.now();
   const say = req.onProgress ?? (() => {});
+  // Stages weighted by their typical share of the time; the attacks advance one scored attack at a time.
+  const families0 = new Set(req.attacks);
+  const plannedScores = (families0.has('distance') ? 3 : 0) + (families0.has('domias') ? 1 : 0) + (families0.has('dcr') ? 1 : 0) + (families0.has('whitebox') ? 2 : 0) + (families0.has('control') ? 1 : 0);
+  const stage = new StageTracker(
+    [
+      { name: 'load', weight: 1 },
+      { name: 'samples', weight: 2 },
+      { name: 'attacks', weight: 2 * Math.max(1, plannedScores) },
+    ],
+    req.onStage,
+  );
+  let scored = 0;
+  const advance = (what: string) => stage.update(++scored / Math.max(1, plannedScores), what);
   const run = openRun(req.run, { option: '--model' });
   const runDir = run.dir;
   const cfg = run.record;
   const pv: ModelCardPrivacy = run.card.privacy;
 
   say(`loading ${req.data ?? run.dataPath} at ${cfg.size} px`);
+  stage.start('load', `the run's data at ${cfg.size} px and its generator (and an audit run's canaries)`);
   // The run's data by default; either way its sha256 must be run.json's. Sets from the run's splits.csv.
   const ds = run.loadData({ path: req.data, option: '--data' });
   const split = run.splitOf(ds);
@@ -291,8 +308,10 @@ export async function auditRun(req: AuditRequest): Promise<AuditResult> {
       const overall = { ...attackMetrics(sm, sn, opts), roc: rocCurve(sm, sn) };
       results.push({ ...attackInfo(name), overall, groups, seconds: (performance.now() - started) / 1000, ...(details ? { details } : {}) });
       say(`${name}: AUC ${overall.auc.estimate.toFixed(3)}`);
+      advance(`${name} scored`);
     };
 
+    stage.start('samples', 'synthetic samples and the pixel-PCA feature space the black-box attacks need');
     // Synthetic samples and pixel / feature spaces, only when a black-box attack needs them.
     let synthetic: FeatureMatrix | null = null;
     let features: AuditResult['features'] = null;
@@ -320,6 +339,7 @@ export async function auditRun(req: AuditRequest): Promise<AuditResult> {
       };
     }
 
+    stage.start('attacks', `${plannedScores} attack scores, each with bootstrap intervals`);
     if (families.has('distance')) {
       let t = performance.now();
       score('gan-leaks-pixel', (await ganLeaksScores(pQueries, synthetic!)).scores, t);
@@ -348,6 +368,7 @@ export async function auditRun(req: AuditRequest): Promise<AuditResult> {
       const dcrSeed = rng.derive('dcr').seed;
       dcr.push({ space: 'pixel', ...(await dcrShare(synthetic!, selectRows(pQueries, mIdx), selectRows(pQueries, nIdx), { confidence: req.confidence, seed: dcrSeed })) });
       dcr.push({ space: 'feature', ...(await dcrShare(fSynthetic!, selectRows(fQueries!, mIdx), selectRows(fQueries!, nIdx), { confidence: req.confidence, seed: dcrSeed })) });
+      advance('DCR share test');
     }
     if (families.has('whitebox')) {
       const spec = conditions.spec;
@@ -391,6 +412,7 @@ export async function auditRun(req: AuditRequest): Promise<AuditResult> {
     }
     if (families.has('control')) score('random-control', randomControlScores(queries.length, rng.derive('control').seed), performance.now());
 
+    stage.finish();
     const ordered = ATTACKS.flatMap((a) => results.filter((r) => r.name === a.name));
     const best = ordered
       .filter((r) => r.family !== 'control')

@@ -6,7 +6,7 @@ import { ConfigError } from '../../core/errors.js';
 import { describeBackend, info_, startBackend } from '../context.js';
 import { parsePositiveInt, parseSeed } from '../options.js';
 import { fmt, formatTable } from '../../core/table.js';
-import { JSON_HELP, JsonOutput, withDataLoadOptions, withExample } from './shared.js';
+import { JSON_HELP, JsonOutput, progressPrinter, withDataLoadOptions, withExample } from './shared.js';
 
 interface AuditCliOptions {
   model: string;
@@ -103,6 +103,7 @@ export function registerAuditCommand(program: Command): void {
         elboDraws: AUDIT_DEFAULTS.elboDraws,
         minGroup: opts.minGroup,
         onProgress: opts.quiet ? undefined : (m) => info_(m),
+        onStage: opts.quiet || json.stdout ? undefined : progressPrinter(info_, { everyMs: 15000 }),
       });
       json.write({ ...result, backend });
       if (!json.stdout) process.stdout.write(formatAuditTable(result) + '\n');

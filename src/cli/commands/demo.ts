@@ -7,8 +7,7 @@
  *   5. audit (membership-inference attacks, empirical ε);
  *   6. the report — its path is the last line printed.
  * `--quick` shrinks every stage (fewer, smaller images, shorter training) for a CI smoke run.
- * Progress: training and evaluation print a line with the time left every 20 s; the audit, which reports no
- * progress yet, a "still running" line every 20 s (src/cli/ticker.ts).
+ * Progress: training, evaluation and the audit each print a line with the time left every 20 s.
  */
 import { existsSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -24,7 +23,6 @@ import { AUTO_MODEL, trainRun } from '../../train/run.js';
 import { info_, startBackend } from '../context.js';
 import { parseSeed } from '../options.js';
 import { runPhantom } from './data.js';
-import { startTicker } from '../ticker.js';
 import { formatSeconds, JsonOutput, progressPrinter, withExample, withSharedOptions, type SharedOptions } from './shared.js';
 
 interface DemoOptions extends SharedOptions {
@@ -140,8 +138,6 @@ export function registerDemoCommand(program: Command): void {
     writeFileAtomic(paths.evaluation, JSON.stringify({ backend, ...ev }, null, 2) + '\n');
 
     say(`[5/6] audit: membership-inference attacks  (${clock()})`);
-    // The audit reports no progress of its own yet: a line every 20 s says it is still running.
-    const ticker = json.stdout ? null : startTicker('audit', { everyMs: 20000, indent: '      ' });
     const au = await auditRun({
       run: paths.run,
       data: paths.data,
@@ -153,7 +149,8 @@ export function registerDemoCommand(program: Command): void {
       domiasDim: AUDIT_DEFAULTS.domiasDim,
       elboDraws: AUDIT_DEFAULTS.elboDraws,
       minGroup: AUDIT_DEFAULTS.minGroup,
-    }).finally(() => ticker?.stop());
+      onStage: json.stdout ? undefined : progressPrinter(say, { everyMs: 20000, indent: '      ' }),
+    });
     writeFileAtomic(paths.audit, JSON.stringify({ backend, ...au }, null, 2) + '\n');
 
     say(`[6/6] report  (${clock()})`);

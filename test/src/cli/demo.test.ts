@@ -26,6 +26,9 @@ describe('medsynth demo --quick', () => {
       expect(r.stderr).toContain(`\n      ${stage}`);
     }
     expect(r.stderr).toContain('      [####################] 100%  done; fairness 5/5 100%: done\n[5/6] audit');
+    // The audit names its stages and ends its bar at 100% before the report starts.
+    for (const st of ['load (1/3)', 'samples (2/3)', 'attacks (3/3)']) expect(r.stderr).toContain(`      ${st}: `);
+    expect(r.stderr).toContain('100%  done; attacks 3/3 100%: done\n[6/6] report');
     const last = r.stdout.trim().split('\n').pop()!;
     expect(last).toBe(join(out, 'report', 'report.html'));
     for (const f of ['report.html', 'report.md', 'report.json']) expect(existsSync(join(out, 'report', f)), f).toBe(true);
