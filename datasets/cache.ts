@@ -27,22 +27,13 @@ import { createHash, randomBytes } from 'node:crypto';
 import { closeSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, statSync, utimesSync, writeSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
+import { otherProcessAlive } from '../src/core/fs.js';
 import type { Preprocessing, SourceDims } from './dataset.js';
 
 const FORMAT = 1;
 const ENTRY = /^[0-9a-f]{64}\.f32$/;
 /** A writer's temporary file: `<key>.f32.tmp-<pid>-<8 hex>`. */
 const TEMP = /^[0-9a-f]{64}\.f32\.tmp-(\d+)-[0-9a-f]{8}$/;
-
-/** True when process `pid` is running (EPERM: it runs as someone else). */
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
 
 /** What decoding found out besides the pixels. */
 export interface DecodedFacts {
@@ -173,7 +164,7 @@ export function trimCache(dir: string, maxBytes = Number(process.env.MEDSYNTH_CA
     // Temporary files of writers that were killed before their rename: theirs to remove, and ours.
     for (const f of readdirSync(folder)) {
       const m = TEMP.exec(f);
-      if (m && Number(m[1]) !== process.pid && !alive(Number(m[1]))) rmSync(join(folder, f), { force: true });
+      if (m && Number(m[1]) !== process.pid && !otherProcessAlive(Number(m[1]))) rmSync(join(folder, f), { force: true });
     }
     entries = readdirSync(folder)
       .filter((f) => ENTRY.test(f))

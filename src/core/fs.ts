@@ -100,7 +100,7 @@ function atomicSibling(out: string, kind: 'tmp' | 'old', stamp: string): string 
 const escapeRegExp = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
 /** True when a process with this id is running (and is not this one). */
-function otherProcessAlive(pid: number): boolean {
+export function otherProcessAlive(pid: number): boolean {
   if (pid === process.pid) return false;
   try {
     process.kill(pid, 0);
