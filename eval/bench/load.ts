@@ -8,17 +8,49 @@
  * Every configuration runs in this process, one after the other, so the baseline and the new paths share
  * the machine's state; the load average is printed before and after. The cache runs use a temporary
  * cache folder (never the project).
+ * Temporary folders are named medsynth-bench-{cache,large}-<pid>-*: they are removed when the benchmark ends
+ * or is stopped by SIGINT/SIGTERM (130/143), and a later run removes any left by a process that no longer
+ * exists (killed with -9, or stopped inside a synchronous load, where no handler can run).
  *
- *   npx tsc -p tsconfig.build.json
- *   node dist/eval/bench/load.js [--ham DIR] [--large-n 500] [--large-side 2048] [--skip-large] [--skip-baseline-large]
+ *   npm run build && npm run bench:load -- [--ham DIR] [--large-n 500] [--large-side 2048] [--skip-large] [--skip-baseline-large]
  */
-import { mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
 import { availableParallelism, cpus, loadavg, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { Command } from 'commander';
 import sharp from 'sharp';
 import { loadDataset } from '../../datasets/load.js';
+import { otherProcessAlive } from '../../src/core/fs.js';
 import { Rng } from '../../src/core/rng.js';
+
+const TEMP_PREFIX = /^medsynth-bench-(cache|large)-(\d+)-/;
+/** This run's temporary folders, removed on exit or on a signal. */
+const temporary = new Set<string>();
+
+/** A new temporary folder named medsynth-bench-<kind>-<pid>-*, registered for removal. */
+function makeTemp(kind: 'cache' | 'large'): string {
+  const dir = mkdtempSync(join(tmpdir(), `medsynth-bench-${kind}-${process.pid}-`));
+  temporary.add(dir);
+  return dir;
+}
+
+function removeTemp(dir: string): void {
+  rmSync(dir, { recursive: true, force: true });
+  temporary.delete(dir);
+}
+
+/** Removes the temporary folders of earlier runs whose process is gone; returns how many. */
+export function sweepStaleTemp(root = tmpdir()): number {
+  let removed = 0;
+  for (const name of readdirSync(root)) {
+    const m = TEMP_PREFIX.exec(name);
+    if (!m || Number(m[2]) === process.pid || otherProcessAlive(Number(m[2]))) continue;
+    rmSync(join(root, name), { recursive: true, force: true });
+    removed++;
+  }
+  return removed;
+}
 
 function repoRoot(): string {
   let d = dirname(fileURLToPath(import.meta.url));
@@ -50,7 +82,7 @@ function time(data: string, path: Row['path'], load: () => { n: number }): Row {
 /** The three paths on one dataset: pure-JS, sharp, then the cache (a cold load to fill it, then a timed hit). */
 function runAll(label: string, path: string, size: number, skipBaseline = false): Row[] {
   const rows: Row[] = [];
-  const cache = mkdtempSync(join(tmpdir(), 'medsynth-bench-cache-'));
+  const cache = makeTemp('cache');
   try {
     if (!skipBaseline) {
       process.env.MEDSYNTH_DECODER = 'js';
@@ -62,14 +94,14 @@ function runAll(label: string, path: string, size: number, skipBaseline = false)
     rows.push(time(label, 'cache hit', () => loadDataset({ path, size, cacheDir: cache })));
   } finally {
     delete process.env.MEDSYNTH_DECODER;
-    rmSync(cache, { recursive: true, force: true });
+    removeTemp(cache);
   }
   return rows;
 }
 
 /** Writes `n` side×side 16-bit grey PNGs and a manifest into a new temporary folder. */
 async function makeLargeFolder(n: number, side: number): Promise<string> {
-  const dir = mkdtempSync(join(tmpdir(), 'medsynth-bench-large-'));
+  const dir = makeTemp('large');
   const rng = new Rng(7);
   const lines = ['path,label'];
   const px = new Uint16Array(side * side);
@@ -102,29 +134,59 @@ async function makeLargeFolder(n: number, side: number): Promise<string> {
   return dir;
 }
 
+interface Options {
+  ham?: string;
+  largeN: string;
+  largeSide: string;
+  skipLarge: boolean;
+  skipBaselineLarge: boolean;
+}
+
+function positiveInt(name: string, value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) {
+    process.stderr.write(`load: ${name} ${value}: give a whole number of at least 1\n`);
+    process.exit(2);
+  }
+  return n;
+}
+
 async function main(): Promise<void> {
-  const args = process.argv.slice(2);
-  const opt = (name: string): string | undefined => {
-    const i = args.indexOf(name);
-    return i >= 0 ? args[i + 1] : undefined;
+  const o = new Command('bench:load')
+    .description('dataset loading: pure-JS decoders vs sharp vs the decoded cache, on HAM10000 and a generated folder of large 16-bit PNGs (JSON lines, then a table)')
+    .option('--ham <dir>', 'the HAM10000 folder (default: ../shared/data/ham10000-224 beside the repository; skipped when absent)')
+    .option('--large-n <n>', 'generated 16-bit PNGs', '500')
+    .option('--large-side <px>', 'their side in pixels', '2048')
+    .option('--skip-large', 'skip the generated folder', false)
+    .option('--skip-baseline-large', 'skip the pure-JS decoder on the generated folder (the slowest row)', false)
+    .addHelpText('after', '\nExample:\n  npm run bench:load -- --large-n 50 --large-side 1024')
+    .parse(process.argv)
+    .opts<Options>();
+  const ham = o.ham ?? resolve(repoRoot(), '../shared/data/ham10000-224');
+  const largeN = positiveInt('--large-n', o.largeN);
+  const largeSide = positiveInt('--large-side', o.largeSide);
+  const stale = sweepStaleTemp();
+  if (stale) process.stderr.write(`load: removed ${stale} temporary folder(s) left by earlier runs that were killed\n`);
+  const onSignal = (sig: NodeJS.Signals) => {
+    for (const dir of [...temporary]) removeTemp(dir);
+    process.exit(sig === 'SIGTERM' ? 143 : 130);
   };
-  const ham = opt('--ham') ?? resolve(repoRoot(), '../shared/data/ham10000-224');
-  const largeN = Number(opt('--large-n') ?? 500);
-  const largeSide = Number(opt('--large-side') ?? 2048);
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
   process.stdout.write(
     JSON.stringify({ date: new Date().toISOString(), cpu: cpus()[0]?.model, cores: availableParallelism(), node: process.version, loadavg: loadavg() }) + '\n',
   );
   const rows: Row[] = [];
   if (existsSync(join(ham, 'manifest.csv'))) rows.push(...runAll('HAM10000 3000 JPEG 224² → 64', ham, 64));
   else process.stderr.write(`load: ${ham}/manifest.csv not found; HAM10000 skipped\n`);
-  if (!args.includes('--skip-large')) {
+  if (!o.skipLarge) {
     const t0 = Date.now();
     const dir = await makeLargeFolder(largeN, largeSide);
     process.stdout.write(JSON.stringify({ generated: largeN, side: largeSide, seconds: (Date.now() - t0) / 1000 }) + '\n');
     try {
-      rows.push(...runAll(`${largeN} PNG 16-bit ${largeSide}² → 64`, dir, 64, args.includes('--skip-baseline-large')));
+      rows.push(...runAll(`${largeN} PNG 16-bit ${largeSide}² → 64`, dir, 64, o.skipBaselineLarge));
     } finally {
-      rmSync(dir, { recursive: true, force: true });
+      removeTemp(dir);
     }
   }
   process.stdout.write('\n| data | path | images | seconds | images/s | speed-up vs baseline |\n|---|---|---|---|---|---|\n');
