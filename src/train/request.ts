@@ -48,7 +48,8 @@ export interface TrainOptions {
   delta?: number;
   maxGradNorm: number;
   noiseMultiplier?: number;
-  accountant: AccountantName;
+  /** Absent: the mechanism's own (run.ts DpRequest). */
+  accountant?: AccountantName;
   privacyUnit?: PrivacyUnit;
   auditCanaries?: number;
   canaryKind: CanaryKind;
@@ -111,7 +112,7 @@ export function normaliseTrainOptions(opts: TrainOptions): { request: RunConfig;
             delta: opts.delta,
             clipNorm: opts.maxGradNorm,
             noiseMultiplier: opts.noiseMultiplier,
-            accountant: opts.accountant,
+            ...(opts.accountant ? { accountant: opts.accountant } : {}),
             unit: opts.privacyUnit,
           },
         }

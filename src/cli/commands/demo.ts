@@ -90,7 +90,7 @@ export function registerDemoCommand(program: Command): void {
         seed: opts.seed,
         splitSeed: opts.seed,
         generator: {},
-        dp: { targetEpsilon: s.epsilon, clipNorm: 1, accountant: 'rdp', unit: 'patient' },
+        dp: { targetEpsilon: s.epsilon, clipNorm: 1, unit: 'patient' },
       },
       {
         backend,

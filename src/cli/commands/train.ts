@@ -67,7 +67,7 @@ export function registerTrainCommand(program: Command): void {
       .option('--delta <d>', 'DP delta (default: min(1e-5, 1/(10 N)) for N privacy units)', parsePositive)
       .option('--max-grad-norm <c>', 'DP clipping norm C per privacy unit', parsePositive, 1)
       .option('--noise-multiplier <s>', 'DP noise std / C (default: calibrated to --target-epsilon)', parsePositive)
-      .addOption(new Option('--accountant <name>', 'DP accountant').choices([...ACCOUNTANTS]).default('rdp'))
+      .addOption(new Option('--accountant <name>', 'DP accountant (default: prv for a one-shot release such as dpmerf, where it is exact; rdp for DP-SGD)').choices([...ACCOUNTANTS]))
       .addOption(new Option('--privacy-unit <unit>', 'what DP protects (default: patient when the data has patient_id)').choices(['image', 'patient']))
       .option('--audit-canaries <m>', 'an AUDIT run (not for release): train m secret canaries in, so `medsynth audit` can lower-bound epsilon in one run (Steinke et al. 2023); e.g. 1000', parsePositiveInt)
       .addOption(new Option('--canary-kind <kind>', 'gradient: Dirac gradient canaries, scored from every released noisy gradient (white-box)').choices(['gradient', 'input']).default('gradient'))

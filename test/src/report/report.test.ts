@@ -47,7 +47,7 @@ describe('medsynth report', () => {
     expect(html).not.toMatch(/<script|(src|href)="https?:|<link |url\(/i); // self-contained, nothing fetched
     expect((html.match(/data:image\/png;base64/g) ?? []).length).toBe(1); // the generated grid only
     const md = readFileSync(join(report, 'report.md'), 'utf8');
-    expect(md).toMatch(/-DP per patient, RDP accountant/);
+    expect(md).toMatch(/-DP per patient, PRV accountant/);
     expect(md).toMatch(/## Membership attacks/);
   });
 

@@ -70,6 +70,7 @@ describe('every record of a run folder round-trips through its schema', () => {
     expect(cond('dp').train).toEqual([]);
     expect(rec('dp').dp).toMatchObject({ unit: 'patient', calibrated: true, targetEpsilon: 8, accountant: 'rdp' });
     expect(rec('auto').model).toBe('dpmerf');
+    expect(rec('auto').dp).toMatchObject({ accountant: 'prv', plannedSteps: 1, sampleRate: 1 }); // one release: PRV, exact
     expect(rec('auto').selection?.evidence).toBe('eval/results/private-generators.md');
     expect(rec('auto').auditCanaries).toEqual({ canaries: 20, kind: 'input' });
     expect(card('auto').auditRun).toMatchObject({ kind: 'input', canaries: 20, notForRelease: true });
