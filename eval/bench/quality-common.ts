@@ -56,7 +56,7 @@ export function equivalentTrainCommand(cfg: Record<string, any>, dataName: strin
   if (cfg.initFrom) args.push('--init-from', 'PRETRAINED');
   const dp = cfg.dp;
   if (dp) {
-    args.push(...(dp.calibrated ? ['--target-epsilon', String(dp.targetEpsilon)] : ['--noise-multiplier', String(dp.noiseMultiplier)]), '--delta', String(dp.delta), '--max-grad-norm', String(dp.clipNorm), '--accountant', dp.accountant, '--privacy-unit', dp.unit);
+    args.push('--dp', ...(dp.calibrated ? ['--target-epsilon', String(dp.targetEpsilon)] : ['--noise-multiplier', String(dp.noiseMultiplier)]), '--delta', String(dp.delta), '--max-grad-norm', String(dp.clipNorm), '--accountant', dp.accountant, '--privacy-unit', dp.unit);
   } else if (cfg.model === 'dpgan') args.push('--no-dp');
   return `medsynth ${args.join(' ')}`;
 }
