@@ -1,0 +1,360 @@
+/**
+ * One-run canary audit against a Gaussian trade-off curve: a lower bound on the μ of a μ-GDP training
+ * run, from the same guesses as eval/privacy/canary-bound.ts — the f-DP analysis of Mahloujifar, Melis &
+ * Chaudhuri, "Auditing f-Differential Privacy in One Run", ICML 2025 (PMLR 267:42615-42641;
+ * arXiv:2410.22235), restricted to the family f_μ(α) = Φ(Φ⁻¹(1 − α) − μ) (Dong, Roth & Su, "Gaussian
+ * differential privacy", JRSS-B 2022).
+ *
+ * WHAT IS ASSUMED. The bound is valid only under the hypothesis that, for every canary i and every value
+ * of the other canaries' bits, the run's output is f_μ-DP with respect to bit i (its trade-off curve is at
+ * least the Gaussian curve of some μ). The result reads "the run is not μ-GDP for any μ < μ_lb, at
+ * confidence c", and `epsilonAtDelta` translates μ_lb into ε at δ *within that family only*: it is the ε
+ * of the μ_lb-Gaussian curve, not a lower bound on the ε of an arbitrary (ε, δ)-DP run. DP-SGD with many
+ * steps is close to μ-GDP by the central limit theorem of Dong, Roth & Su (their CLT for composed,
+ * subsampled mechanisms), with μ ≈ q·√(T·(e^{1/σ²} − 1)), but not exactly: for small q its true curve can
+ * lie below that Gaussian in the tails, so the CLT μ is not an upper bound on the run's privacy loss.
+ *
+ * Setting (as in canary-bound.ts): m canaries, bits S_i ∈ {±1} uniform and secret; the auditor makes
+ * exactly k = k₊ + k₋ guesses T_i ∈ {±1} from the output alone and abstains on the rest; V = #correct.
+ *
+ * THE BOUND (the paper's main result for guessing with abstentions; their numerical procedure is the
+ * backward recursion below, which Meta's facebookresearch/PrivacyGuard (`audit_rh_with_cap`) and
+ * google-deepmind/jax_privacy (`_epsilon_one_run_fdp`) also implement, citing the paper for it). Theorem
+ * and equation numbers are not quoted here: only the paper's first page could be read from this machine,
+ * so the statement below was derived and proved here from the setting, in our notation, and checked to
+ * coincide with that recursion (for a two-valued secret, where the paper's alphabet factor k − 1 is 1).
+ * Write g(x) = 1 − f_μ(x) = Φ(Φ⁻¹(x) + μ) (the largest power of a test at level x) and
+ * g⁻¹(y) = Φ(Φ⁻¹(y) − μ). For τ ∈ [0, 1] run, for i = v − 1 down to 0,
+ *   r_v = τ v / m,                 h_v = τ (k − v) / m,
+ *   h_i = max(h_{i+1}, g⁻¹(r_{i+1})),
+ *   r_i = r_{i+1} + i/(k − i) · (h_i − h_{i+1}),                                                   (R)
+ * and let Ψ_μ(τ) = r_0 + h_0. Theorem: if the run is μ-GDP per canary then Ψ_μ(P[V ≥ v]) ≤ k/m.
+ * Hence, Ψ being nondecreasing in τ (below), P[V ≥ v] ≤ p(μ) := sup{τ ∈ [0, 1] : Ψ_μ(τ) ≤ k/m}.
+ *
+ * Proof (ours). Write V₋ᵢ for the correct guesses on canaries other than i, a function of the output and
+ * the other bits. Fix those bits; then ψ = 1{T_i = +1, V₋ᵢ ≥ j} is a test of "S_i = +1" on the output, so
+ * its power is at most g(its level); the same for 1{T_i = −1, V₋ᵢ ≥ j} in the other direction (f_μ is
+ * symmetric). Averaging the two with weights ½ and using the concavity of g:
+ *   P[T_i = S_i, V₋ᵢ ≥ j] ≤ g(P[T_i = −S_i, V₋ᵢ ≥ j]),
+ * and again after averaging over the other bits and over i. A correct guess on i means V = V₋ᵢ + 1, a
+ * wrong one V = V₋ᵢ, so with R_j = E[V; V ≥ j]/m and H_j = E[k − V; V ≥ j]/m the sums over i give
+ *   R_{j+1} ≤ g(H_j)   for j = 0 … k − 1,                                                         (C)
+ * while R_0 + H_0 = k/m. Moving all the mass of V above v down to v lowers every R_j and raises every
+ * H_j for j ≤ v, so (C) still holds for j < v, and afterwards R_v = τ v/m, H_v = τ (k − v)/m (τ = P[V ≥ v])
+ * and R_i − R_{i+1} = i/(k − i) · (H_i − H_{i+1}) (the mass at V = i has i right and k − i wrong). By
+ * downward induction, D_i = H_i − h_i ≥ 0 and F_i = (R_i − r_i) − i/(k − i)·D_i ≥ 0: D_i ≥ 0 from
+ * H_i ≥ max(H_{i+1}, g⁻¹(R_{i+1})) with R_{i+1} ≥ r_{i+1} (which F_{i+1} ≥ 0 gives); F_i = (R_{i+1} −
+ * r_{i+1}) − i/(k − i)·D_{i+1} ≥ F_{i+1} since i/(k − i) grows with i. At i = 0: R_0 ≥ r_0, H_0 ≥ h_0, so
+ * k/m ≥ Ψ_μ(τ). ∎ The same induction, run between two recursions, shows Ψ_μ(τ) is nondecreasing in τ and
+ * nonincreasing in μ (a larger μ gives a smaller g⁻¹). And the bound is attained by the relaxation: the
+ * masses p_v = τ, p_i = m (h_i − h_{i+1})/(k − i) satisfy every (C), so no argument from (C) alone does
+ * better. The recursion stops early once g⁻¹(r) ≤ h (nothing changes any more) or once r + h > k/m
+ * (both only grow).
+ *
+ * Lower bound at confidence c = 1 − β (no search: k fixed before the scores are seen):
+ *   μ_lb = inf{μ ≥ 0 : p(μ) ≥ β} = inf{μ ≥ 0 : Ψ_μ(β) ≤ k/m}   (0 when Ψ_0(β) ≤ k/m).
+ * The two sets agree because Ψ is nondecreasing and continuous in τ; μ_lb is at most inf{μ : p(μ) > β}
+ * (they differ only on ties), so taking ≥ is the conservative side. Soundness: if the true μ* < μ_lb then
+ * p(μ*) < β, and P[p(μ*) < β] ≤ P[V ≥ v₀] ≤ p(μ*, v₀) < β for v₀ the smallest v with p(μ*, v) < β.
+ * Because Ψ_μ(β) is nonincreasing in μ, {μ : Ψ_μ(β) ≤ k/m} is a half-line and bisection finds μ_lb (to
+ * 1e-12; the low end of the bracket is returned, so never above the infimum). p(μ) itself is found by
+ * bisection on τ (relative 1e-14; the high end is returned, so it stays an upper bound on P[V ≥ v]).
+ *
+ * Search over k: the same grid and Bonferroni correction as canary-bound.ts (`defaultGuessGrid`, guesses
+ * from `rankByScore`), each (k₊, k₋) at level β/|grid|, the largest μ_lb reported (the first on ties).
+ *
+ * ε at δ of μ-GDP (Dong, Roth & Su 2022, Cor. 2.13): δ_μ(ε) = Φ(−ε/μ + μ/2) − e^ε Φ(−ε/μ − μ/2),
+ * decreasing in ε; `epsilonAtDelta` = the smallest ε ≥ 0 with δ_μ(ε) ≤ δ (bisection to 1e-12, the low
+ * end returned), 0 when μ = 0 or δ_μ(0) = 2Φ(μ/2) − 1 ≤ δ.
+ *
+ * Numerics: Φ from the repo's erfc (src/core/special.ts); Φ⁻¹ (none in the repo) by the start of
+ * Abramowitz & Stegun 26.2.23 (|error| < 4.5e-4) and Newton steps on log Φ, whose derivative is the
+ * reciprocal Mills ratio, taken from the same continued fraction, so tails down to 1e-300 keep their
+ * relative precision. Against the mpmath oracle (test/fixtures/canary-bound-fdp.json, written by
+ * test/fixtures/generators/canary_bound_fdp_oracle.py from the primal form of the same theorem) p agrees
+ * to 2e-14 relative and μ_lb to 1e-12 (tested at 1e-10 and 1e-9).
+ * Cost: O(v) per Ψ (less with the early stops), ~45 Ψ per bound.
+ */
+import { assert } from '../../src/core/errors.js';
+import { erfc, erfcFraction, logErfc } from '../../src/core/special.js';
+import { DEFAULT_CANARY_CONFIDENCE, defaultGuessGrid, rankByScore, type GuessCounts } from './canary-bound.js';
+
+const LN2 = Math.log(2);
+const HALF_LOG_PI = 0.5 * Math.log(Math.PI);
+const SQRT_2PI = Math.sqrt(2 * Math.PI);
+
+/** Φ(x) = P[N(0, 1) ≤ x]. */
+export function normalCdf(x: number): number {
+  if (x === Infinity) return 1;
+  if (x === -Infinity) return 0;
+  return 0.5 * erfc(-x / Math.SQRT2);
+}
+
+/** log Φ(x), without underflow in the lower tail. */
+function logNormalCdf(x: number): number {
+  return logErfc(-x / Math.SQRT2) - LN2;
+}
+
+/** log Φ(x) and the Mills ratio Φ(x)/φ(x), from one erfc evaluation. */
+function logCdfAndMills(x: number): [number, number] {
+  const y = -x / Math.SQRT2;
+  if (y >= 1) {
+    // Φ(x) = ½ erfc(y) = e^{−y²} / (2√π K(y)),  φ(x) = e^{−y²}/√(2π)  ⇒  Φ/φ = 1/(√2 K(y)).
+    const k = erfcFraction(y);
+    return [-y * y - HALF_LOG_PI - LN2 - Math.log(k), 1 / (Math.SQRT2 * k)];
+  }
+  const cdf = 0.5 * erfc(y);
+  return [Math.log(cdf), (cdf * SQRT_2PI) / Math.exp(-0.5 * x * x)];
+}
+
+/**
+ * Φ⁻¹(p) for p ∈ [0, 1]: ±∞ at the ends. Lower half: the rational start of Abramowitz & Stegun 26.2.23,
+ * then Newton on F(x) = log Φ(x) − log p (F' = φ/Φ, so the step is F · Φ/φ); the upper half by symmetry
+ * (1 − p is exact there).
+ */
+export function normalQuantile(p: number): number {
+  assert(p >= 0 && p <= 1, () => `normalQuantile: p = ${p} outside [0, 1]`);
+  if (p === 0) return -Infinity;
+  if (p === 1) return Infinity;
+  if (p > 0.5) return -normalQuantile(1 - p);
+  if (p === 0.5) return 0;
+  const t = Math.sqrt(-2 * Math.log(p));
+  let x = -(t - (2.515517 + t * (0.802853 + t * 0.010328)) / (1 + t * (1.432788 + t * (0.189269 + t * 0.001308))));
+  const logP = Math.log(p);
+  for (let it = 0; it < 8; it++) {
+    const [logCdf, mills] = logCdfAndMills(x);
+    const step = (logCdf - logP) * mills;
+    x -= step;
+    if (Math.abs(step) <= 1e-15 * Math.max(1, Math.abs(x))) break;
+  }
+  return x;
+}
+
+/** f_μ(α) = Φ(Φ⁻¹(1 − α) − μ): the least type II error of a test at level α against μ-GDP. */
+export function gaussianTradeOff(mu: number, alpha: number): number {
+  assert(alpha >= 0 && alpha <= 1, () => `gaussianTradeOff: α = ${alpha} outside [0, 1]`);
+  return normalCdf(normalQuantile(1 - alpha) - mu);
+}
+
+/**
+ * g⁻¹(y) = Φ(Φ⁻¹(y) − μ), the inverse of the largest power g(x) = 1 − f_μ(x) = Φ(Φ⁻¹(x) + μ): the least
+ * level at which a test under μ-GDP can have power y. 1 for y ≥ 1.
+ */
+export function gaussianPowerInverse(mu: number, y: number): number {
+  if (y >= 1) return 1;
+  if (y <= 0) return 0;
+  return normalCdf(normalQuantile(y) - mu);
+}
+
+export interface GdpCounts {
+  /** m: canaries. */
+  canaries: number;
+  /** k: guesses (k₊ + k₋). */
+  guesses: number;
+  /** v: correct guesses. */
+  correct: number;
+}
+
+function checkCounts(o: GdpCounts): void {
+  const { canaries: m, guesses: k, correct: v } = o;
+  assert(Number.isInteger(m) && Number.isInteger(k) && Number.isInteger(v), () => `counts must be integers: m = ${m}, k = ${k}, v = ${v}`);
+  assert(m >= 1 && 0 <= v && v <= k && k <= m, () => `need 0 <= correct <= guesses <= canaries and canaries >= 1, got v = ${v}, k = ${k}, m = ${m}`);
+}
+
+function checkMu(mu: number): void {
+  assert(Number.isFinite(mu) && mu >= 0, () => `μ must be finite and >= 0, got ${mu}`);
+}
+
+function checkConfidence(confidence: number): void {
+  assert(confidence > 0 && confidence < 1, () => `confidence must be in (0, 1), got ${confidence}`);
+}
+
+/**
+ * The recursion (R) of the header for hypothesised μ and tail probability τ. With `stopAbove` it stops as
+ * soon as r + h exceeds that value (both only grow) and returns the partial sum; without, Ψ_μ(τ) = r_0 + h_0.
+ */
+function recursion(m: number, k: number, v: number, mu: number, tau: number, stopAbove = Infinity): number {
+  let r = (tau * v) / m;
+  let h = (tau * (k - v)) / m;
+  for (let i = v - 1; i >= 0; i--) {
+    const hNext = Math.max(h, gaussianPowerInverse(mu, r));
+    if (hNext === h) break; // g⁻¹(r) ≤ h: h and r stay as they are for every smaller i
+    r += (i / (k - i)) * (hNext - h);
+    h = hNext;
+    if (r + h > stopAbove) break;
+  }
+  return r + h;
+}
+
+/** Ψ_μ(τ) = r_0 + h_0 of the header's recursion (R). The theorem: Ψ_μ(P[V ≥ v]) ≤ k/m under μ-GDP. */
+export function gdpRecursionTotal(o: GdpCounts & { mu: number; tau: number }): number {
+  checkCounts(o);
+  checkMu(o.mu);
+  assert(o.tau >= 0 && o.tau <= 1, () => `τ must be in [0, 1], got ${o.tau}`);
+  return recursion(o.canaries, o.guesses, o.correct, o.mu, o.tau);
+}
+
+/** Ψ_μ(τ) ≤ k/m: τ is a tail probability P[V ≥ v] that a μ-GDP run allows. */
+function allowed(m: number, k: number, v: number, mu: number, tau: number): boolean {
+  const cap = k / m;
+  return recursion(m, k, v, mu, tau, cap) <= cap;
+}
+
+/**
+ * p(μ) of the header: an upper bound on P[V ≥ v] for k guesses about m canaries when the run is μ-GDP per
+ * canary (1 when v = 0 or k = 0). The high end of a bisection bracket of relative width 1e-14.
+ */
+export function gdpOneRunPValue(o: GdpCounts & { mu: number }): number {
+  checkCounts(o);
+  checkMu(o.mu);
+  const { canaries: m, guesses: k, correct: v, mu } = o;
+  if (allowed(m, k, v, mu, 1)) return 1;
+  let hi = 1;
+  let lo = 0.5;
+  while (!allowed(m, k, v, mu, lo)) {
+    hi = lo;
+    lo *= 0.5;
+    if (lo < 1e-300) return hi; // a p-value below 1e-300: report that bound
+  }
+  while (hi - lo > 1e-14 * hi) {
+    const mid = 0.5 * (lo + hi);
+    if (mid === lo || mid === hi) break;
+    if (allowed(m, k, v, mu, mid)) lo = mid;
+    else hi = mid;
+  }
+  return hi;
+}
+
+const MU_CAP = 64;
+
+/**
+ * μ_lb = inf{μ ≥ 0 : Ψ_μ(β) ≤ k/m}, β = 1 − confidence, for v correct of k guesses about m canaries (k
+ * fixed before the scores were seen). The low end of a bracket narrower than 1e-12.
+ */
+export function gdpLowerBound(o: GdpCounts & { confidence: number }): number {
+  checkCounts(o);
+  checkConfidence(o.confidence);
+  const { canaries: m, guesses: k, correct: v } = o;
+  const beta = 1 - o.confidence;
+  const rejects = (mu: number): boolean => !allowed(m, k, v, mu, beta);
+  if (!rejects(0)) return 0;
+  let lo = 0;
+  let hi = 1;
+  while (rejects(hi)) {
+    lo = hi;
+    hi *= 2;
+    assert(hi <= MU_CAP, () => `GDP one-run bound above μ = ${MU_CAP} (m = ${m}, k = ${k}, v = ${v})`);
+  }
+  while (hi - lo > 1e-12) {
+    const mid = 0.5 * (lo + hi);
+    if (mid === lo || mid === hi) break;
+    if (rejects(mid)) lo = mid;
+    else hi = mid;
+  }
+  return lo;
+}
+
+/** δ_μ(ε) = Φ(−ε/μ + μ/2) − e^ε Φ(−ε/μ − μ/2): the δ at ε of μ-GDP (Dong, Roth & Su 2022, Cor. 2.13). */
+export function gdpDelta(mu: number, epsilon: number): number {
+  checkMu(mu);
+  assert(epsilon >= 0, () => `ε must be >= 0, got ${epsilon}`);
+  if (mu === 0) return 0;
+  return normalCdf(-epsilon / mu + mu / 2) - Math.exp(epsilon + logNormalCdf(-epsilon / mu - mu / 2));
+}
+
+const EPSILON_CAP = 1e4;
+
+/** The smallest ε ≥ 0 with δ_μ(ε) ≤ δ (low end of a 1e-12 bracket); 0 when μ = 0. */
+export function gdpEpsilonAtDelta(mu: number, delta: number): number {
+  checkMu(mu);
+  assert(delta > 0 && delta < 1, () => `δ must be in (0, 1), got ${delta}`);
+  if (gdpDelta(mu, 0) <= delta) return 0;
+  let lo = 0;
+  let hi = 1;
+  while (gdpDelta(mu, hi) > delta) {
+    lo = hi;
+    hi *= 2;
+    assert(hi <= EPSILON_CAP, () => `ε of ${mu}-GDP at δ = ${delta} above ${EPSILON_CAP}`);
+  }
+  while (hi - lo > 1e-12 * Math.max(1, hi)) {
+    const mid = 0.5 * (lo + hi);
+    if (mid === lo || mid === hi) break;
+    if (gdpDelta(mu, mid) > delta) lo = mid;
+    else hi = mid;
+  }
+  return lo;
+}
+
+export interface CanaryAuditGdpBound {
+  /** m: canaries scored. */
+  canaries: number;
+  /** max over the grid of μ_lb(k), each at level (1 − confidence)/tests; ≥ 0. */
+  muLowerBound: number;
+  /** k = k₊ + k₋ at the reported grid entry. */
+  guesses: number;
+  /** v: correct guesses there. */
+  correct: number;
+  /** k₊ and k₋ of the reported grid entry. */
+  positive: number;
+  negative: number;
+  /** |grid|: the Bonferroni divisor. */
+  tests: number;
+  confidence: number;
+  delta: number;
+  /** ε at δ of μ_lb-GDP (valid only under the GDP hypothesis; see the header). */
+  epsilonAtDelta: number;
+}
+
+export interface CanaryAuditGdpOptions {
+  confidence?: number;
+  /** δ at which μ_lb is expressed as ε; in (0, 1). */
+  delta: number;
+  /** (k₊, k₋) pairs to search, fixed before the scores are seen. Default `defaultGuessGrid(m)`. */
+  grid?: readonly GuessCounts[];
+}
+
+/**
+ * The GDP one-run audit: for every (k₊, k₋) of the grid, guess from the ranking of `scores` (as
+ * canary-bound.ts does), count correct guesses against `included`, bound μ at level (1 − confidence)/|grid|,
+ * and return the largest bound with its ε at δ.
+ */
+export function canaryAuditGdpBound(
+  scores: ArrayLike<number>,
+  included: ArrayLike<boolean | number>,
+  opts: CanaryAuditGdpOptions,
+): CanaryAuditGdpBound {
+  const m = scores.length;
+  assert(m >= 1, () => 'canaryAuditGdpBound: no canaries');
+  assert(included.length === m, () => `canaryAuditGdpBound: ${m} scores but ${included.length} inclusion bits`);
+  const confidence = opts.confidence ?? DEFAULT_CANARY_CONFIDENCE;
+  checkConfidence(confidence);
+  assert(opts.delta > 0 && opts.delta < 1, () => `δ must be in (0, 1), got ${opts.delta}`);
+  const grid = opts.grid ?? defaultGuessGrid(m);
+  assert(grid.length >= 1, () => 'canaryAuditGdpBound: empty search grid');
+  for (const g of grid) {
+    assert(
+      Number.isInteger(g.positive) && Number.isInteger(g.negative) && g.positive >= 0 && g.negative >= 0 && g.positive + g.negative <= m,
+      () => `guess counts k₊ = ${g.positive}, k₋ = ${g.negative} must be integers >= 0 with k₊ + k₋ <= m = ${m}`,
+    );
+  }
+  const bits = new Uint8Array(m);
+  for (let i = 0; i < m; i++) {
+    const x = included[i];
+    assert(x === true || x === false || x === 0 || x === 1, () => `inclusion bit ${i} must be true/false or 0/1, got ${String(x)}`);
+    bits[i] = x === true || x === 1 ? 1 : 0;
+  }
+  const order = rankByScore(scores); // the scores alone fix every guess vector
+  const perTest = 1 - (1 - confidence) / grid.length;
+  let best: Omit<CanaryAuditGdpBound, 'epsilonAtDelta'> | null = null;
+  for (const g of grid) {
+    let correct = 0;
+    for (let j = 0; j < g.positive; j++) correct += bits[order[j]!]!;
+    for (let j = 0; j < g.negative; j++) correct += 1 - bits[order[m - 1 - j]!]!;
+    const guesses = g.positive + g.negative;
+    const muLowerBound = gdpLowerBound({ canaries: m, guesses, correct, confidence: perTest });
+    if (best === null || muLowerBound > best.muLowerBound) {
+      best = { canaries: m, muLowerBound, guesses, correct, positive: g.positive, negative: g.negative, tests: grid.length, confidence, delta: opts.delta };
+    }
+  }
+  return { ...best!, epsilonAtDelta: gdpEpsilonAtDelta(best!.muLowerBound, opts.delta) };
+}
