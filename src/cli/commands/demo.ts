@@ -23,7 +23,7 @@ import { AUTO_MODEL, trainRun } from '../../train/run.js';
 import { info_, startBackend } from '../context.js';
 import { parseSeed } from '../options.js';
 import { runPhantom } from './data.js';
-import { formatSeconds, JsonOutput, progressPrinter, withExample, withSharedOptions, type SharedOptions } from './shared.js';
+import { formatSeconds, JsonOutput, verdictLine, progressPrinter, withExample, withSharedOptions, type SharedOptions } from './shared.js';
 
 interface DemoOptions extends SharedOptions {
   out: string;
@@ -159,7 +159,7 @@ export function registerDemoCommand(program: Command): void {
     writeFileAtomic(join(out, 'demo.json'), JSON.stringify(summary, null, 2) + '\n');
     json.write({ ...summary, report: join(rep.out, 'report.html') });
     if (!json.stdout) {
-      for (const [k, v] of Object.entries(rep.data.verdicts)) say(`      ${k.padEnd(9)} ${v.level.padEnd(7)} ${v.text}`);
+      for (const [k, v] of Object.entries(rep.data.verdicts)) say(`      ${verdictLine(k, v)}`);
       say(`demo done in ${clock()}; report:`);
       process.stdout.write(`${join(rep.out, 'report.html')}\n`);
     }

@@ -5,7 +5,7 @@ import { checkOutputDir } from '../../core/fs.js';
 import { buildReport, REPORT_MARKER } from '../../report/report.js';
 import { info_, startBackend } from '../context.js';
 import { parseSeed } from '../options.js';
-import { JsonOutput, withExample, withSharedOptions, type SharedOptions } from './shared.js';
+import { JsonOutput, verdictLine, withExample, withSharedOptions, type SharedOptions } from './shared.js';
 
 interface ReportCliOptions extends SharedOptions {
   run: string;
@@ -41,7 +41,7 @@ export function registerReportCommand(program: Command): void {
     const files = ['report.html', 'report.md', 'report.json'].map((f) => join(r.out, f));
     json.write({ command: 'report', backend, out: r.out, files, verdicts: r.data.verdicts, checklist: r.data.checklist });
     if (!json.stdout) {
-      for (const [k, v] of Object.entries(r.data.verdicts)) info_(`${k.padEnd(9)} ${v.level.padEnd(7)} ${v.text}`);
+      for (const [k, v] of Object.entries(r.data.verdicts)) info_(verdictLine(k, v));
       const open = (r.data.checklist ?? []).filter((c) => c.status === 'open').map((c) => c.signOffField);
       if (open.length) info_(`checklist: ${open.length} item(s) open for a person (--sign-off FILE.json fields: ${open.join(', ')})`);
       process.stdout.write(`${files[0]}\n`);

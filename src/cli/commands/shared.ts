@@ -166,3 +166,12 @@ export function applyDataLoadOptions(opts: DataLoadCliOptions): void {
   const cacheDir = opts.cache === false ? null : (opts.cacheDir ?? (env === undefined ? defaultCacheDir() : env));
   setLoadDefaults({ cacheDir, labels: opts.labels, frames: opts.frames, window: opts.window, site: opts.site, saltFile: opts.saltFile });
 }
+
+/**
+ * One verdict as a line: the area, the level, and the text without repeating the level when the text
+ * already opens with it (e.g. "not informative: CI too wide").
+ */
+export function verdictLine(area: string, v: { level: string; text: string }): string {
+  const text = v.text.startsWith(`${v.level}:`) ? v.text.slice(v.level.length + 1).trimStart() : v.text;
+  return `${area.padEnd(9)} ${v.level.padEnd(7)} ${text}`;
+}
