@@ -12,6 +12,7 @@ import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { ConfigError } from '../core/errors.js';
 import type { ReviewSummary } from '../review/log.js';
+import type { AuditParts, EvaluationParts } from './inputs.js';
 
 export type ChecklistStatus = 'done' | 'attention' | 'not run' | 'open' | 'answered';
 
@@ -63,8 +64,8 @@ type Level = 'good' | 'fair' | 'poor' | 'unknown' | 'not informative';
 export interface ChecklistInput {
   privacy: Obj;
   modelCard: Obj;
-  evaluation: Obj | null;
-  audit: Obj | null;
+  evaluation: EvaluationParts | null;
+  audit: AuditParts | null;
   verdicts: Record<string, { level: Level; text: string }>;
   review: ReviewSummary | null;
   signOff: SignOff | null;
@@ -115,7 +116,7 @@ export function buildChecklist(x: ChecklistInput): ChecklistItem[] {
       '#privacy',
     ),
   );
-  const canary = x.audit?.canaryAudit as Obj | undefined;
+  const canary = x.audit?.canaryAudit;
   const broken = canary && num(canary.epsilonLowerBound) !== null && num(canary.accountantEpsilon) !== null && num(canary.epsilonLowerBound)! > num(canary.accountantEpsilon)!;
   items.push(
     broken
@@ -124,8 +125,8 @@ export function buildChecklist(x: ChecklistInput): ChecklistItem[] {
       ? { id: 'canary', question: 'Was a canary audit run?', status: 'done', answer: `yes${typeof canary.summary === 'string' ? `: ${canary.summary}` : num(canary.epsilonLowerBound) !== null ? `: empirical ε lower bound ${num(canary.epsilonLowerBound)!.toFixed(2)}` : ''}`, evidence: '#attacks' }
       : { id: 'canary', question: 'Was a canary audit run?', status: 'not run', answer: 'no canary audit in the audit JSON', evidence: '#attacks' },
   );
-  const attacks = (x.audit?.attacks ?? []) as Obj[];
-  const best = x.audit?.best as Obj | undefined;
+  const attacks = x.audit?.attacks ?? [];
+  const best = x.audit?.best;
   const privacyLevel = x.verdicts.privacy?.level;
   items.push(
     attacks.length
@@ -138,12 +139,12 @@ export function buildChecklist(x: ChecklistInput): ChecklistItem[] {
         }
       : { id: 'attacks', question: 'Which membership-inference attacks were run?', status: 'not run', answer: 'none: run medsynth audit and pass --audit', evidence: '#attacks' },
   );
-  const fb = x.evaluation?.fairness as Obj | undefined;
+  const fb = x.evaluation?.fairness;
   if (!x.evaluation) items.push({ id: 'small-groups', question: 'Which groups are below the minimum size?', status: 'not run', answer: 'not evaluated: run medsynth evaluate and pass --eval', evidence: '#utility' });
   else if (!fb) items.push({ id: 'small-groups', question: 'Which groups are below the minimum size?', status: 'not run', answer: 'this evaluation has no group sizes (re-run medsynth evaluate)', evidence: '#utility' });
   else {
-    const groups = (fb.groups ?? []) as string[];
-    const excluded = ((fb.excluded ?? []) as Obj[]).map((e) => `${groups[e.group] ?? e.group} (${e.n})`);
+    const groups = fb.groups ?? [];
+    const excluded = (fb.excluded ?? []).map((e) => `${groups[e.group!] ?? e.group} (${e.n})`);
     items.push({
       id: 'small-groups',
       question: 'Which groups are below the minimum size?',

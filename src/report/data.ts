@@ -5,6 +5,7 @@
  */
 import type { ReviewSummary } from '../review/log.js';
 import type { ChecklistItem, SignOff } from './checklist.js';
+import type { AuditParts, EvaluationParts } from './inputs.js';
 
 /** Verdict thresholds, printed in the report itself. */
 export const THRESHOLDS = {
@@ -34,8 +35,9 @@ export interface ReportData {
   curves: { epoch: number; step: number; epsilon?: number; losses: Record<string, number> }[];
   modelCard: Record<string, unknown>;
   runConfig: Record<string, unknown>;
-  evaluation: Record<string, unknown> | null;
-  audit: Record<string, unknown> | null;
+  /** `medsynth evaluate`'s and `medsynth audit`'s JSON (inputs.ts: checked when read). */
+  evaluation: EvaluationParts | null;
+  audit: AuditParts | null;
   verdicts: { privacy: Verdict; fidelity: Verdict; utility: Verdict; fairness: Verdict; diversity: Verdict };
   samples: { cells: string[]; perRow: number; seed: number; png: string; realPng: string | null };
   thresholds: typeof THRESHOLDS;

@@ -5,11 +5,14 @@
  */
 import { KID_DISPLAY_SCALE, KID_READING } from '../../eval/fidelity/kid.js';
 import type { ReportData, Verdict } from './data.js';
+import type { AttackMetrics, BootInterval, CellCounts, ClassifierReport, FidelityComparison, ModeOccupancy, Parts, SeedStat, UtilitySummary, UtilityWay, WayComparison } from './inputs.js';
 import { barChart, esc, lineChart, rocChart } from './svg.js';
 
 type Obj = Record<string, any>;
 const f = (x: unknown, d = 3): string => (typeof x === 'number' && Number.isFinite(x) ? x.toFixed(d) : x === Infinity ? '∞' : '–');
-const ci = (o: Obj | number | undefined, d = 3): string => {
+/** An estimate with its interval, in any of the files' shapes. */
+type Estimate = { value?: unknown; estimate?: unknown; mean?: unknown; lo?: unknown; hi?: unknown; lower?: unknown; upper?: unknown };
+const ci = (o: Estimate | number | null | undefined, d = 3): string => {
   if (typeof o === 'number') return f(o, d);
   if (!o) return '–';
   const v = o.value ?? o.estimate ?? o.mean;
@@ -56,8 +59,8 @@ export const UNRESOLVABLE_MARK = '*';
 export const COLLAPSE_MARK = '†';
 
 /** TPR at `fpr` with its interval, marked when the FPR is below 1 / non-members. */
-export function tprCell(m: Obj | null | undefined, fpr: number): string {
-  const t = (m?.tprAtFpr as Obj[] | undefined)?.find((x) => Math.abs(x.fpr - fpr) < 1e-12);
+export function tprCell(m: Parts<AttackMetrics> | null | undefined, fpr: number): string {
+  const t = m?.tprAtFpr?.find((x) => Math.abs(x.fpr! - fpr) < 1e-12);
   if (!t) return '–';
   const nonMembers = Number(m?.nonMembers);
   const resolvable = typeof t.resolvable === 'boolean' ? t.resolvable : Number.isFinite(nonMembers) ? fpr * nonMembers >= 1 : true;
@@ -67,8 +70,8 @@ export function tprCell(m: Obj | null | undefined, fpr: number): string {
 export function sections(d: ReportData): Section[] {
   const out: Section[] = [];
   const pv = d.privacy as Obj;
-  const audit = d.audit as Obj | null;
-  const ev = d.evaluation as Obj | null;
+  const audit = d.audit;
+  const ev = d.evaluation;
 
   const s = section('summary', 'Summary');
   s.paragraphs.push(`Run <b>${esc(d.run.name)}</b>: a ${esc(d.run.kind)} trained for ${d.run.steps} steps (seed ${d.run.seed}).`);
@@ -124,8 +127,8 @@ export function sections(d: ReportData): Section[] {
   } else {
     p.paragraphs.push(`<b>${esc(String(pv.warning ?? 'Trained without differential privacy.'))}</b>`);
   }
-  const best = audit?.best as Obj | null | undefined;
-  const canary = audit?.canaryAudit as Obj | undefined;
+  const best = audit?.best;
+  const canary = audit?.canaryAudit;
   if (canary || best) {
     // One table: what each line measures, and the adversary it assumes.
     const rows: string[][] = [];
@@ -148,9 +151,9 @@ export function sections(d: ReportData): Section[] {
 
   const a = section('attacks', 'Membership attacks');
   if (audit?.attacks) {
-    const attacks = audit.attacks as Obj[];
+    const attacks = audit.attacks;
     const tpr = tprCell;
-    const sz = audit.sizes as Obj | undefined;
+    const sz = audit.sizes;
     a.paragraphs.push(
       `Members: ${sz?.members ?? '–'} training images; non-members: ${sz?.nonMembers ?? '–'} holdout images never trained on; ${sz?.synthetic ?? '–'} synthetic samples. Each attack scores every image (higher = more likely a member). Intervals are ${Math.round(100 * Number(audit.settings?.confidence ?? 0.95))}% bootstrap CIs; the ε lower bound is a Clopper–Pearson bound at the best threshold (Jagielski et al. 2020; Nasr et al. 2021).`,
     );
@@ -161,39 +164,39 @@ export function sections(d: ReportData): Section[] {
         rows: attacks.map((x) => [String(x.name), String(x.access ?? ''), ci(x.overall?.auc), tpr(x.overall, 0.01), tpr(x.overall, 0.001), ci(x.overall?.advantage), f(x.overall?.epsilon?.epsilon)]),
       },
     });
-    const curves = attacks.filter((x) => x.overall?.roc?.fpr && x.overall?.roc?.tpr).map((x) => ({ name: String(x.name), fpr: x.overall.roc.fpr as number[], tpr: x.overall.roc.tpr as number[] }));
+    const curves = attacks.flatMap((x) => (x.overall?.roc?.fpr && x.overall?.roc?.tpr ? [{ name: String(x.name), fpr: x.overall.roc.fpr, tpr: x.overall.roc.tpr }] : []));
     if (curves.length) a.charts.push(rocChart('ROC curves of the membership attacks (log-log)', curves));
-    const groups = attacks.flatMap((x) => ((x.groups ?? []) as Obj[]).filter((g) => g.metrics).map((g) => [String(x.name), `${g.variable}=${g.value}`, `${g.members}/${g.nonMembers}`, ci(g.metrics.auc), tpr(g.metrics, 0.01)]));
+    const groups = attacks.flatMap((x) => (x.groups ?? []).flatMap((g) => (g.metrics ? [[String(x.name), `${g.variable}=${g.value}`, `${g.members}/${g.nonMembers}`, ci(g.metrics.auc), tpr(g.metrics, 0.01)]] : [])));
     if (groups.length) a.tables.push({ caption: 'Leakage per group (members/non-members per group)', table: { header: ['attack', 'group', 'n', 'AUC', 'TPR @ FPR 1%'], rows: groups } });
     if ([...a.tables.flatMap((x) => x.table.rows.flat())].some((c) => c.endsWith(UNRESOLVABLE_MARK))) {
       a.paragraphs.push(`${UNRESOLVABLE_MARK} FPR below 1/${sz?.nonMembers ?? 'non-members'} (1/non-members of the group, per group): TPR at zero false positives, not a TPR at that FPR; unreliable, read it as "members scored above every non-member".`);
     }
-    for (const d of (audit.dcr ?? []) as Obj[]) {
-      const perm = d.permutation as Obj | undefined;
+    for (const d of audit.dcr ?? []) {
+      const perm = d.permutation;
       const permText = perm ? `; permutation test p = ${f(perm.pValue)}, chance range [${f(perm.nullLower)}, ${f(perm.nullUpper)}] (trust this over the binomial interval when samples share nearest records)` : '';
       const distinct = typeof d.distinctNearestRecords === 'number' ? `; the ${d.synthetic ?? ''} samples have ${d.distinctNearestRecords} distinct nearest records${typeof d.largestShareOnOneRecord === 'number' ? ` (the most shared one is nearest to ${f(100 * d.largestShareOnOneRecord, 1)}% of them)` : ''}, so the interval counts far fewer independent trials than samples` : '';
       a.paragraphs.push(`DCR test (${esc(String(d.space))} space): ${f(d.share)} [${f(d.lower)}, ${f(d.upper)}] of synthetic samples are closer to a training image than to a holdout image (ideal ≈ 0.5; above it, samples sit nearer the training data)${distinct}${permText}.`);
     }
-    for (const c of (audit.caveats ?? []) as string[]) a.paragraphs.push(`<i>${esc(c)}</i>`);
+    for (const c of audit.caveats ?? []) a.paragraphs.push(`<i>${esc(c)}</i>`);
   } else a.paragraphs.push('Not audited: run <code>medsynth audit --model RUN --data DIR --json audit.json</code> and pass <code>--audit audit.json</code>.');
   out.push(a);
 
   const fi = section('fidelity', 'Fidelity');
   if (ev?.fidelity?.rows) {
-    const learned = ev.learned as Obj | undefined;
+    const learned = ev.learned;
     const collapsed = learned?.collapsed === true;
     let marked = false;
     let negative = false;
-    const fv = (c: Obj | undefined, synthetic: boolean) => {
-      const v = c?.values as Obj | null | undefined;
+    const fv = (c: Parts<FidelityComparison> | undefined, synthetic: boolean) => {
+      const v = c?.values;
       if (!v) return ['–', '–', '–', '–', '–', '–'];
       const warn = synthetic && collapsed && typeof v.precision === 'number' && v.precision >= 0.8 ? ` ${COLLAPSE_MARK}` : '';
       marked ||= warn !== '';
       negative ||= typeof v.kid?.mean === 'number' && v.kid.mean < 0;
-      return [f(v.fid, 2), v.kid ? `${f(v.kid.mean * KID_DISPLAY_SCALE, 2)}±${f(v.kid.std * KID_DISPLAY_SCALE, 2)}` : '–', `${f(v.precision)}${warn}`, f(v.recall), f(v.density), f(v.coverage)];
+      return [f(v.fid, 2), v.kid ? `${f(v.kid.mean! * KID_DISPLAY_SCALE, 2)}±${f(v.kid.std! * KID_DISPLAY_SCALE, 2)}` : '–', `${f(v.precision)}${warn}`, f(v.recall), f(v.density), f(v.coverage)];
     };
     const rows: string[][] = [];
-    for (const r of ev.fidelity.rows as Obj[]) {
+    for (const r of ev.fidelity.rows) {
       rows.push([`${r.slice} ${r.name}`, 'synthetic', String(r.synthetic?.n ?? '–'), ...fv(r.synthetic, true)]);
       rows.push(['', 'real test (baseline)', String(r.baseline?.n ?? '–'), ...fv(r.baseline, false)]);
     }
@@ -210,71 +213,71 @@ export function sections(d: ReportData): Section[] {
 
   const u = section('utility', 'Utility and fairness');
   if (ev?.utility?.ways) {
-    const ways = ev.utility.ways as Obj[];
-    const classes = (ev.classes ?? []) as string[];
+    const ways = ev.utility.ways;
+    const classes = ev.classes ?? [];
     // Per classifier seed (evaluations before --classifier-seeds have one report per way).
-    const reportsOf = (w: Obj): Obj[] => (Array.isArray(w.reports) ? w.reports : w.report ? [w.report] : []);
+    const reportsOf = (w: Parts<UtilityWay>): Parts<ClassifierReport>[] => (Array.isArray(w.reports) ? w.reports : w.report ? [w.report] : []);
     const mean = (xs: unknown[]) => {
       const v = xs.filter((x): x is number => typeof x === 'number' && Number.isFinite(x));
       return v.length ? v.reduce((p, q) => p + q, 0) / v.length : null;
     };
-    const stat = (st: Obj | undefined) => (st && st.mean !== null && st.mean !== undefined ? (st.lo !== null && st.hi !== null ? `${f(st.mean)} [${f(st.lo)}, ${f(st.hi)}]` : f(st.mean)) : '–');
+    const stat = (st: Parts<SeedStat> | undefined) => (st && st.mean !== null && st.mean !== undefined ? (st.lo !== null && st.hi !== null ? `${f(st.mean)} [${f(st.lo)}, ${f(st.hi)}]` : f(st.mean)) : '–');
     // Headline metrics: mean [95% CI] from the summary; the others: mean over seeds.
-    const headline = (name: string, get: (sm: Obj) => Obj | undefined, fallback: (r: Obj) => unknown) =>
+    const headline = (name: string, get: (sm: Parts<UtilitySummary>) => Parts<SeedStat> | undefined, fallback: (r: Parts<ClassifierReport>) => unknown) =>
       [name, ...ways.map((w) => (w.summary ? stat(get(w.summary)) : reportsOf(w).length ? f(mean(reportsOf(w).map(fallback))) : '–'))];
-    const metric = (name: string, get: (r: Obj) => unknown) => [name, ...ways.map((w) => (reportsOf(w).length ? f(mean(reportsOf(w).map(get))) : '–'))];
+    const metric = (name: string, get: (r: Parts<ClassifierReport>) => unknown) => [name, ...ways.map((w) => (reportsOf(w).length ? f(mean(reportsOf(w).map(get))) : '–'))];
     const rows = [
       ['train images', ...ways.map((w) => String(w.trainImages ?? '–'))],
       headline('accuracy', (sm) => sm.accuracy, (r) => r.accuracy),
       headline('balanced accuracy', (sm) => sm.balancedAccuracy, (r) => r.balancedAccuracy),
-      ...classes.map((c, i) => headline(`recall ${c}`, (sm) => (sm.recall as Obj[] | undefined)?.[i], (r) => (r.recall as unknown[])[i])),
+      ...classes.map((c, i) => headline(`recall ${c}`, (sm) => sm.recall?.[i], (r) => r.recall![i])),
       headline('worst-group accuracy', (sm) => sm.worstGroupAccuracy, (r) => r.worstGroupAccuracy),
       metric('demographic-parity difference', (r) => r.demographicParityDifference),
       metric('equalized-odds difference', (r) => r.equalizedOddsDifference),
     ];
-    const groups = (ev.groups ?? []) as string[];
-    for (let g = 0; g < groups.length; g++) rows.push(metric(`accuracy, group ${groups[g]}`, (r) => (r.groupAccuracy as Obj[]).find((x) => x.group === g)?.accuracy));
-    const seeds = (ev.utility.classifier?.seeds as number[] | undefined)?.length ?? 1;
+    const groups = ev.groups ?? [];
+    for (let g = 0; g < groups.length; g++) rows.push(metric(`accuracy, group ${groups[g]}`, (r) => r.groupAccuracy!.find((x) => x.group === g)?.accuracy));
+    const seeds = ev.utility.classifier?.seeds?.length ?? 1;
     const over = seeds > 1 ? `mean [95% Student-t interval] over ${seeds} classifier seeds (training-seed variation; the test split is fixed)` : 'one classifier seed, so no interval';
     const nWays = ways.length === 4 ? 'four' : String(ways.length);
     u.paragraphs.push(`The same classifier trained ${nWays} ways and tested on the real test split (${ev.utility.testImages} images, used for nothing else); ${over}. Positive class for the fairness rates: ${esc(String(ev.utility.positiveName ?? '–'))}. Demographic parity and equalized odds as in Hardt, Price & Srebro 2016 (differences between the best and worst group; 0 is parity; mean over seeds).`);
-    const o = ev.utility.oversampling as Obj | null | undefined;
+    const o = ev.utility.oversampling;
     if (o) {
       u.paragraphs.push(`<b>(d) oversampling</b>, the baseline a user would pick instead of generating: the augmented set (c) with each of its ${o.replaced} synthetic rows replaced by a real training image of the same ${esc(String(o.matchedOn))} cell, drawn at random with replacement (seed ${o.seed}), so (c) and (d) have the same count in every cell${o.leftOut ? `; ${o.leftOut} rows whose cell has no real training image are left out of (d)` : ''}.`);
-      for (const n of (o.notes ?? []) as string[]) u.paragraphs.push(`<i>(d): ${esc(n)}</i>`);
+      for (const n of o.notes ?? []) u.paragraphs.push(`<i>(d): ${esc(n)}</i>`);
     }
     u.tables.push({ caption: 'Utility and fairness: (b), (c) and (d) next to (a)', table: { header: ['metric', ...ways.map((w) => `(${w.key}) ${String(w.label ?? '')}`)], rows } });
     const pts = (x: unknown) => (typeof x === 'number' && Number.isFinite(x) ? `${x >= 0 ? '+' : ''}${(x * 100).toFixed(1)}` : '–');
-    const cmpRow = (name: string, c: Obj | null | undefined) => [name, c ? pts(c.deltaBalancedAccuracy) : '–', c?.ci ? `[${pts(c.ci.lo)}, ${pts(c.ci.hi)}]` : '–', c ? String(c.verdict) : 'not compared'];
-    const vsD = ev.utility.augmentedVsOversampling as Obj | null | undefined;
-    const vsA = ev.utility.augmentedVsReal as Obj | null | undefined;
+    const cmpRow = (name: string, c: Parts<WayComparison> | null | undefined) => [name, c ? pts(c.deltaBalancedAccuracy) : '–', c?.ci ? `[${pts(c.ci.lo)}, ${pts(c.ci.hi)}]` : '–', c ? String(c.verdict) : 'not compared'];
+    const vsD = ev.utility.augmentedVsOversampling;
+    const vsA = ev.utility.augmentedVsReal;
     if (vsD !== undefined || vsA !== undefined) {
       u.tables.push({
         caption: 'Augmentation (c) against oversampling (d) and real only (a): balanced accuracy of (c) minus the other, in points, paired over classifier seeds',
         table: { header: ['comparison', 'Δ balanced accuracy', '95% CI', 'verdict'], rows: [cmpRow('(c) vs (d) oversampling', vsD), cmpRow('(c) vs (a) real only', vsA)] },
       });
-      const noise = (c: Obj) => (c.ci && c.ci.lo <= 0 && c.ci.hi >= 0 ? ` The interval includes 0: over ${seeds} classifier seeds the difference is not told apart from seed-to-seed variation.` : '');
+      const noise = (c: Parts<WayComparison>) => (c.ci && c.ci.lo! <= 0 && c.ci.hi! >= 0 ? ` The interval includes 0: over ${seeds} classifier seeds the difference is not told apart from seed-to-seed variation.` : '');
       if (vsD?.verdict === 'oversampling is better here') {
-        u.paragraphs.push(`<b>Oversampling is better here:</b> duplicating real training images gave a balanced accuracy ${pts(-vsD.deltaBalancedAccuracy).replace('+', '')} points above the synthetic augmentation (more than 1 point); use oversampling rather than these synthetic images for this task.${noise(vsD)}`);
+        u.paragraphs.push(`<b>Oversampling is better here:</b> duplicating real training images gave a balanced accuracy ${pts(-vsD.deltaBalancedAccuracy!).replace('+', '')} points above the synthetic augmentation (more than 1 point); use oversampling rather than these synthetic images for this task.${noise(vsD)}`);
       } else if (vsD?.verdict) {
         const what = vsD.verdict === 'within 1 point' ? 'within 1 point of oversampling' : 'better than oversampling';
         u.paragraphs.push(`Against the oversampling baseline, the synthetic augmentation is <b>${what}</b> (${pts(vsD.deltaBalancedAccuracy)} points of balanced accuracy).${noise(vsD)}`);
       }
     }
-    const fb = ev.fairness as Obj | undefined;
+    const fb = ev.fairness;
     if (fb) {
-      const gname = (g: number) => String((fb.groups as string[] | undefined)?.[g] ?? g);
-      const excluded = ((fb.excluded ?? []) as Obj[]).map((x) => `${esc(gname(x.group))} (${x.n} test images)`);
+      const gname = (g: number) => String(fb.groups?.[g] ?? g);
+      const excluded = (fb.excluded ?? []).map((x) => `${esc(gname(x.group!))} (${x.n} test images)`);
       u.paragraphs.push(
-        `Fairness figures over the groups with at least ${fb.minGroup} real test images: ${((fb.eligible ?? []) as number[]).map((g) => `${esc(gname(g))} (${(fb.groupSizes as number[])[g]})`).join(', ') || 'none'}. ${excluded.length ? `Left out as too small: ${excluded.join(', ')}.` : 'No group is too small.'} Intervals: ${Math.round(100 * Number(fb.confidence))}% percentile bootstrap over the test images, ${fb.replicates} replicates stratified by group (seed ${fb.seed}); a change (c) − (a) resamples both ways independently, which makes its interval wider, not narrower.`,
+        `Fairness figures over the groups with at least ${fb.minGroup} real test images: ${(fb.eligible ?? []).map((g) => `${esc(gname(g))} (${fb.groupSizes![g]})`).join(', ') || 'none'}. ${excluded.length ? `Left out as too small: ${excluded.join(', ')}.` : 'No group is too small.'} Intervals: ${Math.round(100 * Number(fb.confidence))}% percentile bootstrap over the test images, ${fb.replicates} replicates stratified by group (seed ${fb.seed}); a change (c) − (a) resamples both ways independently, which makes its interval wider, not narrower.`,
       );
-      if (((fb.eligible ?? []) as number[]).length >= 2) {
-        const bi = (x: Obj | undefined, sign = false) => {
+      if ((fb.eligible ?? []).length >= 2) {
+        const bi = (x: Parts<BootInterval> | undefined, sign = false) => {
           const v = (y: number) => `${sign && y >= 0 ? '+' : ''}${f(y)}`;
           return x && typeof x.estimate === 'number' ? (typeof x.lo === 'number' && typeof x.hi === 'number' ? `${v(x.estimate)} [${v(x.lo)}, ${v(x.hi)}]` : `${v(x.estimate)} [no interval]`) : '–';
         };
-        const rowsF = ((fb.ways ?? []) as Obj[]).map((w) => [`(${w.key})`, bi(w.worstGroupAccuracy), bi(w.equalizedOddsDifference)]);
-        for (const dd of (fb.differences ?? []) as Obj[]) rowsF.push([`(${dd.of[0]}) − (${dd.of[1]})`, bi(dd.worstGroupAccuracy, true), bi(dd.equalizedOddsDifference, true)]);
+        const rowsF = (fb.ways ?? []).map((w) => [`(${w.key})`, bi(w.worstGroupAccuracy), bi(w.equalizedOddsDifference)]);
+        for (const dd of fb.differences ?? []) rowsF.push([`(${dd.of![0]}) − (${dd.of![1]})`, bi(dd.worstGroupAccuracy, true), bi(dd.equalizedOddsDifference, true)]);
         u.tables.push({ caption: `Fairness over groups with ≥ ${fb.minGroup} test images, with bootstrap intervals`, table: { header: ['way', 'worst-group accuracy', 'equalized-odds difference'], rows: rowsF } });
       }
     }
@@ -282,28 +285,28 @@ export function sections(d: ReportData): Section[] {
   out.push(u);
 
   const dv = section('diversity', 'Diversity');
-  const cells = ev?.diversity?.cells as Obj | undefined;
+  const cells = ev?.diversity?.cells;
   if (cells?.realTrain) {
     const names: string[] = [];
-    const classes = (ev!.classes ?? []) as string[];
-    const groups = (ev!.groups ?? []) as string[];
+    const classes = ev!.classes ?? [];
+    const groups = ev!.groups ?? [];
     classes.forEach((c) => groups.forEach((g) => names.push(`${c} | ${g}`)));
-    const flat = (cc: Obj | null | undefined) => (cc ? (cc.counts as number[][]).flat() : []);
+    const flat = (cc: Parts<CellCounts> | null | undefined) => (cc ? cc.counts!.flat() : []);
     const series = [{ name: 'real train (before)', values: flat(cells.realTrain) }];
     if (cells.augmented) series.push({ name: 'augmented (after)', values: flat(cells.augmented) });
     else if (cells.synthetic) series.push({ name: 'synthetic', values: flat(cells.synthetic) });
     dv.charts.push(barChart({ title: 'Images per class × group cell', yLabel: 'images', categories: names, series }));
-    const idx = (name: string, cc: Obj | null | undefined) => (cc ? [name, f(cc.indices.gini), f(cc.indices.shannon), f(cc.indices.pielou), String(cc.indices.emptyCells)] : [name, '–', '–', '–', '–']);
+    const idx = (name: string, cc: Parts<CellCounts> | null | undefined) => (cc ? [name, f(cc.indices!.gini), f(cc.indices!.shannon), f(cc.indices!.pielou), String(cc.indices!.emptyCells)] : [name, '–', '–', '–', '–']);
     dv.tables.push({ caption: 'Evenness of the cell counts (Gini: 0 = even; Shannon in nats; Pielou: 1 = even)', table: { header: ['set', 'Gini', 'Shannon', 'Pielou', 'empty cells'], rows: [idx('real train', cells.realTrain), idx('synthetic', cells.synthetic), idx('augmented', cells.augmented)] } });
-    const modes = ev!.diversity.modes as Obj | undefined;
+    const modes = ev!.diversity?.modes;
     if (modes) {
-      const occ = (name: string, o: Obj | undefined) => [name, f(o?.coverage), o?.ndb ? `${o.ndb.ndb}/${modes.k}` : '–', f(o?.indices?.gini)];
+      const occ = (name: string, o: Parts<ModeOccupancy> | undefined) => [name, f(o?.coverage), o?.ndb ? `${o.ndb.ndb}/${modes.k}` : '–', f(o?.indices?.gini)];
       dv.tables.push({ caption: `Mode coverage over K = ${modes.k} k-means clusters of real features, and NDB (Richardson & Weiss 2018)`, table: { header: ['set', 'coverage', 'NDB', 'Gini of occupancy'], rows: [occ('synthetic', modes.synthetic), occ('real test (baseline)', modes.baseline)] } });
     }
-    const l = ev!.learned as Obj | undefined;
+    const l = ev!.learned;
     if (l) {
-      const ca = l.conditionalAccuracy as Obj | null | undefined;
-      const lt = l.thresholds as Obj | undefined;
+      const ca = l.conditionalAccuracy;
+      const lt = l.thresholds;
       dv.tables.push({
         caption: `Did the model learn? ${l.m} samples against ${l.m} real held-out (test) images, nearest records in the real train split (${esc(String(l.space ?? ''))})`,
         table: {
@@ -315,10 +318,10 @@ export function sections(d: ReportData): Section[] {
           ],
         },
       });
-      dv.paragraphs.push(l.learned ? 'The samples pass every learned-at-all test.' : `<b>The model did not learn the data:</b> ${((l.reasons ?? []) as string[]).map(esc).join('; ')}.`);
+      dv.paragraphs.push(l.learned ? 'The samples pass every learned-at-all test.' : `<b>The model did not learn the data:</b> ${(l.reasons ?? []).map(esc).join('; ')}.`);
     }
-    const intra = ev!.diversity.intraClass as Obj | undefined;
-    if (intra) dv.tables.push({ caption: 'Intra-class diversity: mean pairwise feature distance', table: { header: ['class', 'real', 'synthetic', 'ratio'], rows: [...(intra.perClass as Obj[]).map((c) => [String(c.name), f(c.real), f(c.synthetic), f(c.ratio)]), ['all', f(intra.all.real), f(intra.all.synthetic), f(intra.all.ratio)]] } });
+    const intra = ev!.diversity?.intraClass;
+    if (intra) dv.tables.push({ caption: 'Intra-class diversity: mean pairwise feature distance', table: { header: ['class', 'real', 'synthetic', 'ratio'], rows: [...intra.perClass!.map((c) => [String(c.name), f(c.real), f(c.synthetic), f(c.ratio)]), ['all', f(intra.all!.real), f(intra.all!.synthetic), f(intra.all!.ratio)]] } });
   } else dv.paragraphs.push('Not evaluated.');
   out.push(dv);
 

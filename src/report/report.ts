@@ -4,9 +4,10 @@
  *
  * Inputs: the run folder, read through openRun (model card, run.json, metrics.jsonl, conditions, splits.csv;
  * ε per epoch is the card's `privacy.epsilonPerEpoch`, never recomputed), and optionally the JSON of
- * `medsynth evaluate` and of `medsynth audit`. Sections: summary with verdicts (thresholds printed in the
- * report), the ethics checklist (checklist.ts: each item from what the pipeline knows, linked to its evidence;
- * the items only a person can answer stay open until --sign-off FILE.json), privacy, membership attacks,
+ * `medsynth evaluate` and of `medsynth audit` (each checked against its schema: inputs.ts). Sections:
+ * summary with verdicts (thresholds printed in the report), the ethics checklist (checklist.ts: each item
+ * from what the pipeline knows, linked to its evidence; the items only a person can answer stay open until
+ * --sign-off FILE.json), privacy, membership attacks,
  * fidelity, utility and fairness, diversity, human review (--review: a review.jsonl or release's
  * review-summary.json), samples, training curves, provenance (model card + datasheet). Training images are never embedded unless
  * `includeTrainingImages` (the CLI's --include-training-images). report.json names files relative to
@@ -23,11 +24,9 @@
  * groups below the minimum size are excluded and listed, and a verdict is given only where the bootstrap
  * interval of the change (c) - (a) supports it.
  */
-import { existsSync, readFileSync } from 'node:fs';
 import { basename, isAbsolute, join, relative, resolve } from 'node:path';
 import { mean } from 'simple-statistics';
 import { imageLength } from '../../datasets/dataset.js';
-import { DatasetError } from '../core/errors.js';
 import { writeDirAtomic, writeFileAtomic } from '../core/fs.js';
 import { Rng } from '../core/rng.js';
 import { packageVersion } from '../core/version.js';
@@ -37,6 +36,7 @@ import { openRun } from '../train/open.js';
 import { buildChecklist, readSignOff } from './checklist.js';
 import { gridCells, sampleRows, tile } from './grid.js';
 import { THRESHOLDS, type ReportData, type Verdict } from './data.js';
+import { readAudit, readEvaluation, type AuditParts, type BootInterval, type EvaluationParts, type Parts } from './inputs.js';
 import { renderHtml, renderMarkdown } from './render.js';
 
 export interface ReportRequest {
@@ -56,34 +56,26 @@ export interface ReportRequest {
 
 export { THRESHOLDS, type ReportData, type Verdict } from './data.js';
 
-function readJson(path: string, what: string): Record<string, unknown> {
-  if (!existsSync(path)) throw new DatasetError(`${what} ${path}: no such file`);
-  try {
-    return JSON.parse(readFileSync(path, 'utf8'));
-  } catch {
-    throw new DatasetError(`${what} ${path}: not valid JSON; give the file written by medsynth ${what === '--eval' ? 'evaluate --json' : 'audit --json'}`);
-  }
-}
-
 const num = (x: unknown): number | null => (typeof x === 'number' && Number.isFinite(x) ? x : null);
 
 /** The audit's best attack (highest AUC, the random control excluded), with its AUC's upper CI end. */
-export function bestAttack(audit: Record<string, any> | null): { name: string; auc: number; hi: number | null; epsLower: number | null } | null {
+export function bestAttack(audit: AuditParts | null): { name: string; auc: number; hi: number | null; epsLower: number | null } | null {
   if (!audit?.best) return null;
-  const att = ((audit.attacks ?? []) as any[]).find((a) => a.name === audit.best.attack);
-  return { name: String(audit.best.attack), auc: Number(audit.best.auc), hi: num(att?.overall?.auc?.upper), epsLower: num(audit.best.epsilonLowerBound) };
+  const best = audit.best;
+  const att = (audit.attacks ?? []).find((a) => a.name === best.attack);
+  return { name: String(best.attack), auc: Number(best.auc), hi: num(att?.overall?.auc?.upper), epsLower: num(best.epsilonLowerBound) };
 }
 
 /** What the evaluation says about whether the model learned; null when it has no `learned` block. */
-export function learnedGate(ev: Record<string, any> | null): { collapsed: boolean; conditional: boolean | null; learned: boolean; why: string } | null {
+export function learnedGate(ev: EvaluationParts | null): { collapsed: boolean; conditional: boolean | null; learned: boolean; why: string } | null {
   const l = ev?.learned;
   if (!l || typeof l.learned !== 'boolean') return null;
-  return { collapsed: !!l.collapsed, conditional: l.conditional ?? null, learned: l.learned, why: ((l.reasons ?? []) as string[]).join('; ') };
+  return { collapsed: !!l.collapsed, conditional: l.conditional ?? null, learned: l.learned, why: (l.reasons ?? []).join('; ') };
 }
 
 const notInformative = (why: string, measured: string): Verdict => ({ level: 'not informative', text: `not informative: ${why}${measured ? ` (measured: ${measured})` : ''}` });
 
-export function privacyVerdict(privacy: ReportData['privacy'], audit: Record<string, unknown> | null, ev: Record<string, any> | null = null): Verdict {
+export function privacyVerdict(privacy: ReportData['privacy'], audit: AuditParts | null, ev: EvaluationParts | null = null): Verdict {
   const v = privacyVerdictUngated(privacy, audit);
   const gate = learnedGate(ev);
   // Leakage found is evidence whatever else holds (a model that copies a few images also "collapses").
@@ -98,7 +90,7 @@ export function privacyVerdict(privacy: ReportData['privacy'], audit: Record<str
   return v;
 }
 
-function privacyVerdictUngated(privacy: ReportData['privacy'], audit: Record<string, unknown> | null): Verdict {
+function privacyVerdictUngated(privacy: ReportData['privacy'], audit: AuditParts | null): Verdict {
   const best = bestAttack(audit);
   const eps = num(privacy.epsilon);
   const dp = privacy.differentialPrivacy && eps !== null;
@@ -115,55 +107,64 @@ function privacyVerdictUngated(privacy: ReportData['privacy'], audit: Record<str
 }
 
 /** Diversity from the evaluation's `learned` evidence (thresholds: THRESHOLDS.diversity and .learned). */
-export function diversityVerdict(ev: Record<string, any> | null): Verdict {
+export function diversityVerdict(ev: EvaluationParts | null): Verdict {
   const l = ev?.learned;
   if (!l) return { level: 'unknown', text: ev ? 'no learned-at-all evidence in this evaluation (re-run medsynth evaluate)' : 'not evaluated (run medsynth evaluate)' };
   const t = THRESHOLDS.diversity;
   const dr = num(l.distinctNearest?.ratio);
   const mr = num(l.modeCoverage?.ratio);
-  const text = `${l.distinctNearest.synthetic} distinct nearest training records for ${l.m} samples vs ${l.distinctNearest.reference} for as many real held-out images (${dr?.toFixed(2) ?? '–'}×); mode coverage ${mr?.toFixed(2) ?? '–'}× real`;
+  const text = `${l.distinctNearest!.synthetic} distinct nearest training records for ${l.m} samples vs ${l.distinctNearest!.reference} for as many real held-out images (${dr?.toFixed(2) ?? '–'}×); mode coverage ${mr?.toFixed(2) ?? '–'}× real`;
   if (l.collapsed) return { level: 'poor', text: `collapsed: ${text}` };
   if (dr === null || mr === null) return { level: 'unknown', text };
   if (dr >= t.distinctRatio && mr >= t.modeCoverageRatio) return { level: 'good', text: `as varied as real data: ${text}` };
   return { level: 'fair', text: `less varied than real data: ${text}` };
 }
 
-const ci3 = (x: any, sign = false) => {
+type Boot = Parts<BootInterval> | undefined;
+
+const ci3 = (x: Boot, sign = false) => {
   const v = (y: number) => `${sign && y >= 0 ? '+' : ''}${y.toFixed(3)}`;
-  return num(x?.estimate) === null ? '–' : num(x?.lo) !== null && num(x?.hi) !== null ? `${v(x.estimate)} [${v(x.lo)}, ${v(x.hi)}]` : `${v(x.estimate)} [no interval]`;
+  const [estimate, lo, hi] = [num(x?.estimate), num(x?.lo), num(x?.hi)];
+  return estimate === null ? '–' : lo !== null && hi !== null ? `${v(estimate)} [${v(lo)}, ${v(hi)}]` : `${v(estimate)} [no interval]`;
+};
+
+/** Both ends of an interval, or null when either is missing. */
+const ends = (x: Boot): { lo: number; hi: number } | null => {
+  const [lo, hi] = [num(x?.lo), num(x?.hi)];
+  return lo !== null && hi !== null ? { lo, hi } : null;
 };
 
 /** Fairness from the evaluation's `fairness` block: minimum group size, and a verdict only where the CI supports it. */
-export function fairnessVerdict(ev: Record<string, any>): Verdict {
+export function fairnessVerdict(ev: EvaluationParts): Verdict {
   const fb = ev.fairness;
   if (!fb) return { level: 'unknown', text: 'this evaluation has no group sizes or intervals (re-run medsynth evaluate)' };
-  const groups = (fb.groups ?? []) as string[];
-  const excluded = ((fb.excluded ?? []) as { group: number; n: number }[]).map((x) => `${groups[x.group] ?? x.group} (${x.n})`);
+  const groups = fb.groups ?? [];
+  const excluded = (fb.excluded ?? []).map((x) => `${groups[x.group!] ?? x.group} (${x.n})`);
   const excl = excluded.length ? `; excluded, fewer than ${fb.minGroup} test images: ${excluded.join(', ')}` : '';
-  if (((fb.eligible ?? []) as number[]).length < 2) return notInformative(`fewer than 2 groups with at least ${fb.minGroup} test images${excl}`, '');
-  const d = ((fb.differences ?? []) as any[]).find((x) => x.of?.[0] === 'c' && x.of?.[1] === 'a');
+  if ((fb.eligible ?? []).length < 2) return notInformative(`fewer than 2 groups with at least ${fb.minGroup} test images${excl}`, '');
+  const d = (fb.differences ?? []).find((x) => x.of?.[0] === 'c' && x.of?.[1] === 'a');
   if (!d) return { level: 'unknown', text: `no augmented set evaluated${excl}` };
-  const way = (k: string) => ((fb.ways ?? []) as any[]).find((w) => w.key === k);
+  const way = (k: string) => (fb.ways ?? []).find((w) => w.key === k);
   const a = way('a');
   const c = way('c');
   const w = d.worstGroupAccuracy;
   const e = d.equalizedOddsDifference;
   const conf = Math.round(100 * Number(fb.confidence ?? 0.95));
   const text = `worst-group accuracy ${ci3(a?.worstGroupAccuracy)} → ${ci3(c?.worstGroupAccuracy)} (change ${ci3(w, true)}); equalized-odds difference ${ci3(a?.equalizedOddsDifference)} → ${ci3(c?.equalizedOddsDifference)} (change ${ci3(e, true)}); ${conf}% bootstrap intervals${excl}`;
-  const has = (x: any) => num(x?.lo) !== null && num(x?.hi) !== null;
-  if (!has(w) && !has(e)) return notInformative('no interval (too few test images per group)', text);
-  const worse = (has(w) && w.hi < 0) || (has(e) && e.lo > 0);
-  const better = (has(w) && w.lo > 0) || (has(e) && e.hi < 0);
+  const [wi, ei] = [ends(w), ends(e)];
+  if (!wi && !ei) return notInformative('no interval (too few test images per group)', text);
+  const worse = (wi !== null && wi.hi < 0) || (ei !== null && ei.lo > 0);
+  const better = (wi !== null && wi.lo > 0) || (ei !== null && ei.hi < 0);
   if (worse) return { level: 'poor', text: `worse with augmentation: ${text}` };
   if (better) return { level: 'good', text: `better with augmentation: ${text}` };
   const tol = THRESHOLDS.fairness.unchangedWithin;
-  const within = (x: any) => has(x) && x.lo >= -tol && x.hi <= tol;
-  if (within(w) && (within(e) || !has(e))) return { level: 'fair', text: `unchanged (both changes within ±${tol}): ${text}` };
+  const within = (x: { lo: number; hi: number } | null) => x !== null && x.lo >= -tol && x.hi <= tol;
+  if (within(wi) && (within(ei) || !ei)) return { level: 'fair', text: `unchanged (both changes within ±${tol}): ${text}` };
   return notInformative('CI too wide to tell a change from none', text);
 }
 
 /** Fidelity, utility, fairness and diversity verdicts from `medsynth evaluate`'s JSON (thresholds: THRESHOLDS). */
-export function evaluationVerdicts(ev: Record<string, any> | null): { fidelity: Verdict; utility: Verdict; fairness: Verdict; diversity: Verdict } {
+export function evaluationVerdicts(ev: EvaluationParts | null): { fidelity: Verdict; utility: Verdict; fairness: Verdict; diversity: Verdict } {
   const gated = evaluationVerdictsUngated(ev);
   const gate = learnedGate(ev);
   const diversity = diversityVerdict(ev);
@@ -179,12 +180,12 @@ export function evaluationVerdicts(ev: Record<string, any> | null): { fidelity: 
   };
 }
 
-function evaluationVerdictsUngated(ev: Record<string, any> | null): { fidelity: Verdict; utility: Verdict; fairness: Verdict } {
+function evaluationVerdictsUngated(ev: EvaluationParts | null): { fidelity: Verdict; utility: Verdict; fairness: Verdict } {
   const none: Verdict = { level: 'unknown', text: 'not evaluated (run medsynth evaluate)' };
   if (!ev) return { fidelity: none, utility: none, fairness: none };
   const t = THRESHOLDS;
   let fidelity: Verdict = { level: 'unknown', text: 'no overall fidelity numbers' };
-  const overall = (ev.fidelity?.rows ?? []).find((r: any) => r.slice === 'overall');
+  const overall = (ev.fidelity?.rows ?? []).find((r) => r.slice === 'overall');
   const fs = num(overall?.synthetic?.values?.fid);
   const fb = num(overall?.baseline?.values?.fid);
   if (fs !== null && fb !== null) {
@@ -192,25 +193,21 @@ function evaluationVerdictsUngated(ev: Record<string, any> | null): { fidelity: 
     const level = ratio <= t.fidelityRatio.close ? 'good' : ratio <= t.fidelityRatio.fair ? 'fair' : 'poor';
     fidelity = { level, text: `${level === 'good' ? 'close' : level === 'fair' ? 'fair' : 'far'}: FID ${fs.toFixed(3)} vs ${fb.toFixed(3)} for real test data (${ratio.toFixed(1)}×)` };
   }
-  const ways = (ev.utility?.ways ?? []) as any[];
-  // Means over classifier seeds (an evaluation before --classifier-seeds has one report per way).
-  const way = (k: string): any => {
+  const ways = ev.utility?.ways ?? [];
+  // Mean balanced accuracy over classifier seeds (an evaluation before --classifier-seeds has one report per way).
+  const balancedAccuracy = (k: string): number | null => {
     const w = ways.find((x) => x.key === k);
-    const reports = (Array.isArray(w?.reports) ? w.reports : w?.report ? [w.report] : []) as Record<string, unknown>[];
-    if (!reports.length) return null;
-    const meanOf = (key: string) => {
-      const v = reports.map((r) => num(r[key])).filter((x): x is number => x !== null);
-      return v.length ? mean(v) : null;
-    };
-    return { balancedAccuracy: meanOf('balancedAccuracy') };
+    const reports = w && Array.isArray(w.reports) ? w.reports : w?.report ? [w.report] : [];
+    const v = reports.map((r) => num(r.balancedAccuracy)).filter((x): x is number => x !== null);
+    return v.length ? mean(v) : null;
   };
-  const a = way('a');
-  const b = way('b');
+  const a = balancedAccuracy('a');
+  const b = balancedAccuracy('b');
   let utility: Verdict = { level: 'unknown', text: 'no utility numbers' };
-  if (num(a?.balancedAccuracy) !== null && num(b?.balancedAccuracy) !== null) {
-    const gap = a.balancedAccuracy - b.balancedAccuracy;
+  if (a !== null && b !== null) {
+    const gap = a - b;
     const level = gap <= t.utilityGap.good ? 'good' : gap <= t.utilityGap.fair ? 'fair' : 'poor';
-    utility = { level, text: `synthetic-only training reaches balanced accuracy ${b.balancedAccuracy.toFixed(3)} vs ${a.balancedAccuracy.toFixed(3)} on real data (gap ${(gap * 100).toFixed(1)} points)` };
+    utility = { level, text: `synthetic-only training reaches balanced accuracy ${b.toFixed(3)} vs ${a.toFixed(3)} on real data (gap ${(gap * 100).toFixed(1)} points)` };
   }
   return { fidelity, utility, fairness: fairnessVerdict(ev) };
 }
@@ -243,8 +240,8 @@ export async function buildReport(req: ReportRequest): Promise<{ out: string; da
   const runDir = run.dir;
   const cfg = run.record;
   const card = run.card;
-  const evaluation = req.eval ? readJson(req.eval, '--eval') : null;
-  const audit = req.audit ? readJson(req.audit, '--audit') : null;
+  const evaluation = req.eval ? readEvaluation(req.eval) : null;
+  const audit = req.audit ? readAudit(req.audit) : null;
   const review = req.review ? loadReviewSummary(req.review) : null;
   const signOff = req.signOff ? readSignOff(req.signOff) : null;
   const privacy: ReportData['privacy'] = card.privacy;
