@@ -17,6 +17,7 @@ import { join, resolve } from 'node:path';
 import { Command } from 'commander';
 import { Rng } from '../../src/core/rng.js';
 import { calibrateNoise } from '../../src/privacy/calibrate.js';
+import { canaryAuditGdpBound } from '../privacy/canary-bound-fdp.js';
 import { canaryAuditBound } from '../privacy/canary-bound.js';
 import { gradientCanaryScores } from '../privacy/canary-score.js';
 
@@ -32,8 +33,11 @@ function run(cmd: string, args: string[]): { stdout: string; seconds: number } {
   return { stdout: r.stdout, seconds: (performance.now() - t0) / 1000 };
 }
 
-/** The ideal audit: simulated observations of a perfect implementation with the run's q, T, σ, m. */
-export function idealBound(o: { q: number; steps: number; sigma: number; m: number; delta: number; seed: number; amplitude?: number }): number {
+/**
+ * The ideal audit: simulated observations of a perfect implementation with the run's q, T, σ, m; the
+ * (ε, δ) one-run bound and, from the same guesses, the f-DP (Gaussian family) figure.
+ */
+export function idealBound(o: { q: number; steps: number; sigma: number; m: number; delta: number; seed: number; amplitude?: number }): { epsilonLowerBound: number; gdpEpsilon: number } {
   const rng = new Rng(o.seed);
   const included = Uint8Array.from({ length: o.m }, () => (rng.uniform() < 0.5 ? 1 : 0));
   const obs = new Float32Array(o.steps * o.m);
@@ -41,7 +45,7 @@ export function idealBound(o: { q: number; steps: number; sigma: number; m: numb
     for (let i = 0; i < o.m; i++) obs[t * o.m + i] = (included[i] && rng.uniform() < o.q ? (o.amplitude ?? 1) : 0) + o.sigma * rng.normal();
   }
   const s = gradientCanaryScores(obs, { canaries: o.m, sampleRate: o.q, noiseMultiplier: o.sigma }).likelihoodRatio;
-  return canaryAuditBound(s, included, { delta: o.delta }).epsilonLowerBound;
+  return { epsilonLowerBound: canaryAuditBound(s, included, { delta: o.delta }).epsilonLowerBound, gdpEpsilon: canaryAuditGdpBound(s, included, { delta: o.delta }).epsilonAtDelta };
 }
 
 const fmt = (xs: number[]) => (xs.length ? `${(xs.reduce((a, b) => a + b, 0) / xs.length).toFixed(2)} (${Math.min(...xs).toFixed(2)}–${Math.max(...xs).toFixed(2)})` : '-');
@@ -114,7 +118,7 @@ async function main(): Promise<void> {
     const a = audit(dir);
     const pv = card(dir);
     const common = { eps, accountant: a.accountantEpsilon, seconds, sigma: pv.noiseMultiplier, q: pv.sampleRate, steps: pv.steps, load: loadavg()[0]! };
-    const ideal = input ? null : idealBound({ q: pv.sampleRate, steps: pv.steps, sigma: pv.noiseMultiplier, m, delta: pv.delta, seed: 1000 + r });
+    const ideal = input ? null : idealBound({ q: pv.sampleRate, steps: pv.steps, sigma: pv.noiseMultiplier, m, delta: pv.delta, seed: 1000 + r }).epsilonLowerBound;
     append({ key, label, lb: a.epsilonLowerBound, ideal, correct: `${a.correct}/${a.guesses}`, ...common });
     if (input && a.blackBox) append({ key: `${key}-black`, label: label.replace('white-box (final model\'s loss)', 'black-box (samples only)'), lb: a.blackBox.epsilonLowerBound, ideal: null, correct: `${a.blackBox.correct}/${a.blackBox.guesses}`, ...common });
     process.stderr.write(`${label} run ${r + 1}: eps_lb ${a.epsilonLowerBound.toFixed(3)} (${a.correct}/${a.guesses}), ideal ${ideal?.toFixed(3) ?? '-'}, accountant ${a.accountantEpsilon.toFixed(3)}, ${seconds.toFixed(0)} s\n`);
@@ -170,16 +174,19 @@ function simulate(m: number): void {
     { name: `${10 * m}, q = ${q.toFixed(4)}, T = 222`, m: 10 * m, q, steps: 222 },
     { name: `${m}, one full-batch Gaussian release (q = 1, T = 1)`, m, q: 1, steps: 1 },
   ];
+  // Each cell: the (ε, δ) bound's range over 3 seeds, then in brackets the f-DP figure's (valid only if
+  // the canaries' trade-off curve is Gaussian: eval/privacy/canary-bound-fdp.ts).
+  const range = (xs: number[]) => `${Math.min(...xs).toFixed(2)}–${Math.max(...xs).toFixed(2)}`;
+  const cell = (b: { epsilonLowerBound: number; gdpEpsilon: number }[]) => `${range(b.map((x) => x.epsilonLowerBound))} (${range(b.map((x) => x.gdpEpsilon))})`;
   const out = ['| canaries, setting | ε = 1 | ε = 2 | ε = 4 | ε = 8 | unit counted twice, ε = 2 claimed |', '|---|---|---|---|---|---|'];
   for (const st of settings) {
     const cells = [1, 2, 4, 8].map((eps) => {
       const sigma = calibrateNoise({ targetEpsilon: eps, delta: 1e-5, sampleRate: st.q, steps: st.steps }).noiseMultiplier;
-      const b = [0, 1, 2].map((seed) => idealBound({ q: st.q, steps: st.steps, sigma, m: st.m, delta: 1e-5, seed }));
-      return `${Math.min(...b).toFixed(2)}–${Math.max(...b).toFixed(2)}`;
+      return cell([0, 1, 2].map((seed) => idealBound({ q: st.q, steps: st.steps, sigma, m: st.m, delta: 1e-5, seed })));
     });
     const sigma2 = calibrateNoise({ targetEpsilon: 2, delta: 1e-5, sampleRate: st.q, steps: st.steps }).noiseMultiplier;
     const d = [0, 1, 2].map((seed) => idealBound({ q: st.q, steps: st.steps, sigma: sigma2, m: st.m, delta: 1e-5, seed, amplitude: 2 }));
-    out.push(`| ${st.name} | ${cells.join(' | ')} | ${Math.min(...d).toFixed(2)}–${Math.max(...d).toFixed(2)} |`);
+    out.push(`| ${st.name} | ${cells.join(' | ')} | ${cell(d)} |`);
   }
   process.stdout.write(out.join('\n') + '\n');
 }

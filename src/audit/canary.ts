@@ -4,6 +4,7 @@
  * (eval/privacy/canary-bound.ts). The order is the guarantee: the guesses depend on the scores alone.
  */
 import { canaryAuditBound, DEFAULT_CANARY_CONFIDENCE } from '../../eval/privacy/canary-bound.js';
+import { canaryAuditGdpBound } from '../../eval/privacy/canary-bound-fdp.js';
 import { gradientCanaryScores } from '../../eval/privacy/canary-score.js';
 import { DatasetError } from '../core/errors.js';
 import type { ConditionSpec } from '../../models/generator.js';
@@ -28,6 +29,13 @@ export interface CanaryAuditResult {
   threatModel: string;
   /** Test builds only: the deliberate DP bug this run was trained with. */
   break?: string;
+  /**
+   * The same guesses read with the f-DP one-run analysis in the Gaussian family
+   * (eval/privacy/canary-bound-fdp.ts): the run is not μ-GDP for μ < muLowerBound, and epsilonAtDelta is
+   * that μ's ε at δ. Tighter than epsilonLowerBound, but it holds only if each canary's trade-off curve is
+   * Gaussian (DP-SGD is close to it, not exactly), so it never decides "broken".
+   */
+  gdp: { muLowerBound: number; epsilonAtDelta: number; guesses: number; correct: number; assumption: string };
   /** Input canaries: the same audit from synthetic samples only (a weaker adversary), bounded on its own. */
   blackBox?: { guesses: number; correct: number; epsilonLowerBound: number; k: { positive: number; negative: number }; score: string; threatModel: string };
   /** One line for the report and the checklist. */
@@ -54,6 +62,9 @@ export const INPUT_BLACK_BOX_THREAT_MODEL =
  * included. `whiteBox` is null when the generator exposes no per-image score.
  */
 export type InputCanaryScorer = (inputs: { images: Float32Array; cond: Float32Array; n: number; width: number }) => Promise<{ whiteBox: { scores: Float64Array; score: string } | null; blackBox: { scores: Float64Array; score: string } }>;
+
+export const GDP_ASSUMPTION =
+  'f-DP one-run analysis (Mahloujifar, Melis & Chaudhuri 2025) in the Gaussian family: valid only if each canary\'s trade-off curve is mu-GDP; DP-SGD with many steps is close to that (Dong, Roth & Su 2022, CLT) but not exactly, so this figure informs and never decides "broken"';
 
 export const GRADIENT_THREAT_MODEL =
   'white-box, all iterates: the adversary inserts Dirac gradient canaries and sees every released noisy gradient (the strongest adversary DP-SGD\'s accounting allows); the bound holds for any implementation, a correct one keeps it at or below the accountant\'s epsilon';
@@ -86,6 +97,7 @@ export async function canaryAudit(runDir: string, privacy: CardPrivacy, confiden
   const included = readCanaryKey(runDir, m);
   const b = canaryAuditBound(primary.scores, included, { delta, confidence });
   const bb = black ? canaryAuditBound(black.scores, included, { delta, confidence }) : null;
+  const g = canaryAuditGdpBound(primary.scores, included, { delta, confidence });
   const accountant = privacy.accountant ?? 'rdp';
   const kindText = plan.kind === 'gradient' ? 'gradient canaries' : `input canaries (${primary.threatModel.split(':')[0]})`;
   return {
@@ -103,8 +115,9 @@ export async function canaryAudit(runDir: string, privacy: CardPrivacy, confiden
     steps,
     score: primary.score,
     threatModel: primary.threatModel,
+    gdp: { muLowerBound: g.muLowerBound, epsilonAtDelta: g.epsilonAtDelta, guesses: g.guesses, correct: g.correct, assumption: GDP_ASSUMPTION },
     ...(plan.break ? { break: plan.break } : {}),
     ...(bb && black ? { blackBox: { guesses: bb.guesses, correct: bb.correct, epsilonLowerBound: bb.epsilonLowerBound, k: bb.k, score: black.score, threatModel: INPUT_BLACK_BOX_THREAT_MODEL } } : {}),
-    summary: `${m} ${kindText}, ${b.correct}/${b.guesses} guesses correct: epsilon >= ${b.epsilonLowerBound.toFixed(2)} at ${Math.round(confidence * 100)}% confidence (delta ${delta})${bb ? `; from samples only: epsilon >= ${bb.epsilonLowerBound.toFixed(2)}` : ''}; the ${accountant.toUpperCase()} accountant's epsilon is ${epsilon.toFixed(2)}${b.epsilonLowerBound > epsilon || (bb?.epsilonLowerBound ?? 0) > epsilon ? ' — ABOVE the claim: the DP implementation is broken' : ''}`,
+    summary: `${m} ${kindText}, ${b.correct}/${b.guesses} guesses correct: epsilon >= ${b.epsilonLowerBound.toFixed(2)} at ${Math.round(confidence * 100)}% confidence (delta ${delta}; if each canary's trade-off curve is Gaussian, mu >= ${g.muLowerBound.toFixed(3)}, i.e. epsilon >= ${g.epsilonAtDelta.toFixed(2)})${bb ? `; from samples only: epsilon >= ${bb.epsilonLowerBound.toFixed(2)}` : ''}; the ${accountant.toUpperCase()} accountant's epsilon is ${epsilon.toFixed(2)}${b.epsilonLowerBound > epsilon || (bb?.epsilonLowerBound ?? 0) > epsilon ? ' — ABOVE the claim: the DP implementation is broken' : g.epsilonAtDelta > epsilon ? ' — the Gaussian-family reading is above the claim: investigate (not proof of a bug, as it assumes a Gaussian trade-off curve)' : ''}`,
   };
 }

@@ -13,6 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { canaryAudit } from '../../../src/audit/canary.js';
+import { gdpEpsilonAtDelta } from '../../../eval/privacy/canary-bound-fdp.js';
 import { initBackend } from '../../../src/backend/index.js';
 import { trainRun, type RunConfig } from '../../../src/train/run.js';
 import { runCli } from '../../helpers/cli.js';
@@ -56,6 +57,11 @@ describe('an audit run', () => {
     expect(c.correct).toBeLessThanOrEqual(c.guesses);
     expect(c.epsilonLowerBound).toBeGreaterThanOrEqual(0);
     expect(c.epsilonLowerBound).toBeLessThanOrEqual(c.accountantEpsilon);
+    // The f-DP reading of the same guesses: its ε is the ε at δ of its μ (Gaussian family), stated with
+    // its assumption, and it is what the printed line says.
+    expect(c.gdp.epsilonAtDelta).toBeCloseTo(gdpEpsilonAtDelta(c.gdp.muLowerBound, c.delta), 9);
+    expect(c.gdp.assumption).toMatch(/valid only if each canary's trade-off curve is mu-GDP/);
+    expect(c.summary).toContain(`mu >= ${c.gdp.muLowerBound.toFixed(3)}, i.e. epsilon >= ${c.gdp.epsilonAtDelta.toFixed(2)}`);
   });
 
   it('records the same observations when stopped after an epoch and resumed', () => {
@@ -125,5 +131,6 @@ describe('a deliberately broken DP-SGD (test build only)', () => {
     expect(c.break).toBe('clipping');
     expect(c.epsilonLowerBound).toBeGreaterThan(card.privacy.epsilon);
     expect(c.summary).toMatch(/ABOVE the claim/);
+    expect(c.gdp.epsilonAtDelta).toBeGreaterThan(card.privacy.epsilon); // the f-DP reading sees it too
   }, 120_000);
 });
