@@ -1,3 +1,4 @@
+// @module-tag slow (runs the built CLI; see vitest.config.ts)
 /**
  * The loading benchmark's entry (eval/bench/load.ts) as a user meets it: --help with an example, bad
  * numbers refused, and no temporary folder left behind, whether it is stopped by a signal or was killed
