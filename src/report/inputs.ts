@@ -202,6 +202,8 @@ const CanaryAuditSchema = z.looseObject({
   threatModel: z.string(),
   summary: z.string(),
   break: z.string().optional(),
+  /** The f-DP reading in the Gaussian family (audits since 2026-12-05). */
+  gdp: z.looseObject({ muLowerBound: z.number(), epsilonAtDelta: shown, assumption: z.string() }).optional(),
 });
 
 export const AuditSchema = z.looseObject({
