@@ -77,7 +77,7 @@
  */
 import { assert } from '../../src/core/errors.js';
 import { erfc, erfcFraction, logErfc } from '../../src/core/special.js';
-import { DEFAULT_CANARY_CONFIDENCE, defaultGuessGrid, rankByScore, type GuessCounts } from './canary-bound.js';
+import { bisectRejected, DEFAULT_CANARY_CONFIDENCE, searchGuessGrid, type GuessCounts } from './canary-bound.js';
 
 const LN2 = Math.log(2);
 const HALF_LOG_PI = 0.5 * Math.log(Math.PI);
@@ -245,13 +245,7 @@ export function gdpLowerBound(o: GdpCounts & { confidence: number }): number {
     hi *= 2;
     assert(hi <= MU_CAP, () => `GDP one-run bound above μ = ${MU_CAP} (m = ${m}, k = ${k}, v = ${v})`);
   }
-  while (hi - lo > 1e-12) {
-    const mid = 0.5 * (lo + hi);
-    if (mid === lo || mid === hi) break;
-    if (rejects(mid)) lo = mid;
-    else hi = mid;
-  }
-  return lo;
+  return bisectRejected(lo, hi, rejects);
 }
 
 /** δ_μ(ε) = Φ(−ε/μ + μ/2) − e^ε Φ(−ε/μ − μ/2): the δ at ε of μ-GDP (Dong, Roth & Su 2022, Cor. 2.13). */
@@ -323,38 +317,20 @@ export function canaryAuditGdpBound(
   included: ArrayLike<boolean | number>,
   opts: CanaryAuditGdpOptions,
 ): CanaryAuditGdpBound {
-  const m = scores.length;
-  assert(m >= 1, () => 'canaryAuditGdpBound: no canaries');
-  assert(included.length === m, () => `canaryAuditGdpBound: ${m} scores but ${included.length} inclusion bits`);
   const confidence = opts.confidence ?? DEFAULT_CANARY_CONFIDENCE;
   checkConfidence(confidence);
   assert(opts.delta > 0 && opts.delta < 1, () => `δ must be in (0, 1), got ${opts.delta}`);
-  const grid = opts.grid ?? defaultGuessGrid(m);
-  assert(grid.length >= 1, () => 'canaryAuditGdpBound: empty search grid');
-  for (const g of grid) {
-    assert(
-      Number.isInteger(g.positive) && Number.isInteger(g.negative) && g.positive >= 0 && g.negative >= 0 && g.positive + g.negative <= m,
-      () => `guess counts k₊ = ${g.positive}, k₋ = ${g.negative} must be integers >= 0 with k₊ + k₋ <= m = ${m}`,
-    );
-  }
-  const bits = new Uint8Array(m);
-  for (let i = 0; i < m; i++) {
-    const x = included[i];
-    assert(x === true || x === false || x === 0 || x === 1, () => `inclusion bit ${i} must be true/false or 0/1, got ${String(x)}`);
-    bits[i] = x === true || x === 1 ? 1 : 0;
-  }
-  const order = rankByScore(scores); // the scores alone fix every guess vector
-  const perTest = 1 - (1 - confidence) / grid.length;
-  let best: Omit<CanaryAuditGdpBound, 'epsilonAtDelta'> | null = null;
-  for (const g of grid) {
-    let correct = 0;
-    for (let j = 0; j < g.positive; j++) correct += bits[order[j]!]!;
-    for (let j = 0; j < g.negative; j++) correct += 1 - bits[order[m - 1 - j]!]!;
-    const guesses = g.positive + g.negative;
-    const muLowerBound = gdpLowerBound({ canaries: m, guesses, correct, confidence: perTest });
-    if (best === null || muLowerBound > best.muLowerBound) {
-      best = { canaries: m, muLowerBound, guesses, correct, positive: g.positive, negative: g.negative, tests: grid.length, confidence, delta: opts.delta };
-    }
-  }
-  return { ...best!, epsilonAtDelta: gdpEpsilonAtDelta(best!.muLowerBound, opts.delta) };
+  const b = searchGuessGrid('canaryAuditGdpBound', scores, included, { confidence, grid: opts.grid }, gdpLowerBound);
+  return {
+    canaries: scores.length,
+    muLowerBound: b.bound,
+    guesses: b.guesses,
+    correct: b.correct,
+    positive: b.k.positive,
+    negative: b.k.negative,
+    tests: b.tests,
+    confidence,
+    delta: opts.delta,
+    epsilonAtDelta: gdpEpsilonAtDelta(b.bound, opts.delta),
+  };
 }

@@ -165,6 +165,14 @@ export function oneRunEpsilonLowerBound(o: { canaries: number; guesses: number; 
       assert(hi <= EPSILON_CAP, () => `one-run bound above ${EPSILON_CAP} (r = ${r}, v = ${v})`);
     }
   }
+  return bisectRejected(lo, hi, rejects);
+}
+
+/**
+ * Bisection to 1e-12 of the boundary between a parameter the test rejects (lo) and one it does not (hi),
+ * for a test that rejects everything below some point: the last rejected value found.
+ */
+export function bisectRejected(lo: number, hi: number, rejects: (x: number) => boolean): number {
   while (hi - lo > 1e-12) {
     const mid = 0.5 * (lo + hi);
     if (mid === lo || mid === hi) break;
@@ -219,32 +227,47 @@ function bitOf(x: boolean | number, i: number): boolean {
 }
 
 /**
- * The one-run audit bound of the header: for every (k₊, k₋) of the grid, guess from the ranking of
- * `scores`, count correct guesses against `included`, bound ε at level (1 − confidence)/|grid|, and
- * return the largest bound (the first grid entry on ties, also when every bound is 0).
+ * The search shared by the one-run bounds: for every (k₊, k₋) of the grid (fixed before the scores are
+ * seen), guess from the ranking of `scores`, count correct guesses against `included`, and bound at level
+ * (1 − confidence)/|grid| with `bound` (Bonferroni, as the header says); the largest bound with the guess
+ * counts that gave it (the first grid entry on ties, also when every bound is 0).
  */
-export function canaryAuditBound(scores: ArrayLike<number>, included: ArrayLike<boolean | number>, opts: CanaryAuditOptions): CanaryAuditBound {
+export function searchGuessGrid(
+  name: string,
+  scores: ArrayLike<number>,
+  included: ArrayLike<boolean | number>,
+  opts: { confidence: number; grid?: readonly GuessCounts[] },
+  bound: (o: { canaries: number; guesses: number; correct: number; confidence: number }) => number,
+): { bound: number; guesses: number; correct: number; k: GuessCounts; tests: number } {
   const m = scores.length;
-  assert(m >= 1, () => 'canaryAuditBound: no canaries');
-  assert(included.length === m, () => `canaryAuditBound: ${m} scores but ${included.length} inclusion bits`);
-  const confidence = opts.confidence ?? DEFAULT_CANARY_CONFIDENCE;
-  checkLevels(opts.delta, confidence);
+  assert(m >= 1, () => `${name}: no canaries`);
+  assert(included.length === m, () => `${name}: ${m} scores but ${included.length} inclusion bits`);
   const grid = opts.grid ?? defaultGuessGrid(m);
-  assert(grid.length >= 1, () => 'canaryAuditBound: empty search grid');
+  assert(grid.length >= 1, () => `${name}: empty search grid`);
   for (const k of grid) checkGuessCounts(k, m);
   const bits = Array.from({ length: m }, (_, i) => bitOf(included[i]!, i));
   const order = rankByScore(scores); // the scores alone fix every guess vector
-  const perTest = 1 - (1 - confidence) / grid.length;
-  let best: CanaryAuditBound | null = null;
+  const perTest = 1 - (1 - opts.confidence) / grid.length;
+  let best: { bound: number; guesses: number; correct: number; k: GuessCounts; tests: number } | null = null;
   for (const k of grid) {
     let correct = 0;
     for (let j = 0; j < k.positive; j++) if (bits[order[j]!]) correct++;
     for (let j = 0; j < k.negative; j++) if (!bits[order[m - 1 - j]!]) correct++;
     const guesses = k.positive + k.negative;
-    const epsilonLowerBound = oneRunEpsilonLowerBound({ canaries: m, guesses, correct, delta: opts.delta, confidence: perTest });
-    if (best === null || epsilonLowerBound > best.epsilonLowerBound) {
-      best = { canaries: m, guesses, correct, epsilonLowerBound, k: { ...k }, confidence, delta: opts.delta, tests: grid.length };
-    }
+    const b = bound({ canaries: m, guesses, correct, confidence: perTest });
+    if (best === null || b > best.bound) best = { bound: b, guesses, correct, k: { ...k }, tests: grid.length };
   }
   return best!;
+}
+
+/**
+ * The one-run audit bound of the header: for every (k₊, k₋) of the grid, guess from the ranking of
+ * `scores`, count correct guesses against `included`, bound ε at level (1 − confidence)/|grid|, and
+ * return the largest bound (the first grid entry on ties, also when every bound is 0).
+ */
+export function canaryAuditBound(scores: ArrayLike<number>, included: ArrayLike<boolean | number>, opts: CanaryAuditOptions): CanaryAuditBound {
+  const confidence = opts.confidence ?? DEFAULT_CANARY_CONFIDENCE;
+  checkLevels(opts.delta, confidence);
+  const b = searchGuessGrid('canaryAuditBound', scores, included, { confidence, grid: opts.grid }, (o) => oneRunEpsilonLowerBound({ ...o, delta: opts.delta }));
+  return { canaries: scores.length, guesses: b.guesses, correct: b.correct, epsilonLowerBound: b.bound, k: b.k, confidence, delta: opts.delta, tests: b.tests };
 }
