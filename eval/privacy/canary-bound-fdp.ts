@@ -1,14 +1,16 @@
 /**
- * One-run canary audit against a Gaussian trade-off curve: a lower bound on the μ of a μ-GDP training
- * run, from the same guesses as eval/privacy/canary-bound.ts — the f-DP analysis of Mahloujifar, Melis &
- * Chaudhuri, "Auditing f-Differential Privacy in One Run", ICML 2025 (PMLR 267:42615-42641;
- * arXiv:2410.22235), restricted to the family f_μ(α) = Φ(Φ⁻¹(1 − α) − μ) (Dong, Roth & Su, "Gaussian
- * differential privacy", JRSS-B 2022).
+ * One-run canary audit against a trade-off curve f: an upper bound on P[V ≥ v] for a run that is f-DP per
+ * canary, for any trade-off function f (a p-value of "the run is f-DP"), and, in the Gaussian family
+ * f_μ(α) = Φ(Φ⁻¹(1 − α) − μ) (Dong, Roth & Su, "Gaussian differential privacy", JRSS-B 2022), a lower
+ * bound on the μ of a μ-GDP training run, from the same guesses as eval/privacy/canary-bound.ts — the f-DP
+ * analysis of Mahloujifar, Melis & Chaudhuri, "Auditing f-Differential Privacy in One Run", ICML 2025
+ * (PMLR 267:42615-42641; arXiv:2410.22235). eval/privacy/canary-claim.ts tests a run against the curve
+ * its own accounting claims with the general form.
  *
  * WHAT IS ASSUMED. The bound is valid only under the hypothesis that, for every canary i and every value
- * of the other canaries' bits, the run's output is f_μ-DP with respect to bit i (its trade-off curve is at
- * least the Gaussian curve of some μ). The result reads "the run is not μ-GDP for any μ < μ_lb, at
- * confidence c", and `epsilonAtDelta` translates μ_lb into ε at δ *within that family only*: it is the ε
+ * of the other canaries' bits, the run's output is f-DP with respect to bit i (below: in both orderings of
+ * the pair). For f = f_μ the result reads "the run is not μ-GDP for any μ < μ_lb, at confidence c", and
+ * `epsilonAtDelta` translates μ_lb into ε at δ *within that family only*: it is the ε
  * of the μ_lb-Gaussian curve, not a lower bound on the ε of an arbitrary (ε, δ)-DP run. DP-SGD with many
  * steps is close to μ-GDP by the central limit theorem of Dong, Roth & Su (their CLT for composed,
  * subsampled mechanisms), with μ ≈ q·√(T·(e^{1/σ²} − 1)), but not exactly: for small q its true curve can
@@ -23,30 +25,54 @@
  * and equation numbers are not quoted here: only the paper's first page could be read from this machine,
  * so the statement below was derived and proved here from the setting, in our notation, and checked to
  * coincide with that recursion (for a two-valued secret, where the paper's alphabet factor k − 1 is 1).
- * Write g(x) = 1 − f_μ(x) = Φ(Φ⁻¹(x) + μ) (the largest power of a test at level x) and
- * g⁻¹(y) = Φ(Φ⁻¹(y) − μ). For τ ∈ [0, 1] run, for i = v − 1 down to 0,
+ * Write g(x) = 1 − f(x) (the largest power of a test at level x) and g⁻¹(y) = inf{x ∈ [0, 1] : f(x) ≤ 1 − y}
+ * (its generalised inverse: the least level at which power y is possible). For f_μ: g(x) = Φ(Φ⁻¹(x) + μ),
+ * g⁻¹(y) = Φ(Φ⁻¹(y) − μ); for a symmetric f (f⁻¹ = f), g⁻¹(y) = f(1 − y). For τ ∈ [0, 1] run, for
+ * i = v − 1 down to 0,
  *   r_v = τ v / m,                 h_v = τ (k − v) / m,
  *   h_i = max(h_{i+1}, g⁻¹(r_{i+1})),
  *   r_i = r_{i+1} + i/(k − i) · (h_i − h_{i+1}),                                                   (R)
- * and let Ψ_μ(τ) = r_0 + h_0. Theorem: if the run is μ-GDP per canary then Ψ_μ(P[V ≥ v]) ≤ k/m.
- * Hence, Ψ being nondecreasing in τ (below), P[V ≥ v] ≤ p(μ) := sup{τ ∈ [0, 1] : Ψ_μ(τ) ≤ k/m}.
+ * and let Ψ_f(τ) = r_0 + h_0. Theorem: if the run is f-DP per canary then Ψ_f(P[V ≥ v]) ≤ k/m.
+ * Hence, Ψ being nondecreasing in τ (below), P[V ≥ v] ≤ p_f := sup{τ ∈ [0, 1] : Ψ_f(τ) ≤ k/m}; Ψ_μ = Ψ_{f_μ}
+ * and p(μ) = p_{f_μ}. API: `fdpOneRunPValue` / `fdpRecursionTotal` take a `TradeOffCurve` (f and its g⁻¹):
+ * `gaussianCurve(μ)` (the GDP functions below are exactly this case), `tradeOffCurve(f)` for f given only
+ * as a function (g⁻¹ by bisection), or the claimed curve of canary-claim.ts (g⁻¹ in closed form).
+ *
+ * The hypothesis, exactly: with P_i and Q_i the laws of the output given S_i = +1 and S_i = −1 (the other
+ * bits fixed), T(Q_i, P_i) ≥ f and T(P_i, Q_i) ≥ f, T(·,·) the trade-off function of Dong, Roth & Su (a
+ * test of null Q_i at level α has power ≤ 1 − f(α), and the same with P_i and Q_i swapped). That is f-DP
+ * for a symmetric neighbour relation such as add/remove of one canary, which is what DP-SGD claims. For a
+ * symmetric f (f_μ; f_{ε,δ} and any pointwise max of them, as in canary-claim.ts) one ordering implies the
+ * other, since T(Q, P) is the inverse of T(P, Q) and inversion keeps order. For an asymmetric f known in
+ * one ordering only (T(P_i, Q_i) ≥ f, hence T(Q_i, P_i) ≥ f⁻¹), pass instead the greatest convex minorant of
+ * min(f, f⁻¹), which both orderings then satisfy (each is convex and above min(f, f⁻¹)); this module does
+ * not build it.
  *
  * Proof (ours). Write V₋ᵢ for the correct guesses on canaries other than i, a function of the output and
- * the other bits. Fix those bits; then ψ = 1{T_i = +1, V₋ᵢ ≥ j} is a test of "S_i = +1" on the output, so
- * its power is at most g(its level); the same for 1{T_i = −1, V₋ᵢ ≥ j} in the other direction (f_μ is
- * symmetric). Averaging the two with weights ½ and using the concavity of g:
+ * the other bits. Fix those bits; then ψ = 1{T_i = +1, V₋ᵢ ≥ j} is a test of null "S_i = −1" on the output,
+ * so its power is at most g(its level) by T(Q_i, P_i) ≥ f; the same for 1{T_i = −1, V₋ᵢ ≥ j} with null
+ * "S_i = +1" by T(P_i, Q_i) ≥ f. Averaging the two with weights ½ and using the concavity of g:
  *   P[T_i = S_i, V₋ᵢ ≥ j] ≤ g(P[T_i = −S_i, V₋ᵢ ≥ j]),
- * and again after averaging over the other bits and over i. A correct guess on i means V = V₋ᵢ + 1, a
+ * and again (Jensen) after averaging over the other bits and over i. A correct guess on i means V = V₋ᵢ + 1, a
  * wrong one V = V₋ᵢ, so with R_j = E[V; V ≥ j]/m and H_j = E[k − V; V ≥ j]/m the sums over i give
  *   R_{j+1} ≤ g(H_j)   for j = 0 … k − 1,                                                         (C)
- * while R_0 + H_0 = k/m. Moving all the mass of V above v down to v lowers every R_j and raises every
+ * while R_0 + H_0 = k/m. By the definition of g⁻¹, (C) gives H_j ≥ g⁻¹(R_{j+1}). Moving all the mass of V
+ * above v down to v lowers every R_j and raises every
  * H_j for j ≤ v, so (C) still holds for j < v, and afterwards R_v = τ v/m, H_v = τ (k − v)/m (τ = P[V ≥ v])
  * and R_i − R_{i+1} = i/(k − i) · (H_i − H_{i+1}) (the mass at V = i has i right and k − i wrong). By
  * downward induction, D_i = H_i − h_i ≥ 0 and F_i = (R_i − r_i) − i/(k − i)·D_i ≥ 0: D_i ≥ 0 from
- * H_i ≥ max(H_{i+1}, g⁻¹(R_{i+1})) with R_{i+1} ≥ r_{i+1} (which F_{i+1} ≥ 0 gives); F_i = (R_{i+1} −
- * r_{i+1}) − i/(k − i)·D_{i+1} ≥ F_{i+1} since i/(k − i) grows with i. At i = 0: R_0 ≥ r_0, H_0 ≥ h_0, so
- * k/m ≥ Ψ_μ(τ). ∎ The same induction, run between two recursions, shows Ψ_μ(τ) is nondecreasing in τ and
- * nonincreasing in μ (a larger μ gives a smaller g⁻¹). And the bound is attained by the relaxation: the
+ * H_i ≥ max(H_{i+1}, g⁻¹(R_{i+1})) with R_{i+1} ≥ r_{i+1} (which F_{i+1} ≥ 0 gives) and g⁻¹ nondecreasing;
+ * F_i = (R_{i+1} − r_{i+1}) − i/(k − i)·D_{i+1} ≥ F_{i+1} since i/(k − i) grows with i. At i = 0: R_0 ≥ r_0,
+ * H_0 ≥ h_0, so k/m ≥ Ψ_f(τ). ∎
+ * What of f the proof uses: (a) the hypothesis in both orderings (above); (b) f convex, i.e. g concave (the
+ * two averagings); (c) g⁻¹ nondecreasing, true of any generalised inverse, and a computed g⁻¹ may be
+ * anywhere at or BELOW the exact one (smaller h, smaller Ψ, larger p: conservative; the induction only
+ * needs H_i ≥ the computed h_i). Neither symmetry, nor continuity, nor f(α) ≤ 1 − α, nor f(0) = 1 is used:
+ * a curve with f(0) < 1 (as f_{ε,δ}: g(0) = δ) simply has g⁻¹ = 0 on [0, g(0)].
+ * The same induction, run between two recursions, shows Ψ_f(τ) is nondecreasing in τ (using only that g⁻¹ is
+ * nondecreasing) and that f ≤ f' pointwise (so g⁻¹_f ≤ g⁻¹_{f'}) gives Ψ_f ≤ Ψ_{f'}, i.e. p_f ≥ p_{f'}:
+ * testing a curve below the truth is conservative, and Ψ_{f_μ} is nonincreasing in μ. And the bound is
+ * attained by the relaxation: the
  * masses p_v = τ, p_i = m (h_i − h_{i+1})/(k − i) satisfy every (C), so no argument from (C) alone does
  * better. The recursion stops early once g⁻¹(r) ≤ h (nothing changes any more) or once r + h > k/m
  * (both only grow).
@@ -73,7 +99,10 @@
  * relative precision. Against the mpmath oracle (test/fixtures/canary-bound-fdp.json, written by
  * test/fixtures/generators/canary_bound_fdp_oracle.py from the primal form of the same theorem) p agrees
  * to 2e-14 relative and μ_lb to 1e-12 (tested at 1e-10 and 1e-9).
- * Cost: O(v) per Ψ (less with the early stops), ~45 Ψ per bound.
+ * Cost: O(v) per Ψ (less with the early stops), ~45 Ψ per bound; times the cost of one g⁻¹ (a bisection of
+ * ~60 evaluations of f for `tradeOffCurve`). With f given as a plain function, g⁻¹(y) reads f near 1 − y,
+ * so powers y below ~1e-12 lose relative precision (absolute 1e-16): against the fixture's GDP values the
+ * general path agrees to 2.4e-10 relative at worst (at p = 5e-7).
  */
 import { assert } from '../../src/core/errors.js';
 import { erfc, erfcFraction, logErfc } from '../../src/core/special.js';
@@ -146,6 +175,62 @@ export function gaussianPowerInverse(mu: number, y: number): number {
   return normalCdf(normalQuantile(y) - mu);
 }
 
+/**
+ * A trade-off function f for the recursion: f itself, and g⁻¹(y) = inf{α ∈ [0, 1] : f(α) ≤ 1 − y}, the
+ * least level at which a test can have power y (the generalised inverse of the largest power g = 1 − f).
+ * The recursion reads f only through g⁻¹. Requirements (checked loosely by `tradeOffCurve`): f convex,
+ * nonincreasing, continuous, 0 ≤ f(α) ≤ 1 − α; powerInverse nondecreasing and never above the exact
+ * g⁻¹ (below it is conservative: smaller h, smaller Ψ, larger p).
+ */
+export interface TradeOffCurve {
+  tradeOff(alpha: number): number;
+  powerInverse(y: number): number;
+}
+
+/** f_μ as a `TradeOffCurve`: g⁻¹ by `gaussianPowerInverse`, so the GDP functions are this special case. */
+export function gaussianCurve(mu: number): TradeOffCurve {
+  checkMu(mu);
+  return { tradeOff: (alpha) => gaussianTradeOff(mu, alpha), powerInverse: (y) => gaussianPowerInverse(mu, y) };
+}
+
+/**
+ * A `TradeOffCurve` from f alone: g⁻¹(y) = inf{α : f(α) ≤ 1 − y} by bisection on α, the low end returned
+ * (f(lo) > 1 − y, so lo ≤ the infimum: conservative), to relative 2^-52 in α (first halving from 1 to the
+ * right binade, then 60 bisection steps). 0 when y ≤ 1 − f(0); for y ≥ 1, inf{α : f(α) ≤ 0}. Note that
+ * 1 − y is rounded: for y below ~1e-12 the level is found for a y off by up to 1e-16 absolute. The curve
+ * is checked on 65 points (values in [0, 1 − α], nonincreasing, convex, to 1e-12) and a bad one throws.
+ */
+export function tradeOffCurve(f: (alpha: number) => number): TradeOffCurve {
+  const n = 64;
+  const ys = Array.from({ length: n + 1 }, (_, i) => f(i / n));
+  for (let i = 0; i <= n; i++) {
+    const y = ys[i]!;
+    assert(Number.isFinite(y) && y >= 0 && y <= 1 - i / n + 1e-12, () => `trade-off function: f(${i / n}) = ${y} outside [0, 1 − α]`);
+    if (i > 0) assert(y <= ys[i - 1]! + 1e-12, () => `trade-off function: increasing at α = ${i / n}`);
+    if (i > 0 && i < n) assert(y <= 0.5 * (ys[i - 1]! + ys[i + 1]!) + 1e-12, () => `trade-off function: not convex at α = ${i / n}`);
+  }
+  const powerInverse = (y: number): number => {
+    const c = 1 - Math.min(1, y);
+    if (y <= 0 || f(0) <= c) return 0;
+    // f(lo) > c ≥ f(hi) throughout.
+    let hi = 1;
+    let lo = 0.5;
+    while (f(lo) <= c) {
+      hi = lo;
+      lo *= 0.5;
+      if (lo < 1e-300) return 0;
+    }
+    for (let it = 0; it < 60; it++) {
+      const mid = 0.5 * (lo + hi);
+      if (mid === lo || mid === hi) break;
+      if (f(mid) > c) lo = mid;
+      else hi = mid;
+    }
+    return lo;
+  };
+  return { tradeOff: f, powerInverse };
+}
+
 export interface GdpCounts {
   /** m: canaries. */
   canaries: number;
@@ -170,14 +255,14 @@ function checkConfidence(confidence: number): void {
 }
 
 /**
- * The recursion (R) of the header for hypothesised μ and tail probability τ. With `stopAbove` it stops as
+ * The recursion (R) of the header for a hypothesised curve, given by its g⁻¹, and tail probability τ. With `stopAbove` it stops as
  * soon as r + h exceeds that value (both only grow) and returns the partial sum; without, Ψ_μ(τ) = r_0 + h_0.
  */
-function recursion(m: number, k: number, v: number, mu: number, tau: number, stopAbove = Infinity): number {
+function recursion(m: number, k: number, v: number, powerInverse: (y: number) => number, tau: number, stopAbove = Infinity): number {
   let r = (tau * v) / m;
   let h = (tau * (k - v)) / m;
   for (let i = v - 1; i >= 0; i--) {
-    const hNext = Math.max(h, gaussianPowerInverse(mu, r));
+    const hNext = Math.max(h, powerInverse(r));
     if (hNext === h) break; // g⁻¹(r) ≤ h: h and r stay as they are for every smaller i
     r += (i / (k - i)) * (hNext - h);
     h = hNext;
@@ -191,13 +276,13 @@ export function gdpRecursionTotal(o: GdpCounts & { mu: number; tau: number }): n
   checkCounts(o);
   checkMu(o.mu);
   assert(o.tau >= 0 && o.tau <= 1, () => `τ must be in [0, 1], got ${o.tau}`);
-  return recursion(o.canaries, o.guesses, o.correct, o.mu, o.tau);
+  return recursion(o.canaries, o.guesses, o.correct, gaussianCurve(o.mu).powerInverse, o.tau);
 }
 
 /** Ψ_μ(τ) ≤ k/m: τ is a tail probability P[V ≥ v] that a μ-GDP run allows. */
-function allowed(m: number, k: number, v: number, mu: number, tau: number): boolean {
+function allowed(m: number, k: number, v: number, powerInverse: (y: number) => number, tau: number): boolean {
   const cap = k / m;
-  return recursion(m, k, v, mu, tau, cap) <= cap;
+  return recursion(m, k, v, powerInverse, tau, cap) <= cap;
 }
 
 /**
@@ -207,11 +292,31 @@ function allowed(m: number, k: number, v: number, mu: number, tau: number): bool
 export function gdpOneRunPValue(o: GdpCounts & { mu: number }): number {
   checkCounts(o);
   checkMu(o.mu);
-  const { canaries: m, guesses: k, correct: v, mu } = o;
-  if (allowed(m, k, v, mu, 1)) return 1;
+  return pValue(o.canaries, o.guesses, o.correct, gaussianCurve(o.mu).powerInverse);
+}
+
+/**
+ * p_f of the header: an upper bound on P[V ≥ v] for k guesses about m canaries when the run is f-DP per
+ * canary (both orderings of each canary's pair of output laws; see the header), 1 when v = 0 or k = 0.
+ * The high end of a bisection bracket of relative width 1e-14.
+ */
+export function fdpOneRunPValue(o: GdpCounts & { curve: TradeOffCurve }): number {
+  checkCounts(o);
+  return pValue(o.canaries, o.guesses, o.correct, o.curve.powerInverse);
+}
+
+/** Ψ_f(τ) = r_0 + h_0 of the recursion (R) for the curve f. */
+export function fdpRecursionTotal(o: GdpCounts & { curve: TradeOffCurve; tau: number }): number {
+  checkCounts(o);
+  assert(o.tau >= 0 && o.tau <= 1, () => `τ must be in [0, 1], got ${o.tau}`);
+  return recursion(o.canaries, o.guesses, o.correct, o.curve.powerInverse, o.tau);
+}
+
+function pValue(m: number, k: number, v: number, powerInverse: (y: number) => number): number {
+  if (allowed(m, k, v, powerInverse, 1)) return 1;
   let hi = 1;
   let lo = 0.5;
-  while (!allowed(m, k, v, mu, lo)) {
+  while (!allowed(m, k, v, powerInverse, lo)) {
     hi = lo;
     lo *= 0.5;
     if (lo < 1e-300) return hi; // a p-value below 1e-300: report that bound
@@ -219,7 +324,7 @@ export function gdpOneRunPValue(o: GdpCounts & { mu: number }): number {
   while (hi - lo > 1e-14 * hi) {
     const mid = 0.5 * (lo + hi);
     if (mid === lo || mid === hi) break;
-    if (allowed(m, k, v, mu, mid)) lo = mid;
+    if (allowed(m, k, v, powerInverse, mid)) lo = mid;
     else hi = mid;
   }
   return hi;
@@ -236,7 +341,7 @@ export function gdpLowerBound(o: GdpCounts & { confidence: number }): number {
   checkConfidence(o.confidence);
   const { canaries: m, guesses: k, correct: v } = o;
   const beta = 1 - o.confidence;
-  const rejects = (mu: number): boolean => !allowed(m, k, v, mu, beta);
+  const rejects = (mu: number): boolean => !allowed(m, k, v, gaussianCurve(mu).powerInverse, beta);
   if (!rejects(0)) return 0;
   let lo = 0;
   let hi = 1;
