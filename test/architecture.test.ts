@@ -45,7 +45,7 @@ const LAYERS: Record<string, string[]> = {
   'src/balance': ['datasets', 'models', 'eval', 'src/core', 'src/train', 'src/sample', 'src/review'],
   'src/data': ['datasets', 'eval', 'src/core'],
   'src/evaluate': ['datasets', 'eval', 'src/core', 'src/data'],
-  'src/audit': ['datasets', 'models', 'eval', 'src/core', 'src/train', 'src/sample'],
+  'src/audit': ['datasets', 'models', 'eval', 'src/core', 'src/privacy', 'src/train', 'src/sample'],
   'src/report': ['datasets', 'models', 'eval', 'src/core', 'src/privacy', 'src/train', 'src/review'],
   'src/cli': [
     'datasets', 'models', 'eval', 'src/core', 'src/backend', 'src/privacy',

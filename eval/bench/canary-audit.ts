@@ -58,6 +58,10 @@ interface RunRecord {
   eps: number;
   lb: number;
   ideal: number | null;
+  /** Since 2026-12-05: the f-DP (Gaussian family) ε, and the test against the claimed curve (rejected, adjusted p). */
+  gdp?: number | null;
+  claimRejected?: boolean | null;
+  claimP?: number | null;
   accountant: number;
   correct: string;
   seconds: number;
@@ -107,7 +111,16 @@ async function main(): Promise<void> {
   const audit = (dir: string) => {
     const f = join(dir, 'audit.json');
     run(BIN, ['audit', '--model', dir, '--data', opts.data, '--attacks', 'control', '--bootstrap', '10', '--json', f]);
-    return JSON.parse(readFileSync(f, 'utf8')).canaryAudit as { epsilonLowerBound: number; accountantEpsilon: number; correct: number; guesses: number; delta: number; blackBox?: { epsilonLowerBound: number; correct: number; guesses: number } };
+    return JSON.parse(readFileSync(f, 'utf8')).canaryAudit as {
+      epsilonLowerBound: number;
+      accountantEpsilon: number;
+      correct: number;
+      guesses: number;
+      delta: number;
+      blackBox?: { epsilonLowerBound: number; correct: number; guesses: number };
+      gdp?: { epsilonAtDelta: number };
+      claimTest?: { rejected: boolean | null; pValue?: number };
+    };
   };
   const card = (dir: string) => JSON.parse(readFileSync(join(dir, 'model-card.json'), 'utf8')).privacy as { noiseMultiplier: number; sampleRate: number; steps: number; delta: number };
   /** Trains (unless done), audits, appends the record(s). `train` returns the run's seconds. */
@@ -119,7 +132,8 @@ async function main(): Promise<void> {
     const pv = card(dir);
     const common = { eps, accountant: a.accountantEpsilon, seconds, sigma: pv.noiseMultiplier, q: pv.sampleRate, steps: pv.steps, load: loadavg()[0]! };
     const ideal = input ? null : idealBound({ q: pv.sampleRate, steps: pv.steps, sigma: pv.noiseMultiplier, m, delta: pv.delta, seed: 1000 + r }).epsilonLowerBound;
-    append({ key, label, lb: a.epsilonLowerBound, ideal, correct: `${a.correct}/${a.guesses}`, ...common });
+    const readings = { gdp: a.gdp?.epsilonAtDelta ?? null, claimRejected: a.claimTest?.rejected ?? null, claimP: a.claimTest?.pValue ?? null };
+    append({ key, label, lb: a.epsilonLowerBound, ideal, correct: `${a.correct}/${a.guesses}`, ...readings, ...common });
     if (input && a.blackBox) append({ key: `${key}-black`, label: label.replace('white-box (final model\'s loss)', 'black-box (samples only)'), lb: a.blackBox.epsilonLowerBound, ideal: null, correct: `${a.blackBox.correct}/${a.blackBox.guesses}`, ...common });
     process.stderr.write(`${label} run ${r + 1}: eps_lb ${a.epsilonLowerBound.toFixed(3)} (${a.correct}/${a.guesses}), ideal ${ideal?.toFixed(3) ?? '-'}, accountant ${a.accountantEpsilon.toFixed(3)}, ${seconds.toFixed(0)} s\n`);
     rmSync(dir, { recursive: true, force: true });
@@ -217,8 +231,8 @@ function writeResults(opts: Record<string, string>, records: (RunRecord & CostRe
     '',
     'IDEAL = the same audit on simulated observations of a perfect implementation with each run\'s own q, T, σ and m: the most this method can show in this setting (gradient canaries only).',
     '',
-    '| setting | runs | σ | q | steps | accountant ε | ε_lb (canary audit) | ε_lb / ε | IDEAL ε_lb | ε_lb > ε (caught) | s / run |',
-    '|---|---|---|---|---|---|---|---|---|---|---|',
+    '| setting | runs | σ | q | steps | accountant ε | ε_lb (canary audit) | ε_lb / ε | IDEAL ε_lb | ε_lb > ε (caught) | f-DP ε, Gaussian family | claimed curve rejected | s / run |',
+    '|---|---|---|---|---|---|---|---|---|---|---|---|---|',
   ];
   for (const label of labels) {
     const rs = runs.filter((r) => r.label === label);
@@ -226,7 +240,11 @@ function writeResults(opts: Record<string, string>, records: (RunRecord & CostRe
     const acc = mean(rs.map((r) => r.accountant));
     const ideal = rs.flatMap((r) => (r.ideal === null ? [] : [r.ideal]));
     const caught = rs.filter((r) => r.lb > r.accountant).length;
-    lines.push(`| ${label} | ${rs.length} | ${rs[0]!.sigma.toFixed(3)} | ${rs[0]!.q.toFixed(4)} | ${rs[0]!.steps} | ${acc.toFixed(2)} | ${fmt(lbs)} | ${(mean(lbs) / acc).toFixed(2)} | ${fmt(ideal)} | ${caught}/${rs.length} | ${mean(rs.map((r) => r.seconds)).toFixed(0)} |`);
+    // Runs recorded before 2026-12-05 carry neither reading: counted over the runs that do.
+    const gdp = rs.flatMap((r) => (typeof r.gdp === 'number' ? [r.gdp] : []));
+    const tested = rs.filter((r) => typeof r.claimRejected === 'boolean');
+    const rejected = tested.length ? `${tested.filter((r) => r.claimRejected).length}/${tested.length}` : '-';
+    lines.push(`| ${label} | ${rs.length} | ${rs[0]!.sigma.toFixed(3)} | ${rs[0]!.q.toFixed(4)} | ${rs[0]!.steps} | ${acc.toFixed(2)} | ${fmt(lbs)} | ${(mean(lbs) / acc).toFixed(2)} | ${fmt(ideal)} | ${caught}/${rs.length} | ${fmt(gdp)} | ${rejected} | ${mean(rs.map((r) => r.seconds)).toFixed(0)} |`);
   }
   const normal = records.filter((r) => r.cost === 'normal').map((r) => r.seconds);
   const audited = records.filter((r) => r.cost === 'audit').map((r) => r.seconds);

@@ -5,8 +5,10 @@
  */
 import { canaryAuditBound, DEFAULT_CANARY_CONFIDENCE } from '../../eval/privacy/canary-bound.js';
 import { canaryAuditGdpBound } from '../../eval/privacy/canary-bound-fdp.js';
+import { claimCurveTest, claimTradeOff } from '../../eval/privacy/canary-claim.js';
+import { prvEpsilon } from '../privacy/accountants/prv.js';
 import { gradientCanaryScores } from '../../eval/privacy/canary-score.js';
-import { DatasetError } from '../core/errors.js';
+import { DatasetError, PrivacyAssumptionError } from '../core/errors.js';
 import type { ConditionSpec } from '../../models/generator.js';
 import { canaryInputs, readCanaryKey, readCanaryObservations, readCanaryPlan } from '../train/canaries.js';
 
@@ -29,6 +31,13 @@ export interface CanaryAuditResult {
   threatModel: string;
   /** Test builds only: the deliberate DP bug this run was trained with. */
   break?: string;
+  /**
+   * The guesses tested against the trade-off curve the run's accounting claims (eval/privacy/canary-claim.ts:
+   * the PRV accountant's privacy profile at the run's q, σ and steps, as an f-DP curve): rejected at the
+   * stated confidence means the run is not as private as its accounting says, whatever the shape of its
+   * curve — the implementation is broken. null when the curve could not be computed (the reason says why).
+   */
+  claimTest: { rejected: boolean; pValue: number; guesses: number; correct: number; curve: string } | { rejected: null; reason: string };
   /**
    * The same guesses read with the f-DP one-run analysis in the Gaussian family
    * (eval/privacy/canary-bound-fdp.ts): the run is not μ-GDP for μ < muLowerBound, and epsilonAtDelta is
@@ -98,6 +107,9 @@ export async function canaryAudit(runDir: string, privacy: CardPrivacy, confiden
   const b = canaryAuditBound(primary.scores, included, { delta, confidence });
   const bb = black ? canaryAuditBound(black.scores, included, { delta, confidence }) : null;
   const g = canaryAuditGdpBound(primary.scores, included, { delta, confidence });
+  const claim = testClaim(primary.scores, included, { sampleRate, noiseMultiplier, steps }, confidence);
+  const above = b.epsilonLowerBound > epsilon || (bb?.epsilonLowerBound ?? 0) > epsilon;
+  const broken = above || claim.rejected === true;
   const accountant = privacy.accountant ?? 'rdp';
   const kindText = plan.kind === 'gradient' ? 'gradient canaries' : `input canaries (${primary.threatModel.split(':')[0]})`;
   return {
@@ -115,9 +127,33 @@ export async function canaryAudit(runDir: string, privacy: CardPrivacy, confiden
     steps,
     score: primary.score,
     threatModel: primary.threatModel,
+    claimTest: claim,
     gdp: { muLowerBound: g.muLowerBound, epsilonAtDelta: g.epsilonAtDelta, guesses: g.guesses, correct: g.correct, assumption: GDP_ASSUMPTION },
     ...(plan.break ? { break: plan.break } : {}),
     ...(bb && black ? { blackBox: { guesses: bb.guesses, correct: bb.correct, epsilonLowerBound: bb.epsilonLowerBound, k: bb.k, score: black.score, threatModel: INPUT_BLACK_BOX_THREAT_MODEL } } : {}),
-    summary: `${m} ${kindText}, ${b.correct}/${b.guesses} guesses correct: epsilon >= ${b.epsilonLowerBound.toFixed(2)} at ${Math.round(confidence * 100)}% confidence (delta ${delta}; if each canary's trade-off curve is Gaussian, mu >= ${g.muLowerBound.toFixed(3)}, i.e. epsilon >= ${g.epsilonAtDelta.toFixed(2)})${bb ? `; from samples only: epsilon >= ${bb.epsilonLowerBound.toFixed(2)}` : ''}; the ${accountant.toUpperCase()} accountant's epsilon is ${epsilon.toFixed(2)}${b.epsilonLowerBound > epsilon || (bb?.epsilonLowerBound ?? 0) > epsilon ? ' — ABOVE the claim: the DP implementation is broken' : g.epsilonAtDelta > epsilon ? ' — the Gaussian-family reading is above the claim: investigate (not proof of a bug, as it assumes a Gaussian trade-off curve)' : ''}`,
+    summary: `${m} ${kindText}, ${b.correct}/${b.guesses} guesses correct: epsilon >= ${b.epsilonLowerBound.toFixed(2)} at ${Math.round(confidence * 100)}% confidence (delta ${delta}; if each canary's trade-off curve is Gaussian, mu >= ${g.muLowerBound.toFixed(3)}, i.e. epsilon >= ${g.epsilonAtDelta.toFixed(2)})${bb ? `; from samples only: epsilon >= ${bb.epsilonLowerBound.toFixed(2)}` : ''}; the ${accountant.toUpperCase()} accountant's epsilon is ${epsilon.toFixed(2)}; ${claim.rejected === null ? `the claimed trade-off curve was not tested (${claim.reason})` : claim.rejected ? `the guesses REJECT the trade-off curve the accounting claims (p = ${claim.pValue.toExponential(2)})` : `the guesses are consistent with the trade-off curve the accounting claims (p = ${claim.pValue.toFixed(2)})`}${broken ? ` — ${above ? 'the bound is ABOVE the claim: ' : ''}the DP implementation is broken` : g.epsilonAtDelta > epsilon ? ' — the Gaussian-family reading is above the claim: investigate (not proof of a bug, as it assumes a Gaussian trade-off curve)' : ''}`,
+  };
+}
+
+/**
+ * The canary guesses against the run's claimed trade-off curve: the PRV accountant's ε upper bounds over
+ * canary-claim.ts's δ grid at the run's plan (one unit's pair: every canary is a unit of sensitivity C).
+ * An accountant that cannot answer for this plan (e.g. too many steps for PRV's grid) leaves it untested.
+ */
+function testClaim(scores: Float64Array, included: ArrayLike<boolean | number>, plan: { sampleRate: number; noiseMultiplier: number; steps: number }, confidence: number): CanaryAuditResult['claimTest'] {
+  let curve;
+  try {
+    curve = claimTradeOff((d) => prvEpsilon([plan], d).upper);
+  } catch (e) {
+    if (e instanceof PrivacyAssumptionError) return { rejected: null, reason: e.message };
+    throw e;
+  }
+  const t = claimCurveTest(scores, included, { curve, confidence });
+  return {
+    rejected: t.rejected,
+    pValue: t.pValue,
+    guesses: t.guesses,
+    correct: t.correct,
+    curve: `PRV accountant's privacy profile at q ${plan.sampleRate}, sigma ${plan.noiseMultiplier}, ${plan.steps} steps, as an f-DP curve (max of f_{eps,delta} over ${curve.points.length} delta values)`,
   };
 }

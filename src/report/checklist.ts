@@ -13,6 +13,7 @@ import { z } from 'zod';
 import { ConfigError } from '../core/errors.js';
 import type { ReviewSummary } from '../review/log.js';
 import type { AuditParts, EvaluationParts } from './inputs.js';
+import { canaryFinding } from './data.js';
 
 export type ChecklistStatus = 'done' | 'attention' | 'not run' | 'open' | 'answered';
 
@@ -117,10 +118,10 @@ export function buildChecklist(x: ChecklistInput): ChecklistItem[] {
     ),
   );
   const canary = x.audit?.canaryAudit;
-  const broken = canary && num(canary.epsilonLowerBound) !== null && num(canary.accountantEpsilon) !== null && num(canary.epsilonLowerBound)! > num(canary.accountantEpsilon)!;
+  const found = canaryFinding(canary);
   items.push(
-    broken
-      ? { id: 'canary', question: 'Was a canary audit run?', status: 'attention', answer: `yes, and its lower bound ${num(canary.epsilonLowerBound)!.toFixed(2)} is ABOVE the accountant's ε ${num(canary.accountantEpsilon)!.toFixed(2)}: the DP implementation is broken; do not release`, evidence: '#privacy' }
+    found?.finding === 'broken'
+      ? { id: 'canary', question: 'Was a canary audit run?', status: 'attention', answer: `yes, and ${found.why}: the DP implementation is broken; do not release`, evidence: '#privacy' }
       : canary
       ? { id: 'canary', question: 'Was a canary audit run?', status: 'done', answer: `yes${typeof canary.summary === 'string' ? `: ${canary.summary}` : num(canary.epsilonLowerBound) !== null ? `: empirical ε lower bound ${num(canary.epsilonLowerBound)!.toFixed(2)}` : ''}`, evidence: '#attacks' }
       : { id: 'canary', question: 'Was a canary audit run?', status: 'not run', answer: 'no canary audit in the audit JSON', evidence: '#attacks' },

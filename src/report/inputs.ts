@@ -202,6 +202,8 @@ const CanaryAuditSchema = z.looseObject({
   threatModel: z.string(),
   summary: z.string(),
   break: z.string().optional(),
+  /** The test against the claimed trade-off curve (audits since 2026-12-05); rejected null: not tested. */
+  claimTest: z.looseObject({ rejected: z.boolean().nullable(), pValue: z.number().optional(), reason: z.string().optional() }).optional(),
   /** The f-DP reading in the Gaussian family (audits since 2026-12-05). */
   gdp: z.looseObject({ muLowerBound: z.number(), epsilonAtDelta: shown, assumption: z.string() }).optional(),
 });

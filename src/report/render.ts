@@ -4,7 +4,7 @@
  * utility, diversity, review (with --review), samples, training, provenance) so tests and readers can find it.
  */
 import { KID_DISPLAY_SCALE, KID_READING } from '../../eval/fidelity/kid.js';
-import type { ReportData, Verdict } from './data.js';
+import { canaryFinding, type ReportData, type Verdict } from './data.js';
 import type { AttackMetrics, BootInterval, CellCounts, ClassifierReport, FidelityComparison, ModeOccupancy, Parts, SeedStat, UtilitySummary, UtilityWay, WayComparison } from './inputs.js';
 import { barChart, esc, lineChart, rocChart } from './svg.js';
 
@@ -140,6 +140,15 @@ export function sections(d: ReportData): Section[] {
         `δ ${String(canary.delta)}, ${Math.round(100 * Number(canary.confidence))}% confidence`,
         String(canary.threatModel ?? ''),
       ]);
+      if (canary.claimTest) {
+        const t = canary.claimTest;
+        rows.push([
+          'the same canaries against the claimed trade-off curve',
+          t.rejected === null || t.rejected === undefined ? `not tested (${String(t.reason ?? '')})` : t.rejected ? `REJECTED (p = ${Number(t.pValue).toExponential(2)})` : `consistent (p = ${Number(t.pValue).toFixed(2)})`,
+          `${Math.round(100 * Number(canary.confidence))}% confidence`,
+          'as above; tests the curve the accounting claims (PRV privacy profile), whatever its shape: a rejection means the implementation is broken',
+        ]);
+      }
       if (canary.gdp) {
         rows.push([
           'the same canaries, f-DP reading (Gaussian family)',
@@ -151,9 +160,10 @@ export function sections(d: ReportData): Section[] {
     }
     if (best) rows.push([`membership attacks (best: ${String(best.attack)})`, `ε ≥ ${f(best.epsilonLowerBound)}`, `δ ${String(audit?.settings?.delta ?? '')}`, 'black-box or white-box on the final model only, members vs holdout images: a weak adversary, so a small value proves nothing']);
     p.tables.push({ caption: 'ε: the claim and what audits measured', table: { header: ['source', 'ε', 'at', 'threat model'], rows } });
-    if (canary && Number(canary.epsilonLowerBound) > Number(pv.epsilon)) p.paragraphs.push('<b>The canary audit\'s lower bound is ABOVE the accountant\'s ε: the DP implementation or its accounting is broken; the privacy claim does not hold.</b>');
+    const found = canaryFinding(canary);
+    if (found?.finding === 'broken') p.paragraphs.push(`<b>The canary audit: ${esc(found.why)}. The DP implementation or its accounting is broken; the privacy claim does not hold.</b>`);
     else if (canary) p.paragraphs.push(`The canary audit's lower bound is at or below the accountant's ε, as a correct implementation requires. A lower bound well below ε does not mean the accounting is loose: one run with ${String(canary.canaries)} canaries cannot certify more (eval/results/canary-audit.md shows the most this method reaches in the same setting).`);
-    if (canary?.gdp && Number(canary.epsilonLowerBound) <= Number(pv.epsilon) && Number(canary.gdp.epsilonAtDelta) > Number(pv.epsilon)) {
+    if (found?.finding === 'investigate') {
       p.paragraphs.push('The f-DP reading of the canaries (Gaussian family) is above the accountant\'s ε. That is not proof of a bug, as it assumes a Gaussian trade-off curve, but it is worth investigating: a unit counted twice shows this way.');
     }
     if (canary?.break) p.paragraphs.push(`<b>TEST BUILD:</b> this run was trained with a deliberate DP bug (${esc(String(canary.break))}).`);

@@ -73,6 +73,13 @@ describe('ethics checklist', () => {
     const broken = byId(buildChecklist(input({ audit: { ...audit, canaryAudit: { epsilonLowerBound: 4.2, accountantEpsilon: 2 } } })));
     expect(broken.canary).toMatchObject({ status: 'attention' });
     expect(broken.canary!.answer).toMatch(/ABOVE the accountant's ε 2.00/);
+    // The claimed curve rejected: broken although the bound is below the claim.
+    const rejected = byId(buildChecklist(input({ audit: { ...audit, canaryAudit: { epsilonLowerBound: 1.1, accountantEpsilon: 2, claimTest: { rejected: true, pValue: 0.004 } } } })));
+    expect(rejected.canary).toMatchObject({ status: 'attention' });
+    expect(rejected.canary!.answer).toMatch(/REJECT the trade-off curve the accounting claims \(p = 4\.00e-3\): the DP implementation is broken/);
+    // Only the Gaussian-family reading above the claim: no alarm in the checklist.
+    const gaussian = byId(buildChecklist(input({ audit: { ...audit, canaryAudit: { epsilonLowerBound: 1.1, accountantEpsilon: 2, claimTest: { rejected: false, pValue: 1 }, gdp: { epsilonAtDelta: 2.3 } } } })));
+    expect(gaussian.canary!.status).toBe('done');
   });
 
   it('answers the open items from --sign-off and refuses a malformed one', () => {

@@ -62,6 +62,12 @@ describe('an audit run', () => {
     expect(c.gdp.epsilonAtDelta).toBeCloseTo(gdpEpsilonAtDelta(c.gdp.muLowerBound, c.delta), 9);
     expect(c.gdp.assumption).toMatch(/valid only if each canary's trade-off curve is mu-GDP/);
     expect(c.summary).toContain(`mu >= ${c.gdp.muLowerBound.toFixed(3)}, i.e. epsilon >= ${c.gdp.epsilonAtDelta.toFixed(2)}`);
+    // A correct run against the curve its accounting claims (PRV profile at its q, σ, steps): not rejected.
+    expect(c.claimTest).toMatchObject({ rejected: false });
+    expect(c.claimTest.pValue).toBeGreaterThan(0.05);
+    expect(c.claimTest.curve).toContain(`sigma ${card.privacy.noiseMultiplier}`);
+    expect(c.summary).toMatch(/consistent with the trade-off curve the accounting claims/);
+    expect(c.summary).not.toMatch(/broken/);
   });
 
   it('records the same observations when stopped after an epoch and resumed', () => {
@@ -132,5 +138,7 @@ describe('a deliberately broken DP-SGD (test build only)', () => {
     expect(c.epsilonLowerBound).toBeGreaterThan(card.privacy.epsilon);
     expect(c.summary).toMatch(/ABOVE the claim/);
     expect(c.gdp.epsilonAtDelta).toBeGreaterThan(card.privacy.epsilon); // the f-DP reading sees it too
+    expect(c.claimTest).toMatchObject({ rejected: true }); // and the claimed curve is rejected
+    expect(c.claimTest.rejected === true && c.claimTest.pValue < 0.05).toBe(true);
   }, 120_000);
 });
