@@ -13,14 +13,14 @@
  * The label is per patient, so every image of a patient has the same label, sex, age and site.
  *
  * Determinism. Every number comes from the seeded streams and the renderer is plain arithmetic, so the same
- * (n, size, seed, config) gives the same pixels; PNGs are encoded with fixed options (grey, 8-bit, fixed
- * filter and deflate level), so files are byte-identical too.
+ * (n, size, seed, config) gives the same pixels; PNGs are encoded by `encodePng` with fixed options (grey,
+ * 8-bit, fixed filter and deflate level), so files are byte-identical too.
  */
 import { writeFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { PNG } from 'pngjs';
 import { ConfigError } from '../../src/core/errors.js';
 import { writeDirAtomic } from '../../src/core/fs.js';
+import { encodePng } from '../image/encode.js';
 import { Rng } from '../../src/core/rng.js';
 import { groupDiseaseRates, resolvePhantomConfig, type PhantomConfig } from './config.js';
 import { renderImage, sampleAnatomy, sampleView, type PatientAnatomy, type Sex, type ViewJitter } from './draw.js';
@@ -152,18 +152,16 @@ export function generatePhantom(opts: { n: number; size: number; seed: number; c
   };
 }
 
-/** 8-bit greyscale PNG with fixed encoder settings, so equal pixels give equal bytes. */
+/**
+ * The phantom image as an 8-bit greyscale PNG, through the project's one encoder (`encodePng`: pngjs with
+ * fixed options, so equal pixels give equal bytes). Each byte p becomes p / 255, which `encodePng` rounds
+ * back to exactly p; the files are byte-identical to those of the phantom's former own pngjs call
+ * (test/datasets/phantom/png-bytes.test.ts).
+ */
 export function encodeGreyPng(pixels: Uint8Array, size: number): Buffer {
-  const png = new PNG({ width: size, height: size, colorType: 0, inputColorType: 0, bitDepth: 8, inputHasAlpha: false });
-  png.data = Buffer.from(pixels.buffer, pixels.byteOffset, pixels.byteLength);
-  return PNG.sync.write(png, {
-    colorType: 0,
-    inputColorType: 0,
-    bitDepth: 8,
-    inputHasAlpha: false,
-    deflateLevel: 9,
-    filterType: 4,
-  });
+  const v = new Float32Array(pixels.length);
+  for (let i = 0; i < pixels.length; i++) v[i] = pixels[i]! / 255;
+  return encodePng(v, size, size, 1, 8);
 }
 
 /** The manifest text: header plus one line per row, `\n` line endings, trailing newline. */

@@ -1,9 +1,8 @@
-import { crc32 as nodeCrc32 } from 'node:zlib';
 import fc from 'fast-check';
 import { PNG } from 'pngjs';
 import { describe, expect, it } from 'vitest';
 import { decodeImage } from '../../../datasets/image/decode.js';
-import { crc32, encodePng } from '../../../datasets/image/encode.js';
+import { encodePng } from '../../../datasets/image/encode.js';
 
 const arbImage = fc
   .record({
@@ -60,9 +59,46 @@ describe('encodePng', () => {
     expect(() => encodePng(new Float32Array(3), 2, 2, 1, 8)).toThrow(/values for 2x2x1/);
   });
 
-  it('crc32 matches zlib', () => {
-    const bytes = Uint8Array.from({ length: 1000 }, (_, i) => (i * 31) % 256);
-    expect(crc32(bytes)).toBe(nodeCrc32(bytes) >>> 0);
-    expect(crc32(new TextEncoder().encode('123456789'))).toBe(0xcbf43926);
+  it('stores exactly the rounded samples (halves up) for grey and RGB at 8 and 16 bits', () => {
+    fc.assert(
+      fc.property(arbImage, ({ s, data }) => {
+        const src = Float32Array.from(data);
+        const maxv = s.depth === 16 ? 65535 : 255;
+        const png = PNG.sync.read(encodePng(src, s.w, s.h, s.c, s.depth), { skipRescale: true });
+        expect([png.width, png.height, png.depth, png.colorType]).toEqual([s.w, s.h, s.depth, s.c === 3 ? 2 : 0]);
+        // pngjs reads into RGBA (grey repeated in R, G, B; alpha full); 16-bit as uint16 values.
+        for (let p = 0; p < s.w * s.h; p++) {
+          for (let k = 0; k < 4; k++) {
+            const want = k === 3 ? maxv : Math.floor(src[p * s.c + (s.c === 3 ? k : 0)]! * maxv + 0.5);
+            expect(png.data[p * 4 + k]).toBe(want);
+          }
+        }
+      }),
+      { numRuns: 60 },
+    );
+  });
+
+  it('gives back every 8-bit level p from p / 255 and rounds exact halves up at 16 bits', () => {
+    const levels = Float32Array.from({ length: 256 }, (_, p) => p / 255);
+    for (const c of [1, 3] as const) {
+      const data = new Float32Array(256 * c);
+      for (let i = 0; i < data.length; i++) data[i] = levels[Math.floor(i / c)]!;
+      const img = PNG.sync.read(encodePng(data, 16, 16, c, 8), { skipRescale: true });
+      for (let p = 0; p < 256; p++) expect(img.data[p * 4]).toBe(p);
+    }
+    // 0.5 * 65535 = 32767.5 → 32768; v just below a half rounds down.
+    const h = Float32Array.from([0.5, 0.25, 0.75, 100.5 / 65535]);
+    const img = PNG.sync.read(encodePng(h, 4, 1, 1, 16), { skipRescale: true });
+    const got = [0, 1, 2, 3].map((p) => img.data[p * 4]);
+    expect(got).toEqual(Array.from(h, (v) => Math.floor(v * 65535 + 0.5)));
+    expect(got.slice(0, 3)).toEqual([32768, 16384, 49151]);
+  });
+
+  it('reads its input from a subarray (any byte offset) at 16 bits', () => {
+    const all = Float32Array.from({ length: 1 + 3 * 3 * 3 }, (_, i) => (i % 9) / 8);
+    const sub = all.subarray(1);
+    const img = decodeImage(encodePng(sub, 3, 3, 3, 16), 'sub.png');
+    expect([img.channels, img.bitDepth]).toEqual([3, 16]);
+    expect(Array.from(img.data, (v) => Math.round(v * 65535))).toEqual(Array.from(sub, (v) => Math.floor(v * 65535 + 0.5)));
   });
 });
