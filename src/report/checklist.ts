@@ -13,7 +13,7 @@ import { z } from 'zod';
 import { ConfigError } from '../core/errors.js';
 import type { ReviewSummary } from '../review/log.js';
 import type { AuditParts, EvaluationParts } from './inputs.js';
-import { canaryFinding } from './data.js';
+import { canaryFinding } from './canary.js';
 
 export type ChecklistStatus = 'done' | 'attention' | 'not run' | 'open' | 'answered';
 

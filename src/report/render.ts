@@ -4,7 +4,8 @@
  * utility, diversity, review (with --review), samples, training, provenance) so tests and readers can find it.
  */
 import { KID_DISPLAY_SCALE, KID_READING } from '../../eval/fidelity/kid.js';
-import { canaryFinding, type ReportData, type Verdict } from './data.js';
+import { canaryFinding } from './canary.js';
+import type { ReportData, Verdict } from './data.js';
 import type { AttackMetrics, BootInterval, CellCounts, ClassifierReport, FidelityComparison, ModeOccupancy, Parts, SeedStat, UtilitySummary, UtilityWay, WayComparison } from './inputs.js';
 import { barChart, esc, lineChart, rocChart } from './svg.js';
 
