@@ -20,7 +20,7 @@ import { areaOf, findCycles, importGraph, parseImports, type ImportGraph } from 
 /** src/'s lower floor: shared machinery with no knowledge of any command. */
 const FOUNDATIONS = ['src/core', 'src/nn', 'src/backend', 'src/privacy'];
 /** src/'s upper floor: one folder per command (and the CLI over them). */
-const COMMANDS = ['src/train', 'src/sample', 'src/balance', 'src/evaluate', 'src/audit', 'src/report', 'src/review', 'src/data', 'src/cli'];
+const COMMANDS = ['src/train', 'src/sample', 'src/balance', 'src/evaluate', 'src/audit', 'src/report', 'src/review', 'src/data', 'src/demo', 'src/cli'];
 const DOMAIN = ['datasets', 'models', 'eval', 'eval/bench'];
 
 /**
@@ -47,9 +47,10 @@ const LAYERS: Record<string, string[]> = {
   'src/evaluate': ['datasets', 'eval', 'src/core', 'src/data'],
   'src/audit': ['datasets', 'models', 'eval', 'src/core', 'src/privacy', 'src/train', 'src/sample'],
   'src/report': ['datasets', 'models', 'eval', 'src/core', 'src/privacy', 'src/train', 'src/review'],
+  'src/demo': ['datasets', 'src/core', 'src/backend', 'src/train', 'src/sample', 'src/balance', 'src/evaluate', 'src/audit', 'src/report'],
   'src/cli': [
     'datasets', 'models', 'eval', 'src/core', 'src/backend', 'src/privacy',
-    'src/train', 'src/sample', 'src/review', 'src/balance', 'src/data', 'src/evaluate', 'src/audit', 'src/report',
+    'src/train', 'src/sample', 'src/review', 'src/balance', 'src/data', 'src/evaluate', 'src/audit', 'src/report', 'src/demo',
   ],
   // The library's public API (package.json main).
   'src/index.ts': ['datasets', 'models', 'eval', 'src/core', 'src/backend', 'src/privacy'],
