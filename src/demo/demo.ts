@@ -146,7 +146,7 @@ export async function runDemo(opts: DemoOptions, cb: DemoCallbacks = {}): Promis
     },
   );
   const pv = train.privacy!;
-  say(`      (${pv.epsilon.toFixed(2)}, ${pv.delta})-DP per ${pv.unit}, ${pv.steps} private ${pv.steps === 1 ? 'release' : 'steps'}, ${lastEpoch} epochs`);
+  say(`      (${pv.epsilon.toFixed(2)}, ${pv.delta})-DP per ${pv.unit}, ${pv.accountant.toUpperCase()} accountant, ${pv.steps} private ${pv.steps === 1 ? 'release' : 'steps'}, ${lastEpoch} epochs`);
 
   say(`[3/6] balance: equalize sex within each class  (${clock()})`);
   const bal = await balance({ data: paths.data, run: paths.run, target: 'equalize-groups', groupBy: ['sex'], dryRun: false, copy: false, seed, out: paths.balanced });

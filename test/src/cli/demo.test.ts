@@ -40,6 +40,8 @@ describe('medsynth demo --quick', () => {
     expect(runJson.model).toBe('dpmerf');
     expect(runJson.selection.reason).toMatch(/^dpmerf \(DP-MERF/);
     expect(r.stderr).toContain(runJson.selection.reason);
+    // The claim as printed names its unit, ε, δ and accountant (a one-shot release: PRV).
+    expect(r.stderr).toContain(`(${card.privacy.epsilon.toFixed(2)}, ${card.privacy.delta})-DP per patient, PRV accountant, 1 private release`);
     const rep = JSON.parse(readFileSync(join(out, 'report', 'report.json'), 'utf8'));
     expect(rep.privacy.epsilon).toBe(card.privacy.epsilon);
     expect(rep.audit.attacks.length).toBeGreaterThan(0);
