@@ -97,7 +97,7 @@ function privacyVerdictUngated(privacy: ReportData['privacy'], audit: AuditParts
   const t = THRESHOLDS;
   if (!best) {
     return dp
-      ? { level: eps! <= t.lowLeakage.epsilon ? 'fair' : 'poor', text: `(${eps!.toFixed(2)}, ${privacy.delta})-DP per ${privacy.unit}; not audited (run medsynth audit)` }
+      ? { level: eps! <= t.lowLeakage.epsilon ? 'fair' : 'poor', text: `(${eps!.toFixed(2)}, ${privacy.delta})-DP per ${privacy.unit}, ${String(privacy.accountant ?? '?').toUpperCase()} accountant; not audited (run medsynth audit)` }
       : { level: 'unknown', text: 'no differential privacy and no audit: leakage unknown' };
   }
   const aucText = `best attack AUC ${best.auc.toFixed(3)} (${best.name})`;

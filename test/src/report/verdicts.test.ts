@@ -126,6 +126,8 @@ describe('report verdicts need evidence that the model learned', () => {
   it('keeps the verdicts of a model that learned, and says "not informative" for low leakage without evidence', () => {
     const ev = evaluation(learned(200, 0.95));
     expect(privacyVerdict(dp, audit(0.5), ev).level).toBe('good');
+    // Not audited: the verdict states the claim with its unit, ε, δ and accountant.
+    expect(privacyVerdict(dp, null, ev).text).toBe('(8.00, 0.00001)-DP per patient, RDP accountant; not audited (run medsynth audit)');
     expect(evaluationVerdicts(ev).diversity.level).toBe('good');
     expect(evaluationVerdicts(ev).utility.level).toBe('good');
     const none = privacyVerdict(dp, audit(0.5), null);
