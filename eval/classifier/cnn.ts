@@ -77,17 +77,26 @@ export class CnnClassifier {
   }
 
   fit(images: Float32Array, labels: ArrayLike<number>): void {
+    const len = this.opts.size * this.opts.size * this.opts.channels;
+    this.fitRows((r) => images.subarray(r * len, (r + 1) * len), labels);
+  }
+
+  /**
+   * `fit` on images given one at a time: `row(r)` is image r (len values, NHWC; a view is enough), for
+   * r < labels.length. Only each step's minibatch is standardised and uploaded, so training holds no copy
+   * of the set, on the heap or in the backend; the result is the same as fit's on the same images.
+   */
+  fitRows(row: (r: number) => Float32Array, labels: ArrayLike<number>): void {
     const { size, channels, classes } = this.opts;
     const len = size * size * channels;
     const n = labels.length;
-    const x = standardiseImages(images, n, len);
     const byClass: number[][] = Array.from({ length: classes }, () => []);
     for (let i = 0; i < n; i++) byClass[labels[i]!]!.push(i);
     const present = byClass.map((l, k) => (l.length ? k : -1)).filter((k) => k >= 0);
     const rng = new Rng(this.opts.seed).derive('batches');
     const batch = this.opts.batchSize ?? 64;
     const opt = new FusedAdam({ learningRate: this.opts.lr ?? 2e-3 });
-    const all = tf.tensor4d(x, [n, size, size, channels]);
+    const raw = new Float32Array(batch * len);
     try {
       for (let step = 0; step < (this.opts.steps ?? 600); step++) {
         const idx: number[] = [];
@@ -97,15 +106,16 @@ export class CnnClassifier {
           idx.push(byClass[k]![rng.int(byClass[k]!.length)]!);
           ys.push(k);
         }
+        idx.forEach((r, b) => raw.set(row(r), b * len));
+        const x = standardiseImages(raw, batch, len);
         tf.tidy(() => {
-          const xb = tf.gather(all, tf.tensor1d(idx, 'int32')) as tf.Tensor4D;
+          const xb = tf.tensor4d(x, [batch, size, size, channels]);
           const yb = tf.oneHot(tf.tensor1d(ys, 'int32'), classes);
           opt.minimize(() => tf.losses.softmaxCrossEntropy(yb, this.logits(xb)) as tf.Scalar, paramsOf(this.layers)).dispose();
         });
         this.opts.onStep?.(step + 1, this.opts.steps ?? 600);
       }
     } finally {
-      all.dispose();
       opt.dispose();
     }
   }
@@ -114,11 +124,11 @@ export class CnnClassifier {
   predict(images: Float32Array, n: number): Int32Array {
     const { size, channels } = this.opts;
     const len = size * size * channels;
-    const x = standardiseImages(images, n, len);
     const out = new Int32Array(n);
     for (let s = 0; s < n; s += 256) {
       const e = Math.min(n, s + 256);
-      const p = tf.tidy(() => tf.argMax(this.logits(tf.tensor4d(x.subarray(s * len, e * len), [e - s, size, size, channels])), 1).dataSync());
+      const x = standardiseImages(images.subarray(s * len, e * len), e - s, len); // one chunk at a time
+      const p = tf.tidy(() => tf.argMax(this.logits(tf.tensor4d(x, [e - s, size, size, channels])), 1).dataSync());
       out.set(p, s);
     }
     return out;

@@ -22,13 +22,19 @@ export interface GatheredImages {
   n: number;
 }
 
+/** Row r of a gathered set, as a view into its source array (`len` floats per image; no copy). */
+export function gatheredRow(set: GatheredImages, len: number): (r: number) => Float32Array {
+  return (r) => {
+    const i = set.index[r]!;
+    return set.sources[set.source[r]!]!.subarray(i * len, (i + 1) * len);
+  };
+}
+
 /** Copies a gathered set into one NHWC array (`len` floats per image); the caller owns the result. */
 export function materialise(set: GatheredImages, len: number): LabelledImages {
   const images = new Float32Array(set.n * len);
-  for (let r = 0; r < set.n; r++) {
-    const i = set.index[r]!;
-    images.set(set.sources[set.source[r]!]!.subarray(i * len, (i + 1) * len), r * len);
-  }
+  const row = gatheredRow(set, len);
+  for (let r = 0; r < set.n; r++) images.set(row(r), r * len);
   return { images, labels: set.labels, n: set.n };
 }
 

@@ -31,7 +31,7 @@
 import { CnnClassifier } from '../classifier/cnn.js';
 import { fairnessReport, type FairnessReport } from '../fairness/metrics.js';
 import { deriveSeed } from '../../src/core/rng.js';
-import { materialise, type GatheredImages, type LabelledImages } from './gather.js';
+import { gatheredRow, type GatheredImages, type LabelledImages } from './gather.js';
 import { pairedDifference, seedStat, type SeedStat } from './intervals.js';
 
 export type { LabelledImages } from './gather.js';
@@ -182,15 +182,15 @@ export function utilityTable(input: UtilityInput): UtilityResult {
     const skip = (why: string) => ({ ...base, report: null, reports: [], summary: null, skipped: why });
     if (!set) return skip(input.skipReasons?.[key] ?? 'not evaluated');
     if (set.n === 0) return skip(input.skipReasons?.[key] ?? 'no training images');
-    // One copy of this way's images while its classifiers train; dropped before the next way.
-    const train = isGathered(set) ? materialise(set, len) : set;
+    // The classifiers read this way's images row by row from where they are (no copy of the set).
+    const row = isGathered(set) ? gatheredRow(set, len) : (r: number) => set.images.subarray(r * len, (r + 1) * len);
     const reports = seeds.map((seed, k) => {
       const what = `classifier ${finished + 1} of ${classifiers}: way (${key}), seed ${k + 1} of ${seeds.length}`;
       const before = finished * input.steps;
       const onStep = input.onProgress ? (done: number) => input.onProgress!(before + done, classifiers * input.steps, what) : undefined;
       const clf = new CnnClassifier({ size: input.size, channels: input.channels, classes: input.classes, seed, steps: input.steps, batchSize, onStep });
       try {
-        clf.fit(train.images, train.labels);
+        clf.fitRows(row, set.labels);
         const pred = clf.predict(input.test.images, input.test.n);
         return fairnessReport(input.test.labels, pred, input.test.group, {
           classes: input.classes,

@@ -29,4 +29,32 @@ describe('CnnClassifier', () => {
     expect(tf.memory().numTensors).toBe(before);
     expect(r.balancedAccuracy!).toBeGreaterThanOrEqual(0.95);
   });
+
+  it('trains the same from rows given one at a time (fitRows, a shuffled store) as from one array', async () => {
+    await initBackend('wasm');
+    const train = toyConditionalImages(120, 28, 4);
+    const test = toyConditionalImages(60, 28, 5);
+    const px = (d: ReturnType<typeof toyConditionalImages>) => tf.tidy(() => d.images().dataSync() as Float32Array);
+    const images = px(train);
+    const len = 28 * 28;
+    // The same images stored in reverse order, read back through a row function (as eval/utility does).
+    const reversed = new Float32Array(images.length);
+    for (let r = 0; r < 120; r++) reversed.set(images.subarray(r * len, (r + 1) * len), (119 - r) * len);
+    const opts = { size: 28, channels: 1 as const, classes: 2, seed: 8, steps: 40 };
+    const a = new CnnClassifier(opts);
+    const b = new CnnClassifier(opts);
+    try {
+      a.fit(images, train.labels);
+      const before = tf.memory().numTensors;
+      b.fitRows((r) => reversed.subarray((119 - r) * len, (120 - r) * len), train.labels);
+      expect(tf.memory().numTensors).toBe(before); // a step leaves nothing behind
+      const testPx = px(test);
+      const logits = (c: CnnClassifier) => tf.tidy(() => Array.from(c.logits(tf.tensor4d(testPx, [60, 28, 28, 1])).dataSync()));
+      expect(logits(b)).toEqual(logits(a)); // bit for bit
+      expect(Array.from(b.predict(testPx, 60))).toEqual(Array.from(a.predict(testPx, 60)));
+    } finally {
+      a.dispose();
+      b.dispose();
+    }
+  });
 });
