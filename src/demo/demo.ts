@@ -13,7 +13,7 @@
  * the caller decides how training steps and the stages of evaluate and audit are shown (the CLI prints a
  * line every 20 s), and may pass nothing at all.
  */
-import { existsSync, rmSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { writePhantom } from '../../datasets/phantom/index.js';
 import { AUDIT_DEFAULTS, auditRun } from '../audit/audit.js';
@@ -90,9 +90,10 @@ export async function runDemo(opts: DemoOptions, cb: DemoCallbacks = {}): Promis
   const say = cb.say ?? (() => {});
   const t0 = performance.now();
   const clock = () => `${((performance.now() - t0) / 1000).toFixed(0)} s`;
-  // Only a folder that an earlier demo wrote may be replaced.
+  // Only a folder that an earlier demo wrote may be replaced: its demo.json (a finished demo), or the
+  // phantom data it writes first (an interrupted one), as medsynth wrote them.
   if (existsSync(out)) {
-    if (!existsSync(join(out, 'demo.json')) && !existsSync(join(out, 'phantom'))) {
+    if (!writtenByDemo(out)) {
       throw new ConfigError(`--out ${opts.out} exists and is not an earlier demo; choose another folder`);
     }
     rmSync(out, { recursive: true, force: true });
@@ -189,4 +190,16 @@ export async function runDemo(opts: DemoOptions, cb: DemoCallbacks = {}): Promis
   const summary: DemoSummary = { command: 'demo', backend, seed, quick: opts.quick, settings: s, out, paths, seconds: (performance.now() - t0) / 1000, verdicts: rep.data.verdicts };
   writeFileAtomic(join(out, 'demo.json'), JSON.stringify(summary, null, 2) + '\n');
   return { ...summary, report: join(rep.out, 'report.html') };
+}
+
+/** True when `dir` holds the demo's own record or the phantom data it writes first, as medsynth wrote them. */
+function writtenByDemo(dir: string): boolean {
+  const json = (path: string): Record<string, unknown> | null => {
+    try {
+      return JSON.parse(readFileSync(path, 'utf8')) as Record<string, unknown>;
+    } catch {
+      return null;
+    }
+  };
+  return json(join(dir, 'demo.json'))?.command === 'demo' || json(join(dir, 'phantom', 'phantom.json'))?.generator === 'medsynth-phantom';
 }

@@ -6,9 +6,9 @@
  * and leaves a report whose privacy claim matches the run's model card. The full demo's time is measured
  * in eval/results (not asserted here).
  */
-import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { runCli } from '../../helpers/cli.js';
 
@@ -56,4 +56,24 @@ describe('medsynth demo --quick', () => {
     expect(html).toMatch(/Images per class × group cell/);
     for (const id of [...ids].slice(0, 50)) expect(html.includes(`>${id}<`) || html.includes(`"${id}"`), id).toBe(false);
   });
+
+  it('replaces only a folder an earlier demo wrote: a look-alike is refused and left as it was', () => {
+    const root = mkdtempSync(join(tmpdir(), 'medsynth-demo-guard-'));
+    const cases: [string, Record<string, string>][] = [
+      ['phantom-folder', { 'phantom/notes.txt': 'a user file' }], // a "phantom" folder that is not the demo's data
+      ['other-json', { 'demo.json': '{"command":"something else"}', 'keep.txt': 'x' }],
+    ];
+    for (const [name, files] of cases) {
+      const out = join(root, name);
+      for (const [path, text] of Object.entries(files)) {
+        mkdirSync(dirname(join(out, path)), { recursive: true });
+        writeFileSync(join(out, path), text);
+      }
+      const r = runCli(['demo', '--quick', '--out', out]);
+      expect(r.status, name).toBe(2);
+      expect(r.stderr).toMatch(/exists and is not an earlier demo; choose another folder/);
+      for (const [path, text] of Object.entries(files)) expect(readFileSync(join(out, path), 'utf8'), path).toBe(text);
+    }
+  });
 });
+
