@@ -5,7 +5,8 @@
  *   ||a_i - b_j||^2 = ||a_i||^2 + ||b_j||^2 - 2 a_i·b_j
  *
  * as one float32 matMul per block of rows of A on augmented rows (see PointSet), then a clamp at 0: no
- * other element-wise pass over the block. Both sets are first shifted by the same centre (the caller's
+ * other element-wise pass over the block. A's augmented rows are uploaded one block at a time; only B's
+ * augmented columns are whole on the backend. Both sets are first shifted by the same centre (the caller's
  * choice, e.g. the real mean): distances do not change, and the norms shrink, which cuts the
  * cancellation in the formula above. A block is `rows × M` with rows = floor(blockElements / M), so
  * memory stays bounded whatever N is. Every distance in this module is squared; take a square root only
@@ -18,41 +19,143 @@ import type { FeatureMatrix } from './matrix.js';
 /** Default block size in matrix elements (2^23 float32 = 32 MB per intermediate). */
 export const DEFAULT_BLOCK_ELEMENTS = 1 << 23;
 
-/**
- * A feature set uploaded to the backend, in the two augmented layouts that make one matMul give squared
- * distances: [a, ||a||², 1] · [-2b, 1, ||b||²]ᵀ = ||a||² + ||b||² - 2 a·b. The caller owns the tensors:
- * release with `disposePoints`.
- */
-export interface PointSet {
-  n: number;
-  d: number;
-  /** [n, d + 2]: centred rows x_i, then ||x_i||², then 1. */
-  left: tf.Tensor2D;
-  /** [d + 2, n]: columns -2 x_i, then 1, then ||x_i||². */
-  right: tf.Tensor2D;
+/** Rows per upload when computing the squared norms: at most 2^20 values (4 MB) at a time. */
+const NORM_BLOCK_ELEMENTS = 1 << 20;
+
+/** The wasm backend's own allocation and heap view (as src/nn/optim.ts and src/backend/native.ts use them). */
+interface HeapBackend {
+  makeOutput(shape: number[], dtype: 'float32'): tf.TensorInfo;
+  typedArrayFromHeap(info: tf.TensorInfo): Float32Array;
 }
 
-/** Uploads `m` shifted by `center` (length d; null for no shift). */
-export function uploadPoints(m: FeatureMatrix, center: Float64Array | null): PointSet {
-  const { n, d } = m;
-  let data = m.data;
-  if (center) {
-    assert(center.length === d, () => `uploadPoints: centre of length ${center.length} for d = ${d}`);
-    data = new Float32Array(m.data.length);
-    for (let i = 0; i < n; i++) for (let j = 0; j < d; j++) data[i * d + j] = m.data[i * d + j]! - center[j]!;
+/**
+ * A new float32 tensor of `shape` whose values `fill` writes. On wasm it is allocated in the heap and
+ * filled there, so no JS copy of its size exists even for a moment; elsewhere, a JS array is uploaded.
+ * `fill` must not run tensor ops (a heap growth would detach the view it writes).
+ */
+function filledTensor2d(shape: [number, number], fill: (out: Float32Array) => void): tf.Tensor2D {
+  const b = tf.backend() as unknown as Partial<HeapBackend>;
+  if (tf.getBackend() === 'wasm' && typeof b.makeOutput === 'function' && typeof b.typedArrayFromHeap === 'function') {
+    const info = b.makeOutput(shape, 'float32');
+    const t = tf.engine().makeTensorFromTensorInfo(info) as tf.Tensor2D;
+    try {
+      fill(b.typedArrayFromHeap(info));
+    } catch (e) {
+      t.dispose();
+      throw e;
+    }
+    return t;
   }
-  return tf.tidy(() => {
-    const x = tf.tensor2d(data, [n, d], 'float32');
-    const sq = tf.sum(tf.square(x), 1, true); // [n, 1]
-    const ones = tf.onesLike(sq);
-    const left = tf.concat([x, sq, ones], 1) as tf.Tensor2D;
-    const right = tf.transpose(tf.concat([tf.mul(x, -2), ones, sq], 1)) as tf.Tensor2D;
-    return { n, d, left: tf.keep(left), right: tf.keep(right) };
-  });
+  const values = new Float32Array(shape[0] * shape[1]);
+  fill(values);
+  return tf.tensor2d(values, shape, 'float32');
+}
+
+/**
+ * A feature set for the distance blocks, in the two augmented layouts that make one matMul give squared
+ * distances: rows [x_i, ||x_i||², 1] (left) times columns [-2 x_j, 1, ||x_j||²] (right) = ||x_i||² +
+ * ||x_j||² - 2 x_i·x_j, where x = the rows of `m` minus `center`.
+ *
+ * Memory: nothing of the set's size is uploaded up front. The left layout is built and uploaded one block
+ * of rows at a time (`leftRows`), when the set is A; the right layout is one tensor [d + 2, n], built in
+ * place on the first call of `right()` (the set is B) and kept until `dispose`. The rows are read from
+ * `m` at each use (no copy is kept): do not change `m.data` while the set is in use. On wasm the matMul
+ * (XNNPACK's fully-connected path) packs B's right layout into a cached copy of the same size for as long
+ * as that tensor lives, so a set used as B costs twice its size in the heap until `dispose`.
+ *
+ * Values: centring is `m[i][j] - center[j]` rounded to float32, and the norms are the backend's own
+ * `sum(square(x), 1)` computed in blocks of rows (the kernel sums each row on its own, so blocking does not
+ * change a bit); both layouts hold exactly the values the one-piece upload (concat and transpose of the
+ * whole set on the backend) produced.
+ */
+export class PointSet {
+  readonly n: number;
+  readonly d: number;
+  /** ||x_i||² (centred), float32, one per row. */
+  readonly norms: Float32Array;
+  private readonly data: Float32Array;
+  private readonly center: Float64Array | null;
+  private rightT: tf.Tensor2D | null = null;
+
+  constructor(m: FeatureMatrix, center: Float64Array | null, opts: { normBlockElements?: number } = {}) {
+    const { n, d } = m;
+    assert(!center || center.length === d, () => `uploadPoints: centre of length ${center!.length} for d = ${d}`);
+    this.n = n;
+    this.d = d;
+    this.data = m.data;
+    this.center = center;
+    this.norms = new Float32Array(n);
+    const step = Math.max(1, Math.floor((opts.normBlockElements ?? NORM_BLOCK_ELEMENTS) / Math.max(d, 1)));
+    for (let start = 0; start < n; start += step) {
+      const rows = Math.min(step, n - start);
+      const sq = tf.tidy(() => {
+        const x = tf.tensor2d(this.centred(start, rows), [rows, d], 'float32');
+        return tf.sum(tf.square(x), 1, true).dataSync() as Float32Array; // sync point
+      });
+      this.norms.set(sq, start);
+    }
+  }
+
+  /** Centred rows start..start+rows, row-major (a view of the data when there is no centre). */
+  private centred(start: number, rows: number): Float32Array {
+    const { d, data, center } = this;
+    if (!center) return data.subarray(start * d, (start + rows) * d);
+    const out = new Float32Array(rows * d);
+    for (let i = 0, src = start * d; i < rows; i++, src += d) for (let j = 0; j < d; j++) out[i * d + j] = data[src + j]! - center[j]!;
+    return out;
+  }
+
+  /** Rows start..start+rows in the left layout, [rows, d + 2]: a new tensor in the current scope. */
+  leftRows(start: number, rows: number): tf.Tensor2D {
+    assert(start >= 0 && rows >= 0 && start + rows <= this.n, () => `PointSet.leftRows: rows ${start}..${start + rows} of ${this.n}`);
+    const { d, data, center, norms } = this;
+    const w = d + 2;
+    return filledTensor2d([rows, w], (out) => {
+      for (let i = 0; i < rows; i++) {
+        const src = (start + i) * d;
+        const dst = i * w;
+        if (center) for (let j = 0; j < d; j++) out[dst + j] = data[src + j]! - center[j]!;
+        else out.set(data.subarray(src, src + d), dst);
+        out[dst + d] = norms[start + i]!;
+        out[dst + d + 1] = 1;
+      }
+    });
+  }
+
+  /** The right layout [d + 2, n]: columns -2 x_j, then 1, then ||x_j||². Owned by the set. */
+  right(): tf.Tensor2D {
+    if (this.rightT) return this.rightT;
+    const { n, d, data, center, norms } = this;
+    const t = filledTensor2d([d + 2, n], (out) => {
+      for (let i = 0; i < n; i++) {
+        const src = i * d;
+        // Rounded to float32 first, as the centred upload was; doubling is then exact.
+        if (center) for (let j = 0; j < d; j++) out[j * n + i] = -2 * Math.fround(data[src + j]! - center[j]!);
+        else for (let j = 0; j < d; j++) out[j * n + i] = -2 * data[src + j]!;
+      }
+      out.fill(1, d * n, (d + 1) * n);
+      out.set(norms, (d + 1) * n);
+    });
+    this.rightT = tf.keep(t);
+    return t;
+  }
+
+  dispose(): void {
+    if (this.rightT) this.rightT.dispose();
+    this.rightT = null;
+  }
+}
+
+/**
+ * The set `m` shifted by `center` (length d; null for no shift). Release with `disposePoints`.
+ * `normBlockElements`: values per upload while computing the norms (default 2^20; tests make it small).
+ */
+export function uploadPoints(m: FeatureMatrix, center: Float64Array | null, opts: { normBlockElements?: number } = {}): PointSet {
+  return new PointSet(m, center, opts);
 }
 
 export function disposePoints(p: PointSet | null): void {
-  if (p) tf.dispose([p.left, p.right]);
+  if (p) p.dispose();
 }
 
 /** Mean of the rows, in float64: a good common centre. */
@@ -75,8 +178,7 @@ export function blockRows(b: number, blockElements = DEFAULT_BLOCK_ELEMENTS): nu
  */
 export function squaredDistanceBlock(a: PointSet, b: PointSet, start: number, rows: number): tf.Tensor2D {
   assert(a.d === b.d, () => `squaredDistanceBlock: dimensions ${a.d} and ${b.d} differ`);
-  const block = a.left.slice([start, 0], [rows, a.d + 2]);
-  return tf.relu(tf.matMul(block, b.right)) as tf.Tensor2D; // [rows, M]
+  return tf.relu(tf.matMul(a.leftRows(start, rows), b.right())) as tf.Tensor2D; // [rows, M]
 }
 
 /**

@@ -70,9 +70,19 @@ export async function dcrShare(
   const confidence = opts.confidence ?? DEFAULT_CONFIDENCE;
   const permutations = opts.permutations ?? 2000;
   const n = members.n;
-  const pooled = new Float32Array(members.data.length + nonMembers.data.length);
-  pooled.set(members.data);
-  pooled.set(nonMembers.data, members.data.length);
+  // Members then non-members as one matrix: a view when they already lie so in one buffer (the audit's
+  // queries), else a copy.
+  const m = members.data;
+  const h = nonMembers.data;
+  const adjacent = m.buffer === h.buffer && h.byteOffset === m.byteOffset + m.byteLength;
+  let pooled: Float32Array;
+  if (adjacent) {
+    pooled = new Float32Array(m.buffer, m.byteOffset, m.length + h.length);
+  } else {
+    pooled = new Float32Array(m.length + h.length);
+    pooled.set(m);
+    pooled.set(h, m.length);
+  }
   const { first: dT, second: dH, nearest } = await nearestInTwoParts(synthetic, { data: pooled, n: 2 * n, d: members.d }, n, opts);
 
   let closer = 0;

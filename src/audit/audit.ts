@@ -25,7 +25,7 @@ import { domiasScores } from '../../eval/privacy/domias.js';
 import { ganLeaksScores } from '../../eval/privacy/gan-leaks.js';
 import { randomControlScores } from '../../eval/privacy/control.js';
 import { loganBlackBoxScores } from '../../eval/privacy/logan.js';
-import { selectRows, type FeatureMatrix } from '../../eval/privacy/nearest.js';
+import type { FeatureMatrix } from '../../eval/privacy/nearest.js';
 import { rocCurve } from '../../eval/privacy/metrics.js';
 import { attackMetrics, groupMetrics, type AttackMetrics, type GroupMetrics } from '../../eval/privacy/summary.js';
 import { bernoulliEntropy, discriminatorScores, elboScores, reconstructionErrors, reconstructionScores, releaseAlignmentScores } from '../../eval/privacy/whitebox.js';
@@ -35,7 +35,7 @@ import { StageTracker, type ProgressCallback } from '../core/progress.js';
 import { Rng } from '../core/rng.js';
 import { drawConditions } from '../sample/sample.js';
 import { canaryAudit, type CanaryAuditResult } from './canary.js';
-import { openRun } from '../train/open.js';
+import { openRun, type OpenedRun } from '../train/open.js';
 
 export type AuditFamily = AttackFamily | 'dcr';
 
@@ -135,8 +135,17 @@ function pixelRows(ds: ImageDataset, idx: readonly number[]): FeatureMatrix {
   return { data, n: idx.length, d: len };
 }
 
+/** The dataset without its images: what the audit needs once the rows it reads are out. */
+type DatasetMeta = Omit<ImageDataset, 'images'>;
+
+function withoutImages(ds: ImageDataset): DatasetMeta {
+  const { images, ...meta } = ds;
+  void images;
+  return meta;
+}
+
 /** Condition rows of dataset images. */
-function conditionRows(spec: ConditionSpec, ds: ImageDataset, idx: readonly number[]): Float32Array {
+function conditionRows(spec: ConditionSpec, ds: Pick<ImageDataset, 'labels' | 'attributes'>, idx: readonly number[]): Float32Array {
   const attrs = spec.attributes.map((a) => ds.attributes.find((x) => x.name === a.name)!);
   return encodeConditions(
     spec,
@@ -145,15 +154,18 @@ function conditionRows(spec: ConditionSpec, ds: ImageDataset, idx: readonly numb
   );
 }
 
-/** Runs `fn` on batches of query images and their conditions; returns the concatenated [n] outputs. */
-function batched(ds: ImageDataset, spec: ConditionSpec, idx: readonly number[], fn: (x: tf.Tensor4D, c: tf.Tensor2D, batch: number) => tf.Tensor): Float32Array {
+/**
+ * Runs `fn` on batches of query images and their conditions; returns the concatenated [n] outputs.
+ * `rows` are the images of `idx` in that order (pixelRows(ds, idx)).
+ */
+function batched(ds: DatasetMeta, rows: FeatureMatrix, spec: ConditionSpec, idx: readonly number[], fn: (x: tf.Tensor4D, c: tf.Tensor2D, batch: number) => tf.Tensor): Float32Array {
   const out = new Float32Array(idx.length);
   const width = conditionWidth(spec);
+  const len = rows.d;
   for (let s = 0, b = 0; s < idx.length; s += 64, b++) {
     const part = idx.slice(s, s + 64);
     const values = tf.tidy(() => {
-      const rows = pixelRows(ds, part);
-      const x = tf.tensor4d(rows.data, [part.length, ds.height, ds.width, ds.channels]);
+      const x = tf.tensor4d(rows.data.subarray(s * len, (s + part.length) * len), [part.length, ds.height, ds.width, ds.channels]);
       const c = tf.tensor2d(conditionRows(spec, ds, part), [part.length, width]);
       return fn(x, c, b).dataSync() as Float32Array; // sync point
     });
@@ -230,6 +242,55 @@ async function scoreInputCanaries(
   return { whiteBox, blackBox: { scores: Float64Array.from(black.scores), score: `minus the pixel distance to the nearest of ${synthetic.n} synthetic samples` } };
 }
 
+/**
+ * The audit's sets from the run's data (splits from its splits.csv; members and non-members subsampled
+ * with `rng`), with the only pixels the audit reads: the rows of the queries (members, then non-members)
+ * and, when an attack needs it, of the reference (test split). The dataset's own image array is not
+ * returned, so it is freed once this returns (10 000 grey images at 64 px: 164 MB).
+ */
+function auditSets(run: OpenedRun, req: AuditRequest, rng: Rng, needsReference: boolean) {
+  // The run's data by default; either way its sha256 must be run.json's. Sets from the run's splits.csv.
+  const ds = run.loadData({ path: req.data, option: '--data' });
+  const split = run.splitOf(ds);
+  const ofSplit = (s: string) => split.flatMap((v, i) => (v === s ? [i] : []));
+  const train = ofSplit('train');
+  const holdout = ofSplit('holdout');
+  const test = ofSplit('test');
+  const nBalanced = Math.min(train.length, holdout.length);
+  if (nBalanced < 10) {
+    throw new DatasetError(`--model ${req.run}: the audit needs at least 10 train and 10 holdout images, the run has ${train.length} and ${holdout.length}; use more data (or a manifest split column with a larger holdout)`);
+  }
+  const members = rng.derive('members').shuffle([...train]).slice(0, nBalanced).sort((a, b) => a - b);
+  const nonMembers = rng.derive('non-members').shuffle([...holdout]).slice(0, nBalanced).sort((a, b) => a - b);
+  const queries = [...members, ...nonMembers];
+  if (needsReference && test.length < 10) {
+    throw new DatasetError(`--model ${req.run}: the feature extractor and the DOMIAS/LOGAN attacks need a reference set (the test split) of at least 10 images, the run has ${test.length}; use more data, or --attacks whitebox`);
+  }
+  return {
+    ds: withoutImages(ds),
+    train,
+    holdout,
+    test,
+    nBalanced,
+    members,
+    nonMembers,
+    queries,
+    pQueries: pixelRows(ds, queries),
+    pReference: needsReference ? pixelRows(ds, test) : (null as FeatureMatrix | null),
+  };
+}
+
+/** Pixel PCA fitted on the reference rows, and the projections the black-box attacks use. */
+function pixelFeatures(reference: FeatureMatrix, queries: FeatureMatrix, synthetic: FeatureMatrix, k: number, seed: number) {
+  const pca = fitPca(reference, { k, seed });
+  return {
+    fQueries: projectPca(pca, queries),
+    fSynthetic: projectPca(pca, synthetic),
+    fReference: projectPca(pca, reference),
+    explainedVarianceRatio: pca.variances.reduce((a, b) => a + b, 0) / pca.totalVariance,
+  };
+}
+
 function splitScores(scores: ArrayLike<number>, nMembers: number): { members: Float64Array; nonMembers: Float64Array } {
   const all = Float64Array.from(scores);
   return { members: all.subarray(0, nMembers), nonMembers: all.subarray(nMembers) };
@@ -258,26 +319,12 @@ export async function auditRun(req: AuditRequest): Promise<AuditResult> {
 
   say(`loading ${req.data ?? run.dataPath} at ${cfg.size} px`);
   stage.start('load', `the run's data at ${cfg.size} px and its generator (and an audit run's canaries)`);
-  // The run's data by default; either way its sha256 must be run.json's. Sets from the run's splits.csv.
-  const ds = run.loadData({ path: req.data, option: '--data' });
-  const split = run.splitOf(ds);
-  const ofSplit = (s: string) => split.flatMap((v, i) => (v === s ? [i] : []));
-  const train = ofSplit('train');
-  const holdout = ofSplit('holdout');
-  const test = ofSplit('test');
-  const nBalanced = Math.min(train.length, holdout.length);
-  if (nBalanced < 10) {
-    throw new DatasetError(`--model ${req.run}: the audit needs at least 10 train and 10 holdout images, the run has ${train.length} and ${holdout.length}; use more data (or a manifest split column with a larger holdout)`);
-  }
   const rng = new Rng(req.seed);
-  const members = rng.derive('members').shuffle([...train]).slice(0, nBalanced).sort((a, b) => a - b);
-  const nonMembers = rng.derive('non-members').shuffle([...holdout]).slice(0, nBalanced).sort((a, b) => a - b);
-  const queries = [...members, ...nonMembers];
   const families = new Set(req.attacks);
   const needsReference = families.has('domias') || families.has('distance') || families.has('dcr');
-  if (needsReference && test.length < 10) {
-    throw new DatasetError(`--model ${req.run}: the feature extractor and the DOMIAS/LOGAN attacks need a reference set (the test split) of at least 10 images, the run has ${test.length}; use more data, or --attacks whitebox`);
-  }
+  // Only the pixel rows of the queries and the reference are kept, not the whole data set's images.
+  const sets = auditSets(run, req, rng, needsReference);
+  const { ds, train, holdout, test, nBalanced, members, nonMembers, queries, pQueries } = sets;
 
   const conditions = run.conditions;
   const gen = run.loadGenerator();
@@ -318,23 +365,23 @@ export async function auditRun(req: AuditRequest): Promise<AuditResult> {
     let fQueries: FeatureMatrix | null = null;
     let fSynthetic: FeatureMatrix | null = null;
     let fReference: FeatureMatrix | null = null;
-    const pQueries = pixelRows(ds, queries);
     if (needsReference) {
       say(`sampling ${nSynthetic} synthetic images (seed ${req.seed})`);
       synthetic = sampleSynthetic(gen, conditions, nSynthetic, rng.derive('synthetic'));
-      const reference = pixelRows(ds, test);
-      const k = Math.min(req.featureDim, reference.n - 1, reference.d);
+      const nReference = sets.pReference!.n;
+      const k = Math.min(req.featureDim, nReference - 1, sets.pReference!.d);
       const pcaSeed = rng.derive('pca').seed;
-      say(`fitting pixel PCA (k = ${k}) on the ${reference.n} reference images`);
-      const pca = fitPca(reference, { k, seed: pcaSeed });
-      fQueries = projectPca(pca, pQueries);
-      fSynthetic = projectPca(pca, synthetic);
-      fReference = projectPca(pca, reference);
+      say(`fitting pixel PCA (k = ${k}) on the ${nReference} reference images`);
+      const f = pixelFeatures(sets.pReference!, pQueries, synthetic, k, pcaSeed);
+      sets.pReference = null; // its pixels are not needed past the features
+      fQueries = f.fQueries;
+      fSynthetic = f.fSynthetic;
+      fReference = f.fReference;
       features = {
         name: 'pixel-pca',
-        fittedOn: `reference = test split (${reference.n} images): neither members nor non-members`,
+        fittedOn: `reference = test split (${nReference} images): neither members nor non-members`,
         dim: k,
-        explainedVarianceRatio: pca.variances.reduce((a, b) => a + b, 0) / pca.totalVariance,
+        explainedVarianceRatio: f.explainedVarianceRatio,
         seed: pcaSeed,
       };
     }
@@ -363,11 +410,11 @@ export async function auditRun(req: AuditRequest): Promise<AuditResult> {
     const dcr: AuditResult['dcr'] = [];
     if (families.has('dcr')) {
       say('DCR share test');
-      const mIdx = [...members.keys()];
-      const nIdx = mIdx.map((i) => i + members.length);
+      // The queries are the members, then as many non-members: each half is a view, not a copy.
+      const half = (m: FeatureMatrix, part: 0 | 1): FeatureMatrix => ({ data: m.data.subarray(part * members.length * m.d, (part + 1) * members.length * m.d), n: members.length, d: m.d });
       const dcrSeed = rng.derive('dcr').seed;
-      dcr.push({ space: 'pixel', ...(await dcrShare(synthetic!, selectRows(pQueries, mIdx), selectRows(pQueries, nIdx), { confidence: req.confidence, seed: dcrSeed })) });
-      dcr.push({ space: 'feature', ...(await dcrShare(fSynthetic!, selectRows(fQueries!, mIdx), selectRows(fQueries!, nIdx), { confidence: req.confidence, seed: dcrSeed })) });
+      dcr.push({ space: 'pixel', ...(await dcrShare(synthetic!, half(pQueries, 0), half(pQueries, 1), { confidence: req.confidence, seed: dcrSeed })) });
+      dcr.push({ space: 'feature', ...(await dcrShare(fSynthetic!, half(fQueries!, 0), half(fQueries!, 1), { confidence: req.confidence, seed: dcrSeed })) });
       advance('DCR share test');
     }
     if (families.has('whitebox')) {
@@ -378,7 +425,7 @@ export async function auditRun(req: AuditRequest): Promise<AuditResult> {
         const sum = new Float64Array(queries.length);
         for (let k = 0; k < req.elboDraws; k++) {
           const draw = rng.derive(`elbo/${k}`);
-          const v = batched(ds, spec, queries, (x, c, b) => gen.elbo(x, c, draw.derive(b).nextUint32()));
+          const v = batched(ds, pQueries, spec, queries, (x, c, b) => gen.elbo(x, c, draw.derive(b).nextUint32()));
           for (let i = 0; i < v.length; i++) sum[i]! += v[i]! / req.elboDraws;
         }
         const bernoulli = gen.config().likelihood === 'bernoulli';
@@ -402,11 +449,11 @@ export async function auditRun(req: AuditRequest): Promise<AuditResult> {
       }
       if (hasDiscriminator(gen)) {
         const t = performance.now();
-        score('gan-discriminator', discriminatorScores(batched(ds, spec, queries, (x, c) => gen.discriminate(x, c))), t);
+        score('gan-discriminator', discriminatorScores(batched(ds, pQueries, spec, queries, (x, c) => gen.discriminate(x, c))), t);
       }
       if (hasRelease(gen)) {
         const t = performance.now();
-        score('release-alignment', releaseAlignmentScores(batched(ds, spec, queries, (x, c) => gen.releaseAlignment(x, c))), t);
+        score('release-alignment', releaseAlignmentScores(batched(ds, pQueries, spec, queries, (x, c) => gen.releaseAlignment(x, c))), t);
       }
       if (!hasElbo(gen) && !hasDiscriminator(gen) && !hasRelease(gen)) say(`whitebox: the ${gen.kind} generator exposes no ELBO, discriminator or released statistics; no white-box attack`);
     }

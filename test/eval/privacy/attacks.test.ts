@@ -103,6 +103,21 @@ describe('DCR share', () => {
     expect(await dcrShare(gaussian(300, 8, new Rng(1)), members, nonMembers, { seed: 7 })).toEqual(await dcrShare(gaussian(300, 8, new Rng(1)), members, nonMembers, { seed: 7 }));
   });
 
+  it('gives the same result for members and non-members as the two halves of one matrix (views, as the audit passes them) as for copies', async () => {
+    const rng = new Rng(12);
+    const queries = gaussian(2 * 90, 16, rng, 0.5);
+    const before = Float32Array.from(queries.data);
+    const half = (part: 0 | 1): FeatureMatrix => ({ data: queries.data.subarray(part * 90 * 16, (part + 1) * 90 * 16), n: 90, d: 16 });
+    // Some samples copy a member, so nearest records and ties are exercised too.
+    const samples = concat(gaussian(150, 16, rng, 0.5), selectRows(queries, [3, 3, 17, 95]));
+    const opts = { seed: 5, permutations: 200, blockElements: 180 * 11 };
+    const views = await dcrShare(samples, half(0), half(1), opts);
+    const copies = await dcrShare(samples, selectRows(queries, Array.from({ length: 90 }, (_, i) => i)), selectRows(queries, Array.from({ length: 90 }, (_, i) => 90 + i)), opts);
+    expect(views).toEqual(copies);
+    expect(views.synthetic).toBe(154);
+    expect(Buffer.from(queries.data.buffer).equals(Buffer.from(before.buffer))).toBe(true); // read, not written
+  });
+
   it('hub records: every sample nearest to one non-member looks significant to the binomial test, not to the permutation test', async () => {
     const rng = new Rng(10);
     const members = gaussian(50, 4, rng);
