@@ -115,6 +115,11 @@ export interface Generator {
   /** DP generators only: the layers that see private data, for the DP validators. */
   privateLayers?(): Layer[];
   /**
+   * DP generators only: the part of `privateLayers` that DP-SGD updates (default: all of them). The others
+   * are frozen at their initial weights (a `trainable` option with --init-from); the model card lists both.
+   */
+  trainedPrivateLayers?(): Layer[];
+  /**
    * One-shot generators only (factory `mechanism: 'one-shot'`): the single access to the train split, which
    * releases the generator's statistics with the Gaussian mechanism (σ = 0 without DP;
    * src/privacy/release.ts). Returns numbers for the log (e.g. the clipped share of units).

@@ -12,8 +12,10 @@ import * as tf from '@tensorflow/tfjs';
 import { z } from 'zod';
 import { ConfigError, PrivacyAssumptionError } from '../../src/core/errors.js';
 import { Rng } from '../../src/core/rng.js';
-import { Conv2d, ConvTranspose2d, Dense, disposeLayers, namedVariables, paramsOf, type Layer, type Tape } from '../../src/nn/layers.js';
+import { Conv2d, ConvTranspose2d, Dense, disposeLayers, namedVariables, paramsOf, restrictTape, selectLayers, type Layer, type Tape } from '../../src/nn/layers.js';
 import { dpGradients } from '../../src/privacy/dp-sgd.js';
+import type { UnitGrouping } from '../../src/privacy/per-example.js';
+import { copyShifts, shiftedCopies } from '../../src/nn/augment.js';
 import { FusedAdam } from '../../src/nn/optim.js';
 import { conditionWidth, parseGeneratorConfig, type ConditionSpec, type DpStepParams, type Generator, type GeneratorFactory, type PrivateBatch, type TrainBatch } from '../generator.js';
 import { betaAt, klDivergence, reconstruction } from './loss.js';
@@ -34,10 +36,24 @@ export const CvaeConfigSchema = z
     latent: z.number().int().min(1).max(1024).default(32),
     beta: z.number().min(0).default(1),
     warmupSteps: z.number().int().min(0).default(0),
+    /** λ of free bits (loss.ts): nats per latent dimension and image below which KL is not penalised (absent: 0). */
+    freeBits: z.number().min(0).max(10).optional(),
+    /**
+     * Augmentation multiplicity in DP-SGD steps (src/nn/augment.ts): each private image enters as `copies`
+     * copies shifted by up to `shift` pixels, averaged before clipping (absent: one copy, no shift).
+     */
+    augment: z.object({ copies: z.number().int().min(1).max(16), shift: z.number().int().min(0).max(8).default(2) }).strict().optional(),
     likelihood: z.enum(['bernoulli', 'gaussian']).default('bernoulli'),
     /** Gaussian likelihood: a fixed σ, or 'learned' (a trained log σ). */
     sigma: z.union([z.number().positive(), z.literal('learned')]).default(0.1),
     lr: z.number().positive().default(1e-3),
+    /**
+     * The layers training updates: all (absent), or those whose name starts with one of these prefixes
+     * (layers: encoder/conv<i>, encoder/head, decoder/in, decoder/convt<i>). The rest stay at their initial
+     * weights: meant with --init-from, so that DP fine-tunes a small part of a publicly pretrained network
+     * and its noise has fewer dimensions (the model card lists which parameters were private).
+     */
+    trainable: z.array(z.string().min(1)).min(1).optional(),
   })
   .strict();
 export type CvaeConfig = z.infer<typeof CvaeConfigSchema>;
@@ -54,6 +70,8 @@ export class Cvae implements Generator {
   private readonly widths: number[];
   private readonly condWidth: number;
   private readonly noise: Rng;
+  /** The layers training updates (`trainable`); the others are frozen. */
+  private readonly trained: Layer[];
 
   constructor(
     private readonly cfg: CvaeConfig,
@@ -84,14 +102,21 @@ export class Cvae implements Generator {
     this.logSigma =
       cfg.likelihood === 'gaussian' && cfg.sigma === 'learned' ? tf.tidy(() => tf.variable(tf.scalar(Math.log(0.1)), true, `cvae/log_sigma_${instanceCounter++}`)) : null;
     this.optimizer = new FusedAdam({ learningRate: cfg.lr });
+    try {
+      this.trained = selectLayers(this.layers, cfg.trainable ?? 'all');
+    } catch (err) {
+      this.dispose();
+      throw new ConfigError(`cvae option trainable: ${(err as Error).message}`);
+    }
   }
 
   private get layers(): Layer[] {
     return [...this.enc, this.head, this.decIn, ...this.dec];
   }
 
+  /** The variables training updates: the trained layers' (and a learned log σ). */
   private trainables(): tf.Variable[] {
-    return [...paramsOf(this.layers), ...(this.logSigma ? [this.logSigma] : [])];
+    return [...paramsOf(this.trained), ...(this.logSigma ? [this.logSigma] : [])];
   }
 
   /** (μ, log σ²) of q(z | x, c). */
@@ -132,7 +157,7 @@ export class Cvae implements Generator {
       const out = this.decode(zs, batch.cond, tape);
       const logSigma = this.cfg.likelihood === 'gaussian' ? (this.logSigma ?? tf.scalar(Math.log(this.cfg.sigma as number))) : undefined;
       const rec = reconstruction(batch.images, out, this.cfg.likelihood, logSigma);
-      const kl = klDivergence(mu, logvar);
+      const kl = klDivergence(mu, logvar, this.cfg.freeBits ?? 0);
       const loss = tf.add(rec, tf.mul(kl, betaAt(this.cfg.beta, step, this.cfg.warmupSteps))) as tf.Scalar;
       return { loss, rec, kl };
     });
@@ -158,8 +183,9 @@ export class Cvae implements Generator {
   }
 
   /**
-   * One DP-SGD step: the whole cVAE sees the training images, so all of it is the private module. The
-   * per-example loss is the batch-mean loss's summand (losses() averages, so the sum is B · mean).
+   * One DP-SGD step: the whole cVAE sees the training images, so all of it is the private module; the step
+   * updates its `trainable` layers (default: all). The per-example loss is the batch-mean loss's summand
+   * (losses() averages, so the sum is B · mean).
    */
   privateStep(batch: PrivateBatch, step: number, dp: DpStepParams): Record<string, number> {
     if (this.logSigma) {
@@ -169,30 +195,60 @@ export class Cvae implements Generator {
     const b = batch.images.shape[0];
     const beta = betaAt(this.cfg.beta, step, this.cfg.warmupSteps);
     const sums = { rec: 0, kl: 0 };
-    const r = dpGradients(
-      this.trainables(),
-      b > 0 ? batch.images : null,
-      (x, tape) =>
-        tf.tidy(() => {
-          const t = this.losses({ images: x as tf.Tensor4D, cond: batch.cond }, step, seed, tape);
-          sums.rec = t.rec.dataSync()[0]! * b; // forward values; read once, before the backward pass
-          sums.kl = t.kl.dataSync()[0]! * b;
-          return tf.mul(t.loss, b) as tf.Scalar;
-        }),
-      batch.grouping,
-      dp,
-    );
+    const trained = this.trained;
+    // Augmentation multiplicity (src/nn/augment.ts): K shifted copies of each image, in its own unit. The
+    // loss below is the mean over the K·B rows times B, i.e. each unit's gradient is the AVERAGE over its
+    // copies before it is clipped, so its clipped contribution is still at most C.
+    const copies = b > 0 ? (this.cfg.augment?.copies ?? 1) : 1;
+    const aug = copies > 1 ? this.augmented(batch, step, copies) : null;
     try {
-      this.optimizer.applyGradients([...r.grads]);
+      const r = dpGradients(
+        this.trainables(),
+        b > 0 ? (aug?.images ?? batch.images) : null,
+        (x, tape) =>
+          tf.tidy(() => {
+            // Only the trained layers are recorded: the per-example norms, the clipping and the noise cover
+            // exactly the parameters this step changes; frozen layers act as constants.
+            const t = this.losses({ images: x as tf.Tensor4D, cond: aug?.cond ?? batch.cond }, step, seed, trained.length === this.layers.length ? tape : restrictTape(tape, trained));
+            sums.rec = t.rec.dataSync()[0]! * b; // forward values; read once, before the backward pass
+            sums.kl = t.kl.dataSync()[0]! * b;
+            return tf.mul(t.loss, b) as tf.Scalar;
+          }),
+        aug?.grouping ?? batch.grouping,
+        dp,
+      );
+      try {
+        this.optimizer.applyGradients([...r.grads]);
+      } finally {
+        tf.dispose([...r.grads.values()]);
+      }
+      const per = Math.max(b, 1);
+      return { loss: r.loss / per, rec: sums.rec / per, kl: sums.kl / per, beta, clipped: r.clippedShare, batch: b };
     } finally {
-      tf.dispose([...r.grads.values()]);
+      if (aug) tf.dispose([aug.images, aug.cond]);
     }
-    const per = Math.max(b, 1);
-    return { loss: r.loss / per, rec: sums.rec / per, kl: sums.kl / per, beta, clipped: r.clippedShare, batch: b };
   }
+
+  /** K shifted copies of a private batch, their conditions, and each copy's unit (its image's unit). */
+  private augmented(batch: PrivateBatch, step: number, copies: number): { images: tf.Tensor4D; cond: tf.Tensor2D; grouping: UnitGrouping } {
+    const b = batch.images.shape[0];
+    const shifts = copyShifts(copies, this.cfg.augment!.shift, this.noise.derive(step).derive('augment'));
+    const unitOf = new Int32Array(copies * b);
+    for (let k = 0; k < copies; k++) for (let i = 0; i < b; i++) unitOf[k * b + i] = batch.grouping ? batch.grouping.unitOf[i]! : i;
+    return {
+      images: shiftedCopies(batch.images, shifts),
+      cond: tf.tidy(() => tf.tile(batch.cond, [copies, 1]) as tf.Tensor2D),
+      grouping: { unitOf, units: batch.grouping ? batch.grouping.units : b },
+    };
+  }
+
 
   privateLayers(): Layer[] {
     return this.layers;
+  }
+
+  trainedPrivateLayers(): Layer[] {
+    return this.trained;
   }
 
   sample(cond: tf.Tensor2D, seed: number): tf.Tensor4D {
@@ -261,7 +317,10 @@ export class Cvae implements Generator {
         ...[...this.widths].reverse().map((_, i, rev) => `convT k4 s2 -> ${i + 1 < rev.length ? rev[i + 1] : this.channels} ch${i + 1 < rev.length ? ', relu' : ''}`),
         this.cfg.likelihood === 'bernoulli' ? 'sigmoid (Bernoulli likelihood)' : `Gaussian likelihood, sigma ${this.cfg.sigma}`,
       ],
-      parameters: this.trainables().reduce((a, v) => a + v.size, 0),
+      parameters: paramsOf(this.layers).reduce((a, v) => a + v.size, 0) + (this.logSigma ? 1 : 0),
+      ...(this.trained.length < this.layers.length
+        ? { trained: this.trained.map((l) => l.name), trainedParameters: this.trainables().reduce((a, v) => a + v.size, 0), frozen: this.layers.filter((l) => !this.trained.includes(l)).map((l) => l.name) }
+        : {}),
     };
   }
 

@@ -10,6 +10,12 @@
  *   rec, Gaussian likelihood, std σ (fixed, or learned as log σ):
  *        (1/B) Σ_i Σ_p [ (x_ip − y_ip)² / (2σ²) + log σ + ½ log 2π ]
  *   beta_t = beta · min(1, t / warmupSteps)  (KL warm-up: Bowman et al., CoNLL 2016, Sec. 3.1)
+ *   free bits λ > 0:  KL_λ = (1/B) Σ_i Σ_j max(λ, KL_ij),  KL_ij = −½ (1 + logσ²_ij − μ_ij² − exp(logσ²_ij))
+ *        (the "free bits" objective of Kingma et al., "Improved Variational Inference with Inverse
+ *        Autoregressive Flow", NeurIPS 2016, taken per example and per latent dimension instead of over the
+ *        minibatch: below λ nats a dimension's KL has no gradient, so the encoder is not pushed to the
+ *        prior there (against posterior collapse). Per example, the loss stays a sum of per-example terms,
+ *        which DP-SGD's per-example clipping needs; the minibatch form would couple the examples.)
  *
  * Inputs: x [B, H, W, C] in [0, 1] (the real images), out [B, H, W, C] (decoder logits for Bernoulli,
  * means for Gaussian), mu and logvar [B, latent]. Returns scalar tensors; the caller owns them.
@@ -18,10 +24,12 @@ import * as tf from '@tensorflow/tfjs';
 
 export type Likelihood = 'bernoulli' | 'gaussian';
 
-export function klDivergence(mu: tf.Tensor2D, logvar: tf.Tensor2D): tf.Scalar {
+/** KL(q ‖ N(0, I)) averaged over the batch; with `freeBits` λ > 0, each example's dimension counts ≥ λ nats. */
+export function klDivergence(mu: tf.Tensor2D, logvar: tf.Tensor2D, freeBits = 0): tf.Scalar {
   return tf.tidy(() => {
     const b = mu.shape[0];
     const terms = tf.sub(tf.add(1, logvar), tf.add(tf.square(mu), tf.exp(logvar)));
+    if (freeBits > 0) return tf.div(tf.sum(tf.maximum(tf.mul(-0.5, terms), freeBits)), b) as tf.Scalar;
     return tf.div(tf.mul(-0.5, tf.sum(terms)), b) as tf.Scalar;
   });
 }

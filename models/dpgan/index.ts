@@ -50,7 +50,7 @@ import * as tf from '@tensorflow/tfjs';
 import { z } from 'zod';
 import { ConfigError } from '../../src/core/errors.js';
 import { Rng } from '../../src/core/rng.js';
-import { BatchNorm, Conv2d, ConvTranspose2d, Dense, GroupNorm, disposeLayers, namedVariables, paramsOf, type Layer, type Tape } from '../../src/nn/layers.js';
+import { BatchNorm, Conv2d, ConvTranspose2d, Dense, GroupNorm, disposeLayers, namedVariables, paramsOf, restrictTape, selectLayers, type Layer, type Tape } from '../../src/nn/layers.js';
 import { FusedAdam } from '../../src/nn/optim.js';
 import { dpGradients } from '../../src/privacy/dp-sgd.js';
 import { afterGeneratorStep, initialSchedule, type DStepSchedule } from './schedule.js';
@@ -138,6 +138,14 @@ export const DpganConfigSchema = z
      * costs compute only, no privacy.
      */
     gWidths: z.array(z.number().int().min(1).max(1024)).min(1).max(6).optional(),
+    /**
+     * D's layers that training updates: all (absent), or those whose name starts with one of these prefixes
+     * (discriminator/conv<i>, discriminator/gn<i>, discriminator/head, discriminator/embed); the rest stay at
+     * their initial weights. Meant with --init-from: DP fine-tunes a small part of a publicly pretrained D,
+     * so its noise has fewer dimensions (the model card lists which parameters were private). G is
+     * post-processing and always trains.
+     */
+    dTrainable: z.array(z.string().min(1)).min(1).optional(),
   })
   .strict();
 export type DpganConfig = z.infer<typeof DpganConfigSchema>;
@@ -153,6 +161,8 @@ export class Dpgan implements Generator {
   private readonly dNorm: GroupNorm[];
   private readonly dHead: Dense;
   private readonly dEmbed: Dense;
+  /** D's layers that training updates (`dTrainable`); the others are frozen. */
+  private readonly dTrained: Layer[];
   private readonly optD: FusedAdam;
   private readonly optG: FusedAdam;
   private readonly arch: { side: number; g: number[]; d: number[] };
@@ -211,6 +221,12 @@ export class Dpgan implements Generator {
     this.dHead = new Dense('discriminator/head', dSide * dSide * d[d.length - 1]!, 1, init);
     this.dEmbed = new Dense('discriminator/embed', this.condWidth, d[d.length - 1]!, init);
     this.schedule = initialSchedule(cfg.dSteps);
+    try {
+      this.dTrained = selectLayers(this.dLayers, cfg.dTrainable ?? 'all');
+    } catch (err) {
+      disposeLayers([...this.gLayers, ...this.dLayers]);
+      throw new ConfigError(`dpgan option dTrainable: ${(err as Error).message}`);
+    }
     this.optD = new FusedAdam({ learningRate: cfg.lr, beta1: cfg.beta1, beta2: cfg.beta2 });
     this.optG = new FusedAdam({ learningRate: cfg.lrG ?? cfg.lr, beta1: cfg.beta1, beta2: cfg.beta2 });
     this.gEma = cfg.emaDecay > 0 ? new Map([...namedVariables(this.gLayers)].map(([k, v]) => [k, tf.variable(v.clone() as tf.Tensor, false)])) : null;
@@ -259,7 +275,10 @@ export class Dpgan implements Generator {
   }
 
   /** D's logits [B]. Pass `tape` to record the layers for per-example gradients. */
-  discriminate(x: tf.Tensor4D, cond: tf.Tensor2D, tape?: Tape): tf.Tensor1D {
+  discriminate(x: tf.Tensor4D, cond: tf.Tensor2D, given?: Tape): tf.Tensor1D {
+    // Only the trained layers are recorded: the per-example norms, the clipping and the noise cover exactly
+    // the parameters a step changes; frozen layers act as constants.
+    const tape = given && this.dTrained.length < this.dLayers.length ? restrictTape(given, this.dTrained) : given;
     return tf.tidy(() => {
       const b = x.shape[0];
       // Condition maps [B, H, W, c] by broadcasting, not tf.tile: DP-SGD differentiates w.r.t. `cond` too
@@ -439,7 +458,7 @@ export class Dpgan implements Generator {
         fakeLogits = tf.keep(f.logits);
         realLoss = tf.keep(real);
         return tf.add(real, f.value) as tf.Scalar;
-      }, paramsOf(this.dLayers));
+      }, paramsOf(this.dTrained));
       const d = dLoss.dataSync()[0]!;
       dLoss.dispose();
       const share = this.checkCollapse(fakeLogits!.dataSync() as Float32Array, step);
@@ -463,7 +482,7 @@ export class Dpgan implements Generator {
     const b = batch.images.shape[0];
     const nFake = Math.max(1, Math.round(dp.expectedImages ?? dp.expectedUnits));
     const fake = this.fakes(nFake, rng);
-    const params = paramsOf(this.dLayers);
+    const params = paramsOf(this.dTrained);
     try {
       const real = dpGradients(
         params,
@@ -531,7 +550,7 @@ export class Dpgan implements Generator {
   private pairedPrivateStep(batch: PrivateBatch, step: number, dp: DpStepParams): Record<string, number> {
     const rng = this.noise.derive(step);
     const nExpected = Math.max(1, Math.round(dp.expectedImages ?? dp.expectedUnits));
-    const params = paramsOf(this.dLayers);
+    const params = paramsOf(this.dTrained);
     const r = this.pairedDGradients(batch, dp, rng, step);
     try {
       this.optD.applyGradients(params.map((p) => [p, r.grads.get(p)!] as const));
@@ -567,7 +586,7 @@ export class Dpgan implements Generator {
     const parts = [0, 0];
     try {
       const r = dpGradients(
-        paramsOf(this.dLayers),
+        paramsOf(this.dTrained),
         b > 0 ? x : null,
         (xs, tape) => {
           const l = tf.mul(this.discriminate(xs as tf.Tensor4D, cond, tape), sign); // softplus(∓D): real −, fake +
@@ -592,6 +611,10 @@ export class Dpgan implements Generator {
 
   privateLayers(): Layer[] {
     return this.dLayers;
+  }
+
+  trainedPrivateLayers(): Layer[] {
+    return this.dTrained;
   }
 
   /** Samples from the EMA weights when `emaDecay` > 0 (swapped in for the call, then restored). */
@@ -671,6 +694,9 @@ export class Dpgan implements Generator {
         'logit = dense(flatten) + <embed(condition), mean-pooled features> (projection)',
       ],
       parameters: { generator: paramsOf(this.gLayers).reduce((a, v) => a + v.size, 0), discriminator: paramsOf(this.dLayers).reduce((a, v) => a + v.size, 0) },
+      ...(this.dTrained.length < this.dLayers.length
+        ? { discriminatorTrained: this.dTrained.map((l) => l.name), discriminatorTrainedParameters: paramsOf(this.dTrained).reduce((a, v) => a + v.size, 0), discriminatorFrozen: this.dLayers.filter((l) => !this.dTrained.includes(l)).map((l) => l.name) }
+        : {}),
     };
   }
 

@@ -236,3 +236,28 @@ export function namedVariables(layers: Layer[]): Map<string, tf.Variable> {
 export function disposeLayers(layers: Layer[]): void {
   for (const l of layers) tf.dispose([...l.params, ...l.state]);
 }
+
+/**
+ * The layers a `trainable` option selects: 'all', or those whose stable name starts with one of the given
+ * prefixes (e.g. ['decoder/'] or ['discriminator/head']). Throws an Error naming the prefix that matches
+ * no layer and listing the names (the caller turns it into its own ConfigError).
+ */
+export function selectLayers(layers: Layer[], trainable: 'all' | readonly string[]): Layer[] {
+  if (trainable === 'all') return layers;
+  for (const p of trainable) {
+    if (!layers.some((l) => l.name.startsWith(p))) {
+      throw new Error(`'${p}' names no layer (layers: ${layers.map((l) => l.name).join(', ')})`);
+    }
+  }
+  return layers.filter((l) => trainable.some((p) => l.name.startsWith(p)));
+}
+
+/**
+ * A tape that records only `layers` and passes every other layer's output through untouched: per-example
+ * gradients (and their norms, hence the clipping) then cover exactly the layers that are trained, and the
+ * frozen ones take part in the forward and backward pass as constants.
+ */
+export function restrictTape(tape: Tape, layers: readonly Layer[]): Tape {
+  const keep = new Set(layers);
+  return { record: (layer, input, output) => (keep.has(layer) ? tape.record(layer, input, output) : output) };
+}

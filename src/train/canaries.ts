@@ -56,9 +56,12 @@ export const CANARY_OBSERVATIONS = 'canary-observations.bin';
 export const AUDIT_RUN_NOTE =
   'AUDIT RUN, NOT FOR RELEASE: m canaries (each included with probability 1/2, secretly) were trained into this model so that `medsynth audit` can lower-bound its epsilon (Steinke, Nasr & Jagielski 2023). The canaries are extra privacy units; the real units keep the stated guarantee.';
 
-/** The private module's weight matrices and filters (rank >= 2), by stable name: where canaries may sit. */
+/**
+ * The trained private module's weight matrices and filters (rank >= 2), by stable name: where canaries may
+ * sit (a frozen layer's weights never move, so a canary there could not be observed).
+ */
 export function canaryWeights(gen: Generator): { name: string; variable: tf.Variable }[] {
-  const layers = gen.privateLayers?.() ?? [];
+  const layers = gen.trainedPrivateLayers?.() ?? gen.privateLayers?.() ?? [];
   return layers.flatMap((l) => l.named()).filter(([, v]) => v.rank >= 2 && v.trainable).map(([name, variable]) => ({ name, variable }));
 }
 

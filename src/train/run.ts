@@ -235,6 +235,21 @@ function dpSchedule(plan: DpPlan, p: Prepared, gen: Generator, epochs: number, e
   };
 }
 
+/**
+ * Which of the private module's parameters DP-SGD trained, when not all of them (a `trainable` option):
+ * the trained layers and their parameter count, and the frozen ones, which keep their initial weights.
+ */
+function privatelyTrained(gen: Generator): Record<string, unknown> {
+  const all = gen.privateLayers?.() ?? [];
+  const trained = gen.trainedPrivateLayers?.() ?? all;
+  if (trained.length === all.length) return {};
+  const count = (ls: { params: { size: number }[] }[]) => ls.reduce((a, l) => a + l.params.reduce((b, v) => b + v.size, 0), 0);
+  return {
+    privatelyTrained: { layers: trained.map((l) => l.name), parameters: count(trained), ofParameters: count(all) },
+    frozen: { layers: all.filter((l) => !trained.includes(l)).map((l) => l.name), note: 'kept at their initial weights (--init-from); DP-SGD never updated them, so its noise covers only the trained parameters' },
+  };
+}
+
 /** What a DP model card says the guarantee covers and does not cover. */
 function dpCardNote(plan: DpPlan, init: InitRecord | null): { covers: string; doesNotCover: string[] } {
   const who = plan.unit === 'patient' ? 'each patient (all of a patient\'s images together)' : 'each training image (a patient with several images is protected image by image, so their combined privacy loss can be larger)';
@@ -520,6 +535,7 @@ async function runLoop(out: string, cfg: RunConfig, p: Prepared, gen: Generator,
                 epsilonPerEpoch: epochEpsilons(out),
                 mechanism: oneShot ? 'one Gaussian release of per-unit-clipped statistics (src/privacy/release.ts); the generator is fitted to them afterwards without reading the data' : 'DP-SGD',
                 privateModule: oneShot ? ['release/statistics'] : (gen.privateLayers?.().map((l) => l.name) ?? []),
+                ...(oneShot ? {} : privatelyTrained(gen)),
                 claim: `(${spent.epsilon.toFixed(3)}, ${plan.delta})-DP per ${plan.unit}, ${plan.accountant.toUpperCase()} accountant, ${oneShot ? 'one Gaussian release' : `${result.position.step} DP-SGD steps`}`,
                 ...dpCardNote(plan, init),
               }
@@ -580,6 +596,10 @@ export async function trainRun(outDir: string, requested: RunConfig, cb: RunCall
     // The DP validators, the budget check and the warm start run before anything is written.
     const ledger = cfg.dp && isPlan(cfg.dp) ? dpSchedule(cfg.dp, p, gen, cfg.epochs).ledger : undefined;
     if (typeof cfg.initFrom === 'string') cfg.initFrom = initialiseFrom(cfg.initFrom, cfg, p.ds.source.fingerprint, gen);
+    const frozen = gen.trainedPrivateLayers && gen.privateLayers ? gen.privateLayers().length - gen.trainedPrivateLayers().length : 0;
+    if (frozen > 0 && !cfg.initFrom) {
+      p.warnings.push(`${frozen} layer${frozen === 1 ? '' : 's'} of the private module ${frozen === 1 ? 'is' : 'are'} frozen by the model's trainable option but there is no --init-from: ${frozen === 1 ? 'it keeps its' : 'they keep their'} random initial weights; pretrain on public data and pass that run with --init-from`);
+    }
     if (auditCanaries && !('seed' in auditCanaries)) throw new Error('internal error: a new audit run needs the canary seed');
     const canaries = auditCanaries ? planCanaries(auditCanaries as CanaryRequest, gen, isOneShot(cfg.model), cfg.seed) : null;
     if (canaries) cfg.auditCanaries = { canaries: canaries.plan.canaries, kind: canaries.plan.kind, ...(canaries.plan.break ? { break: canaries.plan.break } : {}) };

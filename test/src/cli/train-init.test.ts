@@ -97,4 +97,34 @@ describe('warm start from a pretraining run', () => {
     expect(resume.status).not.toBe(0);
     expect(resume.stderr).toMatch(/--init-from starts a new run/);
   });
+
+  it('DP fine-tunes only the dTrainable layers: the frozen ones keep the pretrained weights, and the card says which were private', () => {
+    const out = join(work, 'peft');
+    const cfg = JSON.stringify({ dTrainable: ['discriminator/head', 'discriminator/embed'] });
+    const r = runCli(['train', '--data', privateData, '--out', out, '--epochs', '1', ...TRAIN, '--seed', '5', '--init-from', pretrained, '--model-config', cfg]);
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stderr).not.toMatch(/frozen by the model's trainable option/);
+    const { gen: source } = loadRunGenerator(pretrained);
+    const { gen: tuned } = loadRunGenerator(out);
+    try {
+      const moved = [...tuned.weights()]
+        .filter(([k]) => k.startsWith('discriminator/'))
+        .filter(([k, v]) => tf.tidy(() => tf.max(tf.abs(tf.sub(v, source.weights().get(k)!))).dataSync()[0]!) > 0)
+        .map(([k]) => k)
+        .sort();
+      expect(moved).toEqual(['discriminator/embed/bias', 'discriminator/embed/kernel', 'discriminator/head/bias', 'discriminator/head/kernel']);
+    } finally {
+      source.dispose();
+      tuned.dispose();
+    }
+    const p = readJson(join(out, 'model-card.json')).privacy;
+    expect(p.privatelyTrained.layers).toEqual(['discriminator/head', 'discriminator/embed']);
+    expect(p.privatelyTrained.parameters).toBeLessThan(p.privatelyTrained.ofParameters);
+    expect(p.frozen.layers).toContain('discriminator/conv0');
+    expect(p.privateModule).toContain('discriminator/conv0'); // frozen layers still see the private images
+    // Without --init-from the frozen layers would keep random weights: trained, but with a warning.
+    const bare = runCli(['train', '--data', privateData, '--out', join(work, 'peft-bare'), '--epochs', '1', ...TRAIN, '--seed', '5', '--model-config', cfg]);
+    expect(bare.status, bare.stderr).toBe(0);
+    expect(bare.stderr).toMatch(/layers of the private module are frozen by the model's trainable option but there is no --init-from/);
+  });
 });

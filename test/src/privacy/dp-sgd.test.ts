@@ -8,7 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { initBackend } from '../../../src/backend/index.js';
 import { PrivacyAssumptionError } from '../../../src/core/errors.js';
 import { Rng } from '../../../src/core/rng.js';
-import { Dense, disposeLayers, paramsOf, type Tape } from '../../../src/nn/layers.js';
+import { Dense, disposeLayers, paramsOf, restrictTape, type Tape } from '../../../src/nn/layers.js';
 import { dpGradients } from '../../../src/privacy/dp-sgd.js';
 
 describe('dpGradients', () => {
@@ -69,6 +69,43 @@ describe('dpGradients', () => {
     expect(r.clippedShare).toBeGreaterThan(0); // these inputs have large gradients
     tf.dispose([...r.grads.values(), x]);
     disposeLayers([l]);
+  });
+
+  it('with a tape restricted to the trained layer, clips by the norm over that layer alone (frozen layers are constants)', async () => {
+    await initBackend('wasm');
+    const rng = new Rng(4);
+    const frozen = new Dense('dp/frozen', 3, 4, rng);
+    const trained = new Dense('dp/trained', 4, 2, rng);
+    const params = paramsOf([trained]);
+    const x = tf.tensor2d([1, 2, 3, -1, 0.5, 0, 4, 4, 4, 0.1, -0.2, 0.3], [4, 3]);
+    const lossOf = (xi: tf.Tensor, tape?: Tape) => tf.sum(tf.square(trained.apply(tf.tanh(frozen.apply(xi, { tape })), { tape })));
+    const clip = 0.3;
+    const r = dpGradients(params, x, (xi, tape) => lossOf(xi, restrictTape(tape, [trained])) as tf.Scalar, null, { clipNorm: clip, noiseMultiplier: 1e-9, expectedUnits: 4, seed: 1 });
+    // Oracle: per-example tf.grads over the trained layer's parameters only, clipped by their norm.
+    const want = params.map((p) => new Float64Array(p.size));
+    const norms: number[] = [];
+    for (let i = 0; i < 4; i++) {
+      const { grads } = tf.variableGrads(() => lossOf(tf.slice(x, [i, 0], [1, 3])) as tf.Scalar, params);
+      const gs = params.map((p) => grads[p.name]!.dataSync() as Float32Array);
+      const norm = Math.sqrt(gs.reduce((a, g) => a + g.reduce((s, v) => s + v * v, 0), 0));
+      norms.push(norm);
+      const f = Math.min(1, clip / norm);
+      gs.forEach((g, k) => g.forEach((v, j) => (want[k]![j]! += (f * v) / 4)));
+      tf.dispose(Object.values(grads));
+    }
+    expect(Math.min(...norms)).toBeGreaterThan(clip); // every example is clipped: the norm decides the result
+    params.forEach((p, k) => {
+      const got = r.grads.get(p)!.dataSync();
+      want[k]!.forEach((v, j) => expect(Math.abs(got[j]! - v)).toBeLessThan(1e-5 * Math.max(1, Math.abs(v))));
+    });
+    expect(r.grads.has(frozen.kernel)).toBe(false);
+    // Unrestricted, the frozen layer is recorded too: its gradient joins the norm and the result differs.
+    const all = dpGradients(paramsOf([frozen, trained]), x, (xi, tape) => lossOf(xi, tape) as tf.Scalar, null, { clipNorm: clip, noiseMultiplier: 1e-9, expectedUnits: 4, seed: 1 });
+    const a = all.grads.get(trained.kernel)!.dataSync();
+    const b = r.grads.get(trained.kernel)!.dataSync();
+    expect(Math.max(...Array.from(a, (v, j) => Math.abs(v - b[j]!)))).toBeGreaterThan(1e-4);
+    tf.dispose([...r.grads.values(), ...all.grads.values(), x]);
+    disposeLayers([frozen, trained]);
   });
 
   it('refuses a parameter whose gradient would escape clipping', async () => {
