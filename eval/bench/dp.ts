@@ -32,6 +32,7 @@ import { writeFileSync } from 'node:fs';
 import * as tf from '@tensorflow/tfjs';
 import { Command } from 'commander';
 import { initBackend, resolveBackendChoice, type BackendInfo } from '../../src/backend/index.js';
+import { fillNormal } from '../../src/core/gaussian.js';
 import { clipFactors } from '../../src/privacy/clip-noise.js';
 import { CaptureTape, clippedSum, perExampleNorms } from '../../src/privacy/per-example.js';
 import { DP_BENCH, makeWorkload, type ArchName, type Workload } from './archs.js';
@@ -204,7 +205,8 @@ function timeParts(arch: ArchName, reps: number): Parts {
     });
     tape.dispose();
     const noise = ms(() => {
-      const n = params.map((p, k) => tf.randomNormal(p.shape, 0, DP_BENCH.noiseMultiplier * DP_BENCH.clipNorm, 'float32', k));
+      // As dp-sgd.ts: fillNormal on the JS thread, then one upload per parameter.
+      const n = params.map((p, k) => tf.tensor(fillNormal(new Float32Array(p.size), k, DP_BENCH.noiseMultiplier * DP_BENCH.clipNorm), p.shape, 'float32'));
       tf.dispose(n);
     });
     return { plainGrad, capture, norms: withNorms - capture, clippedSum: sum, noise, params: params.reduce((a, p) => a + p.size, 0) };

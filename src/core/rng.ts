@@ -19,18 +19,7 @@ export class Rng {
   constructor(seed: number) {
     if (!Number.isInteger(seed)) throw new Error(`internal error: seed must be an integer, got ${seed}`);
     this.seed = seed;
-    let x = seed >>> 0;
-    const next = (): number => {
-      x = (x + 0x9e3779b9) >>> 0;
-      let z = x;
-      z = Math.imul(z ^ (z >>> 16), 0x85ebca6b) >>> 0;
-      z = Math.imul(z ^ (z >>> 13), 0xc2b2ae35) >>> 0;
-      return (z ^ (z >>> 16)) >>> 0;
-    };
-    this.s0 = next();
-    this.s1 = next();
-    this.s2 = next();
-    this.s3 = next();
+    [this.s0, this.s1, this.s2, this.s3] = xoshiroSeedState(seed);
   }
 
   /** Uniform 32-bit unsigned integer. */
@@ -127,6 +116,22 @@ export class Rng {
   derive(name: string | number): Rng {
     return new Rng(deriveSeed(this.seed, name));
   }
+}
+
+/**
+ * The four 32-bit words of xoshiro128**'s state for `seed` (unsigned, modulo 2^32), filled by SplitMix32:
+ * the state `new Rng(seed)` starts from (src/core/gaussian.ts runs the same stream inline).
+ */
+export function xoshiroSeedState(seed: number): [number, number, number, number] {
+  let x = seed >>> 0;
+  const next = (): number => {
+    x = (x + 0x9e3779b9) >>> 0;
+    let z = x;
+    z = Math.imul(z ^ (z >>> 16), 0x85ebca6b) >>> 0;
+    z = Math.imul(z ^ (z >>> 13), 0xc2b2ae35) >>> 0;
+    return (z ^ (z >>> 16)) >>> 0;
+  };
+  return [next(), next(), next(), next()];
 }
 
 /** 32-bit seed for a named sub-stream: FNV-1a over the parent seed and the name, then mixed. */
