@@ -11,12 +11,17 @@
  * While the backend starts, this module sets the flag; records the text of each Blob and makes
  * `createObjectURL` write it to a temporary file instead (the factory gets the few module-level names
  * its bundle expects; the worker is pointed at the factory's file); and reports twice the wanted thread
- * count from `os.cpus()`. Everything is restored as soon as the backend is up, and the temporary files are
+ * count from `os.cpus()`. The glue asks for the worker script once per pooled worker (8 times) while the
+ * workers already made are starting; each file is therefore written once, complete, under a name made from
+ * its content (`writeOnce`): rewriting one shared file in place let a starting worker read it empty, exit
+ * without a word, and leave the start waiting on nothing (Node exit 13, seen once in CI).
+ * Everything is restored as soon as the backend is up, and the temporary files are
  * removed (all workers have loaded them by then). The running pthread workers are unref'd so they do not
  * keep the process alive. Tested with tfjs-backend-wasm 4.22.0 exactly (package.json pins it); the string
  * patch is checked and the threaded path is skipped, with the reason, if it does not apply.
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import os, { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
@@ -30,6 +35,20 @@ export interface ThreadedResult {
   threads: number;
   /** Why the threaded build was not used, when it was not. */
   reason?: string;
+}
+
+/**
+ * Writes `text` to `dir/<stem>-<sha256 prefix>.cjs` unless that file exists, and returns its path. The file
+ * appears whole (written beside it, then renamed), and a file another thread may be reading is never
+ * truncated or rewritten.
+ */
+export function writeOnce(dir: string, stem: string, text: string): string {
+  const path = join(dir, `${stem}-${createHash('sha256').update(text).digest('hex').slice(0, 16)}.cjs`);
+  if (existsSync(path)) return path;
+  const partial = `${path}.${process.pid}.partial`;
+  writeFileSync(partial, text);
+  renameSync(partial, path);
+  return path;
 }
 
 /**
@@ -67,10 +86,7 @@ export async function setWasmBackendThreaded(threads: number): Promise<ThreadedR
       const parts = args[0];
       const text = (parts ?? []).map(String).join('');
       texts.set(this, text);
-      if (text.startsWith(FACTORY_PREFIX)) {
-        factoryPath = join(dir, 'factory.cjs');
-        writeFileSync(factoryPath, FACTORY_PRELUDE + text);
-      }
+      if (text.startsWith(FACTORY_PREFIX)) factoryPath = writeOnce(dir, 'factory', FACTORY_PRELUDE + text);
     }
   };
   URL.createObjectURL = (obj: Blob) => {
@@ -80,9 +96,7 @@ export async function setWasmBackendThreaded(threads: number): Promise<ThreadedR
       patchFailed = 'the tfjs worker script is not the expected 4.22.0 one';
       return origCreate(obj);
     }
-    const path = join(dir, 'worker.cjs');
-    writeFileSync(path, text.replace(WORKER_LOAD, `if(true){importScripts(${JSON.stringify(factoryPath)})}`));
-    return path;
+    return writeOnce(dir, 'worker', text.replace(WORKER_LOAD, `if(true){importScripts(${JSON.stringify(factoryPath)})}`));
   };
   // backend.cc allows at most cpus/2 threads.
   os.cpus = () => new Array(2 * threads).fill(origCpus()[0]);

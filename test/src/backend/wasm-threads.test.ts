@@ -5,10 +5,11 @@
  * in its own process, since a tfjs backend starts once per process.
  */
 import { spawnSync } from 'node:child_process';
-import { cpus } from 'node:os';
-import { resolve } from 'node:path';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { cpus, tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { wantedThreads } from '../../../src/backend/wasm-threads.js';
+import { wantedThreads, writeOnce } from '../../../src/backend/wasm-threads.js';
 import { REPO_ROOT } from '../../helpers/fixtures.js';
 
 const PROBE = `
@@ -44,6 +45,27 @@ describe('threaded wasm', () => {
     expect(wantedThreads({})).toBe(Math.min(cpus().length, 8));
     expect(wantedThreads({}, true)).toBe(1);
     expect(wantedThreads({ MEDSYNTH_WASM_THREADS: '2' }, true)).toBe(2);
+  });
+
+  it('writes each glue file once, whole: asked again for the same text it returns the same file untouched', () => {
+    // The glue asks for the worker script once per pooled worker while earlier workers are starting; a file
+    // rewritten in place could be read empty by one of them (CI saw Node exit 13 from that).
+    const dir = mkdtempSync(join(tmpdir(), 'medsynth-writeonce-'));
+    try {
+      const a = writeOnce(dir, 'worker', 'postMessage(1);');
+      const before = statSync(a);
+      const again = writeOnce(dir, 'worker', 'postMessage(1);');
+      const other = writeOnce(dir, 'worker', 'postMessage(2);');
+      expect(again).toBe(a);
+      expect(statSync(again).ino).toBe(before.ino);
+      expect(statSync(again).mtimeMs).toBe(before.mtimeMs);
+      expect(other).not.toBe(a);
+      expect(readFileSync(a, 'utf8')).toBe('postMessage(1);');
+      expect(readFileSync(other, 'utf8')).toBe('postMessage(2);');
+      expect(readdirSync(dir).filter((f) => f.endsWith('.partial'))).toEqual([]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('runs 2 threads, gives the single-threaded bits, and exits', () => {
