@@ -95,8 +95,10 @@ export interface Preprocessing {
   alpha: 'drop';
   /**
    * PNG/JPEG decoder (folder-csv): `sharp` (libvips) or `js` (pngjs, jpeg-js). PNG and grey JPEG pixels
-   * agree within 1/255; colour JPEG differs by a few levels (YCbCr conversion and chroma upsampling), so
-   * the decoder is part of the named preprocessing. Absent for adapters that decode nothing of the kind.
+   * agree within 1/255; colour JPEG within the two IDCTs' rounding (at most 3 levels per sample, mean
+   * about 0.15; the js path upsamples chroma and converts YCbCr as libjpeg does, datasets/image/
+   * jpeg-colour.ts), so the decoder is part of the named preprocessing. Absent for adapters that decode
+   * nothing of the kind.
    */
   decoder?: 'sharp' | 'js';
   /**

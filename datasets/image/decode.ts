@@ -12,6 +12,16 @@
  *
  * JPEG: decoded by `jpeg-js` (baseline and progressive, 8-bit precision). The number of colour components
  * is read from the frame header (SOFn segment, T.81 Sec. B.2.2): 1 component is grey, otherwise colour.
+ * Colour (YCbCr) files are finished the way libjpeg-turbo (and so sharp) finishes them: jpeg-js hands over
+ * the unconverted Y, Cb, Cr samples (`colorTransform: false`), and jpeg-colour.ts upsamples the chroma
+ * with libjpeg's "fancy" triangle filter and converts with its fixed-point tables. That covers 4:4:4,
+ * 4:2:2, 4:2:0 and 4:4:0 (luma at the maximum sampling factors, Cb and Cr alike at 1 or 1/2 of them);
+ * other sampling factors, files with an Adobe APP14 marker (CMYK, YCCK, and 3-component files whose
+ * transform the marker sets) and files whose component ids are 'R', 'G', 'B' keep jpeg-js's own conversion (chroma replicated, float equations
+ * truncated). What remains against libjpeg-turbo is the IDCT: jpeg-js's (Loeffler et al. 1989, as in
+ * poppler) and libjpeg's default integer one round differently, by one level per sample now and then,
+ * which the colour conversion can grow to 3 levels (measured on HAM10000: max 3, mean 0.15 levels at
+ * full resolution; eval/results/load.md).
  * A file whose last start-of-scan marker is not followed by an end-of-image marker (FF D9) is reported as
  * truncated: jpeg-js would otherwise fill the missing blocks silently.
  *
@@ -21,6 +31,7 @@
 import jpeg from 'jpeg-js';
 import { PNG } from 'pngjs';
 import { DatasetError, oneLine } from '../../src/core/errors.js';
+import { libjpegRgbFromYcc } from './jpeg-colour.js';
 
 export interface DecodedImage {
   width: number;
@@ -34,6 +45,14 @@ export interface DecodedImage {
 }
 
 export type ImageFormat = 'png' | 'jpeg';
+
+/**
+ * Version of the pure-JS decoders' pixels, part of the decoded-pixel cache key (folder-csv): bump it
+ * whenever a change here gives different pixels for some file, so stale cached decodes are not served.
+ * 1: jpeg-js's own chroma replication and YCbCr conversion. 2: libjpeg's fancy upsampling and
+ * fixed-point conversion for YCbCr JPEGs (jpeg-colour.ts).
+ */
+export const JS_DECODER_VERSION = 2;
 
 const PNG_SIGNATURE = [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a];
 
@@ -154,29 +173,66 @@ function withoutChunk(bytes: Uint8Array, view: DataView, type: string): Uint8Arr
 // JPEG
 
 function decodeJpeg(bytes: Uint8Array): DecodedImage {
-  const components = jpegComponentCount(bytes);
+  const frame = jpegFrame(bytes);
   if (!endsAfterLastScan(bytes)) throw new Error('truncated: no end-of-image marker after the last scan');
-  const decoded = jpeg.decode(bytes, { useTArray: true, formatAsRGBA: false, tolerantDecoding: true });
+  const channels: 1 | 3 = frame.count === 1 ? 1 : 3;
+  const sub = channels === 3 ? libjpegSubsampling(frame) : null;
+  const decoded = jpeg.decode(bytes, { useTArray: true, formatAsRGBA: false, tolerantDecoding: true, colorTransform: sub ? false : undefined });
   const { width, height } = decoded;
   if (!(width > 0 && height > 0)) throw new Error(`invalid size ${width}x${height}`);
   const npx = width * height;
-  const src = decoded.data;
+  const src = sub ? libjpegRgbFromYcc(decoded.data, width, height, sub[0], sub[1]) : decoded.data;
   if (src.length < npx * 3) throw new Error('pixel data is shorter than the image size');
-  const channels: 1 | 3 = components === 1 ? 1 : 3;
   const data = new Float32Array(npx * channels);
   if (channels === 1) {
-    for (let p = 0; p < npx; p++) data[p] = src[p * 3]! / 255;
+    for (let p = 0; p < npx; p++) data[p] = BYTE_TO_UNIT[src[p * 3]!]!;
   } else {
-    for (let i = 0; i < npx * 3; i++) data[i] = src[i]! / 255;
+    for (let i = 0; i < npx * 3; i++) data[i] = BYTE_TO_UNIT[src[i]!]!;
   }
   return { width, height, channels, bitDepth: 8, data };
 }
 
-/** Number of components in the first frame header (SOF0–SOF15 except DHT C4, JPG C8, DAC CC). */
-function jpegComponentCount(bytes: Uint8Array): number {
+/** v / 255 for every byte v, as float32 (a lookup is faster than the division, and gives the same values). */
+const BYTE_TO_UNIT = Float32Array.from({ length: 256 }, (_, v) => v / 255);
+
+interface JpegFrame {
+  /** Number of components (Nf). */
+  count: number;
+  /** Component id and horizontal/vertical sampling factors, in frame-header order (T.81 Sec. B.2.2). */
+  components: Array<{ id: number; h: number; v: number }>;
+  /** An Adobe APP14 segment was seen before the first scan (it decides the colour transform). */
+  adobe: boolean;
+}
+
+/**
+ * The chroma subsampling (rx, ry) of a 3-component JPEG whose colour we finish like libjpeg-turbo
+ * (jpeg-colour.ts): YCbCr (no Adobe marker, component ids not 'R', 'G', 'B'), luma at the maximum
+ * sampling factors, Cb and Cr alike at 1× or 1/2× horizontally and 1× or 1/2× vertically. Null for
+ * everything else, which keeps jpeg-js's own conversion.
+ */
+function libjpegSubsampling(frame: JpegFrame): [1 | 2, 1 | 2] | null {
+  const c = frame.components;
+  if (frame.count !== 3 || c.length !== 3 || frame.adobe) return null;
+  if (c[0]!.id === 0x52 && c[1]!.id === 0x47 && c[2]!.id === 0x42) return null;
+  const maxH = Math.max(...c.map((k) => k.h));
+  const maxV = Math.max(...c.map((k) => k.v));
+  if (c[0]!.h !== maxH || c[0]!.v !== maxV || c[1]!.h !== c[2]!.h || c[1]!.v !== c[2]!.v) return null;
+  const rx = maxH / c[1]!.h;
+  const ry = maxV / c[1]!.v;
+  if ((rx !== 1 && rx !== 2) || (ry !== 1 && ry !== 2)) return null;
+  return [rx, ry];
+}
+
+/** The first frame header (SOF0–SOF15 except DHT C4, JPG C8, DAC CC) and whether an APP14 "Adobe" segment precedes the first scan. */
+function jpegFrame(bytes: Uint8Array): JpegFrame {
   let pos = 2;
+  let frame: JpegFrame | null = null;
+  let adobe = false;
   while (pos + 4 <= bytes.length) {
-    if (bytes[pos] !== 0xff) throw new Error(`expected a marker at byte ${pos}`);
+    if (bytes[pos] !== 0xff) {
+      if (frame) break; // malformed after the frame header: let jpeg-js judge it
+      throw new Error(`expected a marker at byte ${pos}`);
+    }
     let marker = bytes[pos + 1]!;
     while (marker === 0xff && pos + 2 < bytes.length) {
       pos++; // fill bytes
@@ -186,16 +242,26 @@ function jpegComponentCount(bytes: Uint8Array): number {
       pos += 2;
       continue;
     }
-    if (marker === 0xda || marker === 0xd9) break; // scan or end before any frame header
+    if (marker === 0xda || marker === 0xd9) break; // scan or end
     const len = (bytes[pos + 2]! << 8) | bytes[pos + 3]!;
     const isSof = marker >= 0xc0 && marker <= 0xcf && marker !== 0xc4 && marker !== 0xc8 && marker !== 0xcc;
-    if (isSof) {
+    if (isSof && !frame) {
       if (pos + 10 > bytes.length) break;
-      return bytes[pos + 9]!;
+      const n = bytes[pos + 9]!;
+      const components: JpegFrame['components'] = [];
+      for (let k = 0; k < n && pos + 12 + 3 * k <= bytes.length; k++) {
+        const b = pos + 10 + 3 * k;
+        components.push({ id: bytes[b]!, h: bytes[b + 1]! >> 4, v: bytes[b + 1]! & 15 });
+      }
+      frame = { count: n, components, adobe: false };
+    } else if (marker === 0xee && len >= 7 && String.fromCharCode(...bytes.subarray(pos + 4, pos + 9)) === 'Adobe') {
+      adobe = true;
     }
     pos += 2 + len;
   }
-  throw new Error('no frame header (SOF) found');
+  if (!frame) throw new Error('no frame header (SOF) found');
+  frame.adobe = adobe;
+  return frame;
 }
 
 /** True when an FF D9 end-of-image marker follows the last FF DA start-of-scan marker. */
