@@ -4,8 +4,9 @@
  * fixed-point YCbCr → RGB conversion. The pure-JS decoder (decode.ts) takes jpeg-js's unconverted Y, Cb,
  * Cr samples and finishes them here, so both decoders agree to the IDCT's rounding.
  *
- * Upsampling (libjpeg-turbo jdsample.c, comments of h2v1_fancy_upsample and h2v2_fancy_upsample, and the
- * choice of method in jinit_upsampler; read in github.com/libjpeg-turbo/libjpeg-turbo, jdsample.c). A
+ * Upsampling (libjpeg-turbo jdsample.c: comments and formulas of h2v1_fancy_upsample, h1v2_fancy_upsample
+ * and h2v2_fancy_upsample, and the choice of method in jinit_upsampler; github.com/libjpeg-turbo/
+ * libjpeg-turbo, and mozilla/mozjpeg, the fork sharp's libvips is built with). A
  * chroma plane of cw × ch samples (cw = ⌈W/2⌉ or W, ch = ⌈H/2⌉ or H: libjpeg's `downsampled_width` and
  * `downsampled_height`) becomes W × H by linear interpolation between sample centres (a "triangle
  * filter"): output sample centres lie 1/4 and 3/4 of the way between input centres, so each output is
@@ -26,8 +27,7 @@
  *     out[2i+1] = (3·t[i] + t[i+1] + 7) >> 4,   except out[2cw−1] = (4·t[cw−1] + 7) >> 4
  *     (weights 9/16, 3/16, 3/16, 1/16 overall).
  *   libjpeg uses plain replication instead for h2v1 and h2v2 when cw ≤ 2, and so do we (h1v2 is always
- *   fancy). Outputs past W or H
- *   (odd sizes) are dropped.
+ *   fancy). Outputs past W or H (odd sizes) are dropped.
  *
  * Colour conversion (libjpeg-turbo jdcolor.c, build_ycc_rgb_table and ycc_rgb_convert): JFIF / ITU-R
  * BT.601 full range,
@@ -41,7 +41,8 @@
  * we use libjpeg's.
  *
  * Not handled here (decode.ts keeps jpeg-js's own conversion for them): sampling ratios other than 1 and
- * 2 (4:1:1 and the like, which libjpeg upsamples by plain replication), CMYK/YCCK and files with an Adobe APP14 marker, and RGB-coded files.
+ * 2 (4:1:1 and the like, which libjpeg upsamples by plain replication), CMYK/YCCK and other files with
+ * an Adobe APP14 marker, and RGB-coded files.
  */
 
 /** FIX(k) of libjpeg: k in 16-bit fixed point, rounded to nearest. */
