@@ -94,11 +94,10 @@ export interface Preprocessing {
   /** Alpha is dropped (images are composited over nothing: colour channels are taken as stored). */
   alpha: 'drop';
   /**
-   * PNG/JPEG decoder (folder-csv): `sharp` (libvips) or `js` (pngjs, jpeg-js). PNG and grey JPEG pixels
-   * agree within 1/255; colour JPEG within the two IDCTs' rounding (at most 3 levels per sample, mean
-   * about 0.15; the js path upsamples chroma and converts YCbCr as libjpeg does, datasets/image/
-   * jpeg-colour.ts), so the decoder is part of the named preprocessing. Absent for adapters that decode
-   * nothing of the kind.
+   * PNG/JPEG decoder (folder-csv): `sharp` (libvips) or `js` (pngjs; libjpeg-turbo in WebAssembly, and
+   * jpeg-js for CMYK JPEGs). PNG pixels agree to float rounding and 8-bit JPEG samples are identical (the
+   * same libjpeg-turbo decodes them); the decoder stays part of the named preprocessing because CMYK JPEGs
+   * and files sharp declines can still differ. Absent for adapters that decode nothing of the kind.
    */
   decoder?: 'sharp' | 'js';
   /**

@@ -31,6 +31,7 @@ import { writeFileAtomic } from '../../src/core/fs.js';
 import { buildAttributes } from '../attributes.js';
 import { parseCsv } from '../csv.js';
 import { toSquarePixels } from '../image/resize.js';
+import { jsDecoderVersion } from '../image/decode.js';
 import { fsErrorReason, preprocessingRecord, type LoadOptions } from '../folder-csv/index.js';
 import { cacheGet, cacheKey, cachePut, resolveCacheDir, type CachedPixels } from '../cache.js';
 import { decodeDicomFrames, isDicom, parseDicomFile, WINDOW_FALLBACKS, type ParsedDicom, type WindowUsed } from './pixels.js';
@@ -329,7 +330,7 @@ export function loadDicomFolder(opts: LoadOptions): ImageDataset {
 
   const fingerprint = hash.digest('hex');
   const cacheDir = resolveCacheDir(opts.cacheDir);
-  const key = cacheDir ? cacheKey(fingerprint, { adapter: 'dicom', size, channels: opts.channels, frames, window: fallback }) : null;
+  const key = cacheDir ? cacheKey(fingerprint, { adapter: 'dicom', size, channels: opts.channels, frames, window: fallback, jsDecoder: jsDecoderVersion() }) : null;
   const hit = cacheDir && key ? cacheGet(cacheDir, key) : null;
   const pixels = hit && hit.n === ids.length ? hit : decodeAll();
   if (cacheDir && key && pixels !== hit) cachePut(cacheDir, key, pixels);

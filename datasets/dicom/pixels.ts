@@ -18,13 +18,14 @@
  * by their decoder.
  *
  * Compressed syntaxes: RLE Lossless (PS3.5 Annex G: per-segment PackBits, most significant byte segment
- * first) is decoded here; JPEG Baseline frames by jpeg-js; grey JPEG-LS and JPEG 2000 frames by the CharLS
+ * first) is decoded here; JPEG Baseline frames by libjpeg-turbo in WebAssembly (datasets/image/libjpeg.ts); grey JPEG-LS and JPEG 2000 frames by the CharLS
  * and OpenJPEG WebAssembly builds (codecs.ts). Everything else is refused with a one-line DatasetError
  * naming the file, the syntax's UID and its name.
  */
 import { inflateRawSync } from 'node:zlib';
 import dicomParser from 'dicom-parser';
 import jpeg from 'jpeg-js';
+import { decodeJpegLibjpeg } from '../image/libjpeg.js';
 import { DatasetError, oneLine } from '../../src/core/errors.js';
 import { decodeCodecFrame, type CodecFrame, type CodecName } from './codecs.js';
 import { supportedSyntaxes, transferSyntax, type TransferSyntax } from './syntax.js';
@@ -200,20 +201,28 @@ function frameSamples(
   }
   if (syntax.how === 'rle') return { kind: 'samples', data: decodeRle(fragment, file, g) };
   if (syntax.how === 'jpeg-ls' || syntax.how === 'j2k') return { kind: 'samples', data: decodeWasmFrame(syntax.how, fragment, file, f, g) };
-  // JPEG baseline: 8-bit, 1 or 3 components; jpeg-js applies the YCbCr → RGB transform itself.
-  let img: { width: number; height: number; data: Uint8Array };
+  // JPEG baseline: 8-bit, 1 or 3 components; libjpeg-turbo (wasm; jpeg-js if it cannot load) applies the
+  // YCbCr → RGB transform itself.
+  let img: { width: number; height: number; components: number; data: Uint8Array };
   try {
-    img = jpeg.decode(fragment, { useTArray: true, formatAsRGBA: false, tolerantDecoding: false });
+    const lib = decodeJpegLibjpeg(fragment);
+    if (lib) img = lib;
+    else img = { ...jpeg.decode(fragment, { useTArray: true, formatAsRGBA: false, tolerantDecoding: false }), components: 0 };
   } catch (err) {
     throw fail(file, `JPEG frame ${f + 1} cannot be decoded (${err instanceof Error ? err.message : String(err)})`, 're-export the image or remove it');
   }
   if (img.width !== g.cols || img.height !== g.rows) {
     throw fail(file, `JPEG frame is ${img.width}×${img.height} but Rows/Columns say ${g.cols}×${g.rows}`, 're-export the image or remove it');
   }
+  if (img.components !== 0 && img.components !== g.spp) {
+    throw fail(file, `JPEG frame has ${img.components} component(s) but SamplesPerPixel says ${g.spp}`, 're-export the image or remove it');
+  }
+  // jpeg-js (components 0 here) always hands over RGB triples; libjpeg-turbo hands over what is stored.
+  const stride = img.components === 0 ? 3 : img.components;
   const n = g.rows * g.cols;
   if (g.spp === 1) {
     const out = new Uint8Array(n);
-    for (let i = 0; i < n; i++) out[i] = img.data[3 * i]!;
+    for (let i = 0; i < n; i++) out[i] = img.data[stride * i]!;
     return { kind: 'samples', data: out };
   }
   const out = new Float32Array(n * 3);

@@ -22,7 +22,7 @@ import { widenDims, type ImageDataset, type Preprocessing, type SourceDims, type
 import { ConfigError, DatasetError } from '../../src/core/errors.js';
 import { buildAttributes } from '../attributes.js';
 import { parseCsv } from '../csv.js';
-import { JS_DECODER_VERSION } from '../image/decode.js';
+import { jsDecoderVersion } from '../image/decode.js';
 import { toSquarePixels } from '../image/resize.js';
 import { decodeEach, sharpAvailable } from '../image/sharp.js';
 import { cacheGet, cacheKey, cachePut, resolveCacheDir, type CachedPixels } from '../cache.js';
@@ -316,7 +316,7 @@ export function loadFolderCsv(opts: LoadOptions): ImageDataset {
   if (cacheDir) {
     for (let i = 0; i < n; i++) readRow(i);
     fingerprint = hash.digest('hex');
-    key = cacheKey(fingerprint, { adapter: 'folder-csv', size, channels: opts.channels, decoder: sharpAvailable() ? 'sharp' : 'js', jsDecoder: JS_DECODER_VERSION, limit: opts.limit });
+    key = cacheKey(fingerprint, { adapter: 'folder-csv', size, channels: opts.channels, decoder: sharpAvailable() ? 'sharp' : 'js', jsDecoder: jsDecoderVersion(), limit: opts.limit });
     const hit = cacheGet(cacheDir, key);
     if (hit && hit.n === n && hit.images.length === n * size * size * hit.channels) {
       return finish({ ...hit, fingerprint });

@@ -10,18 +10,12 @@
  * otherwise zero the colour of every pixel matching the transparent colour, and our rule is that alpha is
  * dropped and colour channels are taken as stored.
  *
- * JPEG: decoded by `jpeg-js` (baseline and progressive, 8-bit precision). The number of colour components
+ * JPEG: 8-bit precision, baseline and progressive. The number of colour components
  * is read from the frame header (SOFn segment, T.81 Sec. B.2.2): 1 component is grey, otherwise colour.
- * Colour (YCbCr) files are finished the way libjpeg-turbo (and so sharp) finishes them: jpeg-js hands over
- * the unconverted Y, Cb, Cr samples (`colorTransform: false`), and jpeg-colour.ts upsamples the chroma
- * with libjpeg's "fancy" triangle filter and converts with its fixed-point tables. That covers 4:4:4,
- * 4:2:2, 4:2:0 and 4:4:0 (luma at the maximum sampling factors, Cb and Cr alike at 1 or 1/2 of them);
- * other sampling factors, files with an Adobe APP14 marker (CMYK, YCCK, and 3-component files whose
- * transform the marker sets) and files whose component ids are 'R', 'G', 'B' keep jpeg-js's own conversion (chroma replicated, float equations
- * truncated). What remains against libjpeg-turbo is the IDCT: jpeg-js's (Loeffler et al. 1989, as in
- * poppler) and libjpeg's default integer one round differently, by one level per sample now and then,
- * which the colour conversion can grow to 3 levels (measured on HAM10000: max 3, mean 0.15 levels at
- * full resolution; eval/results/load.md).
+ * JPEG files with 1 or 3 components are decoded by libjpeg-turbo compiled to WebAssembly (libjpeg.ts):
+ * the library sharp decodes with, so both decoders give the same samples. jpeg-js remains for 4-component
+ * (CMYK, YCCK) files, which libjpeg-turbo does not convert to RGB, if the wasm module cannot load, and
+ * when MEDSYNTH_JPEG_DECODER=jpeg-js asks for it.
  * A file whose last start-of-scan marker is not followed by an end-of-image marker (FF D9) is reported as
  * truncated: jpeg-js would otherwise fill the missing blocks silently.
  *
@@ -31,7 +25,7 @@
 import jpeg from 'jpeg-js';
 import { PNG } from 'pngjs';
 import { DatasetError, oneLine } from '../../src/core/errors.js';
-import { libjpegRgbFromYcc } from './jpeg-colour.js';
+import { decodeJpegLibjpeg, type LibjpegImage } from './libjpeg.js';
 
 export interface DecodedImage {
   width: number;
@@ -47,12 +41,24 @@ export interface DecodedImage {
 export type ImageFormat = 'png' | 'jpeg';
 
 /**
- * Version of the pure-JS decoders' pixels, part of the decoded-pixel cache key (folder-csv): bump it
- * whenever a change here gives different pixels for some file, so stale cached decodes are not served.
- * 1: jpeg-js's own chroma replication and YCbCr conversion. 2: libjpeg's fancy upsampling and
- * fixed-point conversion for YCbCr JPEGs (jpeg-colour.ts).
+ * Version of the pure-JS decoders' pixels, part of the decoded-pixel cache keys (folder-csv, dicom): bump
+ * it whenever a change here gives different pixels for some file, so stale cached decodes are not served.
+ * 1: jpeg-js for every JPEG. 2: libjpeg-turbo (wasm) for grey and 3-component JPEGs (libjpeg.ts).
  */
 export const JS_DECODER_VERSION = 2;
+
+/**
+ * `MEDSYNTH_JPEG_DECODER=jpeg-js` keeps every JPEG on jpeg-js, the decoder before libjpeg-turbo: the
+ * baseline of bench:load, and a way around the wasm module should it ever fail on a machine.
+ */
+function jpegJsForced(): boolean {
+  return (process.env.MEDSYNTH_JPEG_DECODER ?? '').trim().toLowerCase() === 'jpeg-js';
+}
+
+/** The pure-JS decoders' pixel version as the cache keys carry it (JS_DECODER_VERSION, or 1 when jpeg-js is forced). */
+export function jsDecoderVersion(): number {
+  return jpegJsForced() ? 1 : JS_DECODER_VERSION;
+}
 
 const PNG_SIGNATURE = [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a];
 
@@ -172,16 +178,45 @@ function withoutChunk(bytes: Uint8Array, view: DataView, type: string): Uint8Arr
 // ---------------------------------------------------------------------------------------------------
 // JPEG
 
-function decodeJpeg(bytes: Uint8Array): DecodedImage {
+/**
+ * libjpeg-turbo's decode of a JPEG with 1 or 3 components, after the checks every JPEG gets (frame
+ * header present, not truncated). Null when jpeg-js is to decode it instead (4 components, the wasm
+ * module unavailable, or MEDSYNTH_JPEG_DECODER=jpeg-js). Throws Error with the reason.
+ */
+/**
+ * True when libjpeg-turbo is to decode this JPEG (1 or 3 components, an end-of-image marker after the
+ * last scan, jpeg-js not forced); false for anything the checks in `libjpegDecode` would refuse or send to
+ * jpeg-js. Never throws.
+ */
+export function jpegReadyForLibjpeg(bytes: Uint8Array): boolean {
+  if (jpegJsForced()) return false;
+  try {
+    const n = jpegFrame(bytes).count;
+    return (n === 1 || n === 3) && endsAfterLastScan(bytes);
+  } catch {
+    return false;
+  }
+}
+
+function libjpegDecode(bytes: Uint8Array): LibjpegImage | null {
   const frame = jpegFrame(bytes);
   if (!endsAfterLastScan(bytes)) throw new Error('truncated: no end-of-image marker after the last scan');
-  const channels: 1 | 3 = frame.count === 1 ? 1 : 3;
-  const sub = channels === 3 ? libjpegSubsampling(frame) : null;
-  const decoded = jpeg.decode(bytes, { useTArray: true, formatAsRGBA: false, tolerantDecoding: true, colorTransform: sub ? false : undefined });
+  return (frame.count === 1 || frame.count === 3) && !jpegJsForced() ? decodeJpegLibjpeg(bytes) : null;
+}
+
+function decodeJpeg(bytes: Uint8Array): DecodedImage {
+  const lib = libjpegDecode(bytes);
+  if (lib) {
+    const data = new Float32Array(lib.width * lib.height * lib.components);
+    for (let i = 0; i < data.length; i++) data[i] = BYTE_TO_UNIT[lib.data[i]!]!;
+    return { width: lib.width, height: lib.height, channels: lib.components, bitDepth: 8, data };
+  }
+  const channels: 1 | 3 = jpegFrame(bytes).count === 1 ? 1 : 3;
+  const decoded = jpeg.decode(bytes, { useTArray: true, formatAsRGBA: false, tolerantDecoding: true });
   const { width, height } = decoded;
   if (!(width > 0 && height > 0)) throw new Error(`invalid size ${width}x${height}`);
   const npx = width * height;
-  const src = sub ? libjpegRgbFromYcc(decoded.data, width, height, sub[0], sub[1]) : decoded.data;
+  const src = decoded.data;
   if (src.length < npx * 3) throw new Error('pixel data is shorter than the image size');
   const data = new Float32Array(npx * channels);
   if (channels === 1) {
@@ -190,6 +225,34 @@ function decodeJpeg(bytes: Uint8Array): DecodedImage {
     for (let i = 0; i < npx * 3; i++) data[i] = BYTE_TO_UNIT[src[i]!]!;
   }
   return { width, height, channels, bitDepth: 8, data };
+}
+
+/** 8-bit samples as stored, with `scale` = 1/255 mapping them to [0, 1]. */
+export interface StoredImage {
+  width: number;
+  height: number;
+  channels: 1 | 3;
+  bitDepth: 8;
+  data: Uint8Array;
+  scale: number;
+}
+
+/**
+ * `decodeImage` for loaders that resize from stored samples (datasets/image/resize.ts toSquarePixels):
+ * a JPEG that libjpeg-turbo decodes keeps its bytes (no float copy; the resize scales them, with the same
+ * arithmetic as sharp's samples), anything else is decodeImage's float image with scale 1. Same errors.
+ */
+export function decodeImageStored(bytes: Uint8Array, file: string): StoredImage | (DecodedImage & { scale: 1 }) {
+  if (detectFormat(bytes) === 'jpeg') {
+    let lib: LibjpegImage | null;
+    try {
+      lib = libjpegDecode(bytes);
+    } catch (err) {
+      throw unreadable(file, `JPEG: ${err instanceof Error ? err.message : String(err)}`);
+    }
+    if (lib) return { width: lib.width, height: lib.height, channels: lib.components, bitDepth: 8, data: lib.data, scale: 1 / 255 };
+  }
+  return { ...decodeImage(bytes, file), scale: 1 };
 }
 
 /** v / 255 for every byte v, as float32 (a lookup is faster than the division, and gives the same values). */
@@ -202,25 +265,6 @@ interface JpegFrame {
   components: Array<{ id: number; h: number; v: number }>;
   /** An Adobe APP14 segment was seen before the first scan (it decides the colour transform). */
   adobe: boolean;
-}
-
-/**
- * The chroma subsampling (rx, ry) of a 3-component JPEG whose colour we finish like libjpeg-turbo
- * (jpeg-colour.ts): YCbCr (no Adobe marker, component ids not 'R', 'G', 'B'), luma at the maximum
- * sampling factors, Cb and Cr alike at 1× or 1/2× horizontally and 1× or 1/2× vertically. Null for
- * everything else, which keeps jpeg-js's own conversion.
- */
-function libjpegSubsampling(frame: JpegFrame): [1 | 2, 1 | 2] | null {
-  const c = frame.components;
-  if (frame.count !== 3 || c.length !== 3 || frame.adobe) return null;
-  if (c[0]!.id === 0x52 && c[1]!.id === 0x47 && c[2]!.id === 0x42) return null;
-  const maxH = Math.max(...c.map((k) => k.h));
-  const maxV = Math.max(...c.map((k) => k.v));
-  if (c[0]!.h !== maxH || c[0]!.v !== maxV || c[1]!.h !== c[2]!.h || c[1]!.v !== c[2]!.v) return null;
-  const rx = maxH / c[1]!.h;
-  const ry = maxV / c[1]!.v;
-  if ((rx !== 1 && rx !== 2) || (ry !== 1 && ry !== 2)) return null;
-  return [rx, ry];
 }
 
 /** The first frame header (SOF0–SOF15 except DHT C4, JPG C8, DAC CC) and whether an APP14 "Adobe" segment precedes the first scan. */

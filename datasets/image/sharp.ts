@@ -1,6 +1,9 @@
 /**
- * The fast PNG/JPEG decoder: `sharp` (libvips with libjpeg-turbo and libpng) decodes, medsynth's own
- * crop/convert/resize (resize.ts) does the rest, so both decoders give the same preprocessing.
+ * The fast PNG/JPEG decoder: `sharp` (libvips with libjpeg-turbo and libpng) decodes in a worker thread,
+ * medsynth's own crop/convert/resize (resize.ts) does the rest, so both decoders give the same
+ * preprocessing. In that worker, JPEGs with 1 or 3 components are decoded by the same libjpeg-turbo
+ * compiled to WebAssembly that the pure-JS path uses (libjpeg.ts): identical samples to sharp's, at about a
+ * third of sharp's per-file cost for small images (eval/results/load.md).
  *
  * Why a worker. `loadDataset` is synchronous (every command and stage calls it that way), while sharp
  * only has an async API. One worker thread runs sharp; the loading thread posts the file bytes to it
@@ -17,7 +20,8 @@
 import { createRequire } from 'node:module';
 import { MessageChannel, receiveMessageOnPort, Worker, type MessagePort } from 'node:worker_threads';
 import { ConfigError } from '../../src/core/errors.js';
-import { decodeImage, type DecodedImage } from './decode.js';
+import { decodeImageStored, detectFormat, jpegReadyForLibjpeg, type DecodedImage, type StoredImage } from './decode.js';
+import { libjpegPaths } from './libjpeg.js';
 import { decodeDicomFrames, isDicom, parseDicomFile } from '../dicom/pixels.js';
 
 /** A decoded image at its stored precision: HWC integers, `scale` maps them to [0, 1]. */
@@ -55,7 +59,38 @@ function done(msg, transfer) {
   Atomics.add(counter, 0, 1);
   Atomics.notify(counter, 0);
 }
+// JPEG with 1 or 3 components: libjpeg-turbo in WebAssembly (datasets/image/libjpeg.ts), synchronously in
+// this thread: the same samples as sharp's (both are libjpeg-turbo) at a fraction of sharp's per-file cost.
+let jpegDecoder = null;
+if (workerData.libjpeg) {
+  try {
+    const fs = require('node:fs');
+    const wasm = new WebAssembly.Module(fs.readFileSync(workerData.libjpeg.wasm));
+    const m = { instantiateWasm(imports, receive) { const i = new WebAssembly.Instance(wasm, imports); receive(i); return i.exports; } };
+    require(workerData.libjpeg.js)(m).catch(() => undefined);
+    if (typeof m.JPEGDecoder === 'function') jpegDecoder = new m.JPEGDecoder();
+  } catch {
+    jpegDecoder = null;
+  }
+}
+function decodeJpeg(bytes) {
+  jpegDecoder.getEncodedBuffer(bytes.length).set(bytes);
+  jpegDecoder.decode();
+  const fi = jpegDecoder.getFrameInfo();
+  if (fi.bitsPerSample !== 8 || (fi.componentCount !== 1 && fi.componentCount !== 3)) return undefined;
+  const out = jpegDecoder.getDecodedBuffer().slice();
+  if (out.length < fi.width * fi.height * fi.componentCount) return undefined;
+  return { width: fi.width, height: fi.height, channels: fi.componentCount, sixteen: false, buffer: out.buffer };
+}
 async function decode(job) {
+  if (jpegDecoder && job.jpeg) {
+    try {
+      const r = decodeJpeg(job.bytes);
+      if (r) return r;
+    } catch {
+      return null; // corrupt: the pure-JS path gives the one-line error
+    }
+  }
   const img = sharp(job.bytes, { failOn: 'warning', limitInputPixels: false }).keepIccProfile();
   const meta = await img.metadata();
   if (meta.isPalette || meta.space === 'cmyk' || !(meta.format === 'png' || meta.format === 'jpeg')) return null;
@@ -138,7 +173,7 @@ export class SharpDecoder {
       // Not the parent's flags: under `node --input-type=module -e`, an inherited flag makes the eval'd
       // CommonJS worker source fail before it can answer, and the caller would wait for it forever.
       execArgv: [],
-      workerData: { sharpPath: path, port: port2, counter: this.counter.buffer },
+      workerData: { sharpPath: path, port: port2, counter: this.counter.buffer, libjpeg: libjpegPaths() },
       transferList: [port2],
     });
     this.worker.unref();
@@ -152,7 +187,10 @@ export class SharpDecoder {
   submit(id: number, bytes: Uint8Array): void {
     // Copy only when the bytes are a view into a larger buffer (Node's pooled small reads).
     const own = bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength ? bytes : bytes.slice();
-    this.port.postMessage({ id, bytes: own }, [own.buffer as ArrayBuffer]);
+    // JPEGs the worker may hand to libjpeg-turbo: the checks decode.ts makes first (not truncated; jpeg-js
+    // not forced) are made here, so a file that fails them goes through sharp and then the pure-JS path.
+    const jpeg = detectFormat(own) === 'jpeg' && jpegReadyForLibjpeg(own);
+    this.port.postMessage({ id, bytes: own, jpeg }, [own.buffer as ArrayBuffer]);
     this.pending++;
   }
 
@@ -185,7 +223,7 @@ function toRaw(m: WorkerReply): RawImage | null {
 }
 
 /** An image as `decodeEach` hands it over: samples at their stored precision, `scale` maps them to [0, 1]. */
-export type Pixels = RawImage | (DecodedImage & { scale: 1 });
+export type Pixels = RawImage | StoredImage | (DecodedImage & { scale: 1 });
 
 /** Files decoded ahead of the one being resized, so the decoder threads stay busy. */
 const IN_FLIGHT = 8;
@@ -203,7 +241,7 @@ export function decodeEach(
   onImage: (i: number, img: Pixels) => void,
 ): 'sharp' | 'js' {
   const decodeJs = (bytes: Uint8Array, i: number): Pixels =>
-    isDicom(bytes) ? dicomFirstFrame(bytes, where(i)) : { ...decodeImage(bytes, where(i)), scale: 1 };
+    isDicom(bytes) ? dicomFirstFrame(bytes, where(i)) : decodeImageStored(bytes, where(i));
   if (!sharpAvailable()) {
     for (let i = 0; i < n; i++) onImage(i, decodeJs(read(i), i));
     return 'js';

@@ -1,5 +1,6 @@
 /**
- * Benchmark: dataset loading with the pure-JS decoders (the baseline: jpeg-js, pngjs), with sharp, and
+ * Benchmark: dataset loading with the pure-JS decoders (the baseline: jpeg-js, pngjs; then the same path
+ * with libjpeg-turbo in WebAssembly for JPEG, its decoder since 2026-12-05), with sharp, and
  * from the decoded-pixel cache, on
  *   1. the HAM10000 subset (3000 × 224×224 RGB JPEG) at 64 px;
  *   2. a large folder: 500 2048×2048 16-bit grey PNGs, generated here in a temporary folder (smooth
@@ -65,7 +66,7 @@ function repoRoot(): string {
 
 interface Row {
   data: string;
-  path: 'pure-JS (baseline)' | 'sharp' | 'cache hit';
+  path: 'pure-JS, jpeg-js (baseline)' | 'pure-JS, libjpeg-turbo wasm' | 'sharp' | 'cache hit';
   images: number;
   seconds: number;
 }
@@ -80,14 +81,18 @@ function time(data: string, path: Row['path'], load: () => { n: number }): Row {
 }
 
 /** The three paths on one dataset: pure-JS, sharp, then the cache (a cold load to fill it, then a timed hit). */
-function runAll(label: string, path: string, size: number, skipBaseline = false): Row[] {
+function runAll(label: string, path: string, size: number, skipBaseline = false, jpeg = false): Row[] {
   const rows: Row[] = [];
   const cache = makeTemp('cache');
   try {
     if (!skipBaseline) {
       process.env.MEDSYNTH_DECODER = 'js';
-      rows.push(time(label, 'pure-JS (baseline)', () => loadDataset({ path, size, cacheDir: null })));
+      process.env.MEDSYNTH_JPEG_DECODER = 'jpeg-js';
+      rows.push(time(label, 'pure-JS, jpeg-js (baseline)', () => loadDataset({ path, size, cacheDir: null })));
+      delete process.env.MEDSYNTH_JPEG_DECODER;
+      if (jpeg) rows.push(time(label, 'pure-JS, libjpeg-turbo wasm', () => loadDataset({ path, size, cacheDir: null })));
     }
+    delete process.env.MEDSYNTH_JPEG_DECODER;
     process.env.MEDSYNTH_DECODER = 'sharp';
     rows.push(time(label, 'sharp', () => loadDataset({ path, size, cacheDir: null })));
     loadDataset({ path, size, cacheDir: cache }); // fills the cache (sharp decode + write)
@@ -177,7 +182,7 @@ async function main(): Promise<void> {
     JSON.stringify({ date: new Date().toISOString(), cpu: cpus()[0]?.model, cores: availableParallelism(), node: process.version, loadavg: loadavg() }) + '\n',
   );
   const rows: Row[] = [];
-  if (existsSync(join(ham, 'manifest.csv'))) rows.push(...runAll('HAM10000 3000 JPEG 224² → 64', ham, 64));
+  if (existsSync(join(ham, 'manifest.csv'))) rows.push(...runAll('HAM10000 3000 JPEG 224² → 64', ham, 64, false, true));
   else process.stderr.write(`load: ${ham}/manifest.csv not found; HAM10000 skipped\n`);
   if (!o.skipLarge) {
     const t0 = Date.now();
@@ -191,7 +196,7 @@ async function main(): Promise<void> {
   }
   process.stdout.write('\n| data | path | images | seconds | images/s | speed-up vs baseline |\n|---|---|---|---|---|---|\n');
   for (const r of rows) {
-    const base = rows.find((b) => b.data === r.data && b.path === 'pure-JS (baseline)');
+    const base = rows.find((b) => b.data === r.data && b.path === 'pure-JS, jpeg-js (baseline)');
     const speed = base ? `${(base.seconds / r.seconds).toFixed(1)}×` : 'n/a';
     process.stdout.write(`| ${r.data} | ${r.path} | ${r.images} | ${r.seconds.toFixed(2)} | ${(r.images / r.seconds).toFixed(0)} | ${speed} |\n`);
   }

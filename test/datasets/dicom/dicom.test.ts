@@ -65,7 +65,8 @@ describe('dicom adapter: transfer syntaxes', () => {
     const rgba = new Uint8Array(w * w * 4);
     for (let i = 0; i < w * w; i++) rgba.set([(i * 7) % 256, 90, 255 - ((i * 3) % 256), 255], 4 * i);
     const colour = jpeg.encode({ width: w, height: w, data: rgba }, 95).data;
-    const want = jpeg.decode(colour, { useTArray: true, formatAsRGBA: false }).data;
+    // the reference decode: sharp's libjpeg-turbo (the adapter's wasm build of the same library must match it)
+    const want = await sharp(Buffer.from(colour)).raw().toBuffer();
     put('c.dcm', dicomFile({ syntax: 'jpeg', rows: w, cols: w, bitsAllocated: 8, spp: 3, photometric: 'YBR_FULL_422', encapsulated: [colour] }));
     const ds = load(w);
     expect(ds.channels).toBe(3);
@@ -74,12 +75,20 @@ describe('dicom adapter: transfer syntaxes', () => {
     cleanup(dir);
     mkdirSync(dir);
     const greyPx = Uint8Array.from({ length: w * w }, (_, i) => 40 + i);
-    const grey = await sharp(Buffer.from(greyPx), { raw: { width: w, height: w, channels: 1 } }).jpeg({ quality: 100 }).toBuffer();
+    const grey = await sharp(Buffer.from(greyPx), { raw: { width: w, height: w, channels: 1 } }).toColourspace('b-w').jpeg({ quality: 100 }).toBuffer();
     put('g.dcm', dicomFile({ syntax: 'jpeg', rows: w, cols: w, bitsAllocated: 8, spp: 1, encapsulated: [grey], window: [127.5, 256] }));
     const g = load(w);
     expect(g.channels).toBe(1);
     // window c=127.5, w=256 is the identity on 0..255 (up to the 1/255 scale): close to the JPEG's grey values
     g.images.forEach((v, i) => expect(Math.abs(v * 255 - greyPx[i]!)).toBeLessThanOrEqual(3));
+  });
+
+  it('a JPEG frame whose component count contradicts SamplesPerPixel: one line naming the file, nothing guessed', () => {
+    const w = 8;
+    const colour = jpeg.encode({ width: w, height: w, data: new Uint8Array(w * w * 4).fill(128) }, 90).data;
+    put('mix.dcm', dicomFile({ syntax: 'jpeg', rows: w, cols: w, bitsAllocated: 8, spp: 1, encapsulated: [colour], window: [127.5, 256] }));
+    const msg = expectUserError(() => load(w), DatasetError, ['mix.dcm', 'JPEG frame has 3 component(s) but SamplesPerPixel says 1', 're-export']);
+    expect(msg).not.toContain('\n');
   });
 
   it.each(['jls', 'j2k'] as const)('%s: 12-bit grey frames decode to the stored values (codec round trip)', async (codec) => {
