@@ -182,17 +182,28 @@ function resizeCrop(
   const k = resampleKernel(side, size);
   const rowLen = side * c;
   const tmp = new Float64Array(size * rowLen);
+  // Each output sample sums its taps in tap order from 0, then is scaled: the same float64 operations, in
+  // the same order, as adding tap after tap into a zeroed row and scaling the row afterwards (so the pixels
+  // do not change), with the sum kept in a register instead of read and written back once per tap.
+  const stride = width * c;
   for (let j = 0; j < size; j++) {
-    const first = k.start[j]!;
     const cnt = k.count[j]!;
     const wo = k.weightOffset[j]!;
     const o = j * rowLen;
-    for (let t = 0; t < cnt; t++) {
-      const wt = k.weights[wo + t]!;
-      const r = ((y0 + first + t) * width + x0) * c;
-      for (let q = 0; q < rowLen; q++) tmp[o + q] += wt * src[r + q]!;
+    const r0 = ((y0 + k.start[j]!) * width + x0) * c;
+    if (cnt === 4) {
+      const [w0, w1, w2, w3] = [k.weights[wo]!, k.weights[wo + 1]!, k.weights[wo + 2]!, k.weights[wo + 3]!];
+      for (let q = 0; q < rowLen; q++) {
+        const r = r0 + q;
+        tmp[o + q] = (0 + w0 * src[r]! + w1 * src[r + stride]! + w2 * src[r + 2 * stride]! + w3 * src[r + 3 * stride]!) * scale;
+      }
+    } else {
+      for (let q = 0; q < rowLen; q++) {
+        let acc = 0;
+        for (let t = 0, r = r0 + q; t < cnt; t++, r += stride) acc += k.weights[wo + t]! * src[r]!;
+        tmp[o + q] = acc * scale;
+      }
     }
-    if (scale !== 1) for (let q = 0; q < rowLen; q++) tmp[o + q] *= scale;
   }
   return resizeRows(tmp, side, c, size, size, k);
 }
