@@ -5,7 +5,7 @@
       "sources": ["medsynth_dnnl.cc"],
       "cflags_cc": ["-O2", "-std=c++17", "-fexceptions"],
       "cflags_cc!": ["-fno-exceptions"],
-      "libraries": ["-ldnnl"]
+      "libraries": ["-ldnnl", "-lgomp", "-lpthread"]
     }
   ]
 }
