@@ -77,6 +77,8 @@ interface Record_ {
    * running a backward-filter convolution.
    */
   perExample?: { m: tf.Tensor; index: Int32Array };
+  /** Conv layers: the output gradient summed over positions per example (∇b_i), [B, Cout], when computed. */
+  gradSums?: tf.Tensor2D;
 }
 
 export class CaptureTape implements Tape {
@@ -115,7 +117,7 @@ export class CaptureTape implements Tape {
   }
 
   dispose(): void {
-    for (const r of this.records) tf.dispose([r.input, ...(r.grad ? [r.grad] : []), ...(r.perExample ? [r.perExample.m] : [])]);
+    for (const r of this.records) tf.dispose([r.input, ...(r.grad ? [r.grad] : []), ...(r.perExample ? [r.perExample.m] : []), ...(r.gradSums ? [r.gradSums] : [])]);
     this.records.length = 0;
   }
 }
@@ -312,7 +314,8 @@ function filterIndex(shift: boolean, k: number, s: number, c: number, n0: number
  */
 function convSquaredNorms(r: Record_): tf.Tensor1D {
   return tf.tidy(() => {
-    const bias = rowDots(sumPositions(r.grad!));
+    r.gradSums ??= tf.keep(sumPositions(r.grad!)); // ∇b_i, [B, Cout]; clippedSum reuses it
+    const bias = rowDots(r.gradSums);
     // The accelerator's norms (nothing materialised; clippedSum then runs the backward-filter conv).
     const nat = nativePerExample(r, false);
     if (nat) return tf.add(nat.squaredNorms, bias) as tf.Tensor1D;
@@ -447,21 +450,26 @@ export function clippedSum(tape: CaptureTape, factors: Float32Array): Map<tf.Var
         const cw = tf.tensor2d(factors, [1, b]);
         const sum = tf.matMul(cw, tf.reshape(pe.m, [b, -1]) as tf.Tensor2D);
         const w = tf.tensor(permute(sum.dataSync() as Float32Array, pe.index), conv.kernel.shape);
-        return [w, tf.reshape(tf.matMul(cw, sumPositions(r.grad!)), [-1])];
+        return [w, tf.reshape(tf.matMul(cw, r.gradSums ?? sumPositions(r.grad!)), [-1])];
       }
       const c = tf.tensor1d(factors);
-      const cg = tf.mul(r.grad!, tf.reshape(c, [b, ...r.grad!.shape.slice(1).map(() => 1)]));
+      const scaled = (t: tf.Tensor) => tf.mul(t, tf.reshape(c, [b, ...t.shape.slice(1).map(() => 1)]));
       if (layer instanceof Dense) {
+        const cg = scaled(r.grad!);
         return [tf.matMul(r.input as tf.Tensor2D, cg as tf.Tensor2D, true, false), tf.sum(cg, 0)];
       }
       if (layer instanceof GroupNorm) {
+        const cg = scaled(r.grad!);
         return [sumLeading(tf.mul(cg, r.input)), sumLeading(cg)];
       }
-      const bias = sumLeading(cg);
+      // Bias: cᵀ [B, C] of the per-example sums over positions (kept from the norms when taken there).
+      const bias = tf.reshape(tf.matMul(tf.reshape(c, [1, b]), r.gradSums ?? sumPositions(r.grad!)), [-1]);
       // The weight gradient of the batch with output gradient c ⊙ g: Conv2DBackpropFilter directly (the
-      // kernel behind tf.grad of a conv), without re-running the forward conv.
+      // kernel behind tf.grad of a conv), without re-running the forward conv. Σ_i c_i (x_i ⋆ g_i) is
+      // bilinear in (x_i, g_i), so c scales whichever of the two is smaller.
       const conv = layer as Conv2d | ConvTranspose2d;
-      const [x, dy] = layer instanceof Conv2d ? [r.input, cg] : [cg, r.input]; // convT: roles swap
+      const [x0, dy0] = layer instanceof Conv2d ? [r.input, r.grad!] : [r.grad!, r.input]; // convT: roles swap
+      const [x, dy] = x0.size < dy0.size ? [scaled(x0), dy0] : [x0, scaled(dy0)];
       const gw = tf.engine().runKernel(
         'Conv2DBackpropFilter',
         { x, dy } as never,
