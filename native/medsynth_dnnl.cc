@@ -148,8 +148,8 @@ void runConv(int kind, const ConvParams& p, float* a, float* b, float* out) {
 // capture + norms ~3 ms slower, the team's idle threads spinning beside them.)
 //
 // Layout: ∇W_i is written in the primitive's own weight layout (oneDNN's blocked layout, "any"), as is:
-// a reorder to HWIO cost 40–60 % of the convolution itself, and asking for HWIO directly selects the
-// gemm-based implementation (~3.5× slower per example here). `index` gives, for each HWIO filter entry
+// a reorder to HWIO cost 20–60 % of the convolution itself, and asking for HWIO directly selects the
+// gemm-based implementation (2.5–3.5× slower per example here). `index` gives, for each HWIO filter entry
 // (kh, kw, ci, co) flattened, its position in that block; `size` ≥ kh·kw·ci·co floats (channel padding,
 // zeroed here, so the squared norm of the block is ||∇W_i||²). Without `out` (norms only), each thread
 // writes ∇W_i into one block of its own, which stays in cache.
