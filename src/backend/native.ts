@@ -8,15 +8,22 @@
  * addon reads and writes the tensors where they live, in the wasm heap, so nothing is copied and every
  * other op stays on wasm. Shapes it does not handle (dilation, NCHW, 'valid' convolutions that leave
  * rows unread, non-float32) fall back to the wasm kernels. `MEDSYNTH_NATIVE=0` turns it off.
+ *
+ * One kernel of its own, `MedsynthConvPerExample` (wasm only): per-example conv weight gradients and their
+ * squared norms, one batch-1 backward-weights convolution per example, for src/privacy's per-example
+ * norms; offered to src/privacy through the hook in src/core/accelerators.ts.
  */
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import * as tf from '@tensorflow/tfjs';
 import { backend_util, type KernelConfig, type KernelFunc, type TensorInfo } from '@tensorflow/tfjs';
+import { setConvPerExample, type ConvPerExampleFn } from '../core/accelerators.js';
 
 interface Addon {
   conv(kind: 0 | 1 | 2, a: Float32Array, b: Float32Array, out: Float32Array, dims: number[]): void;
   matmul(a: Float32Array, b: Float32Array, c: Float32Array, dims: number[]): void;
+  convPerExample(x: Float32Array, dy: Float32Array, out: Float32Array | null, dims: number[], norms: Float32Array | null): void;
+  convPerExampleLayout(dims: number[]): { size: number; index: Int32Array };
   version(): string;
 }
 
@@ -128,6 +135,62 @@ function matMulKernel(lib: Addon, fallback: KernelFunc): KernelFunc {
   };
 }
 
+/** The per-example conv weight-gradient kernel's name (outputs: squared norms [B], then with `grads` the gradients [B, size]). */
+export const CONV_PER_EXAMPLE = 'MedsynthConvPerExample';
+
+interface PerExampleAttrs {
+  strides: number;
+  pad: 'same' | 'valid';
+  filterShape: [number, number, number, number];
+  /** Also output the gradients (else only their squared norms). */
+  grads: boolean;
+}
+
+function perExampleInfo(x: readonly number[], dy: readonly number[], a: PerExampleAttrs): number[] | null {
+  const info = backend_util.computeConv2DInfo(x as never, a.filterShape, a.strides, 1, a.pad);
+  const fits = dy.length === 4 && dy[0] === x[0] && dy[1] === info.outHeight && dy[2] === info.outWidth && dy[3] === info.outChannels;
+  return fits ? convDims(info) : null;
+}
+
+function convPerExampleKernel(lib: Addon): KernelFunc {
+  return (args) => {
+    const { x, dy } = args.inputs as { x: TensorInfo; dy: TensorInfo };
+    const a = args.attrs as unknown as PerExampleAttrs;
+    const dims = perExampleInfo(x.shape, dy.shape, a);
+    if (!dims || x.dtype !== 'float32' || dy.dtype !== 'float32') {
+      throw new Error(`internal error: ${CONV_PER_EXAMPLE} cannot take x ${x.shape} dy ${dy.shape} ${JSON.stringify(a)}`);
+    }
+    const b = args.backend as unknown as WasmBackendLike;
+    const norms = b.makeOutput([x.shape[0]!], 'float32');
+    const grads = a.grads ? b.makeOutput([x.shape[0]!, perExampleLayout(lib, dims).size], 'float32') : null;
+    // Views after all allocations (a heap growth detaches older ones).
+    lib.convPerExample(b.typedArrayFromHeap(x), b.typedArrayFromHeap(dy), grads ? b.typedArrayFromHeap(grads) : null, dims, b.typedArrayFromHeap(norms));
+    return grads ? [norms, grads] : [norms];
+  };
+}
+
+const layouts = new Map<string, { size: number; index: Int32Array }>();
+
+/** Floats per example in the kernel's output and where each HWIO filter entry sits there (batch size aside). */
+function perExampleLayout(lib: Addon, dims: number[]): { size: number; index: Int32Array } {
+  const key = dims.slice(1).join(',');
+  let l = layouts.get(key);
+  if (!l) layouts.set(key, (l = lib.convPerExampleLayout([1, ...dims.slice(1)])));
+  return l;
+}
+
+/** The hook for src/core/accelerators.ts: null off wasm, when turned off, or for a shape oneDNN is not given. */
+function perExampleHook(lib: Addon): ConvPerExampleFn {
+  return (x, dy, spec) => {
+    if (!enabled || tf.getBackend() !== 'wasm' || x.dtype !== 'float32' || dy.dtype !== 'float32') return null;
+    const attrs: PerExampleAttrs = { strides: spec.stride, pad: spec.padding, filterShape: spec.filterShape, grads: spec.grads };
+    const dims = perExampleInfo(x.shape, dy.shape, attrs);
+    if (!dims) return null;
+    const out = tf.engine().runKernel(CONV_PER_EXAMPLE, { x, dy } as never, attrs as never) as tf.Tensor[];
+    return { squaredNorms: out[0] as tf.Tensor1D, grads: (out[1] as tf.Tensor2D | undefined) ?? null, index: perExampleLayout(lib, dims).index };
+  };
+}
+
 /**
  * Puts the native kernels in front of the current wasm ones (call after the wasm kernels are
  * registered, before the backend starts). Returns what was loaded, or null when the addon is absent.
@@ -154,5 +217,7 @@ export function registerNativeKernels(): NativeInfo | null {
     tf.unregisterKernel(c.kernelName, c.backendName);
     tf.registerKernel(c);
   }
+  if (!tf.getKernel(CONV_PER_EXAMPLE, 'wasm')) tf.registerKernel({ kernelName: CONV_PER_EXAMPLE, backendName: 'wasm', kernelFunc: convPerExampleKernel(lib) });
+  setConvPerExample(perExampleHook(lib));
   return (registered = { library: 'oneDNN', version: lib.version(), path: addonPath });
 }

@@ -41,6 +41,17 @@
  * With units (patients) the per-example gradients are materialised ([B, D]) and summed per unit by a
  * [units, B] membership matrix before taking norms.
  *
+ * Native per-example conv gradients (when an accelerator offers them: src/core/accelerators.ts, on the
+ * oneDNN addon): ∇W_i = the backward-weights convolution of (a_i, g_i) alone, i.e. the same U_iᵀ G_i
+ * computed one example at a time (Goodfellow 2015's per-example gradient, no unfolding), and
+ * ||∇W_i||² summed in the same native call while ∇W_i is in cache; nothing is materialised (a batch-1
+ * conv per example writes k²·Cin·Cout floats to a per-thread block), so clippedSum takes the
+ * backward-filter convolution of c ⊙ g for these layers. Measured on cvae28, cvae64 and gan28's D
+ * (eval/results/dp.md, 2026-12-05; interleaved with the factor forms) it took less time for the whole
+ * model's norms + clipped sum, and no layer shape there was clearly slower on it (cvae64's 8×8-map
+ * layers, where the ghost form applies, were within the noise), so it replaces the factor forms whenever
+ * it is offered; with units it also supplies the materialised gradients.
+ *
  * Clipped sum with per-image factors c_i (c_i = the clip factor of image i's unit):
  *   Σ_i c_i ∇θ_i = the ordinary batch gradient of the layer with g replaced by c ⊙ g
  * (a backward-filter convolution on the fast kernels; no per-example tensors), except for conv layers
@@ -49,6 +60,7 @@
  * Bu, Wang, Zha & Karypis, "Differentially Private Optimization on Large Model at Small Cost", ICML 2023).
  */
 import * as tf from '@tensorflow/tfjs';
+import { getConvPerExample } from '../core/accelerators.js';
 import { PrivacyAssumptionError } from '../core/errors.js';
 import { Conv2d, ConvTranspose2d, Dense, GroupNorm, type Layer, type Tape } from '../nn/layers.js';
 
@@ -59,11 +71,14 @@ interface Record_ {
   input: tf.Tensor;
   grad: tf.Tensor | null;
   /**
-   * Conv layers whose norms were taken in the materialised form: the per-example weight gradients
-   * [B, K, N] in convFactors' entry order, and where each [k, k, Cin, Cout] filter entry sits in it;
-   * clippedSum then weights them instead of running a backward-filter convolution.
+   * Conv layers whose per-example weight gradients were materialised: m [B, ...], row i holding ∇W_i in
+   * some entry order (convFactors' [K, N], or the native kernel's blocked layout), and where each
+   * [k, k, Cin, Cout] filter entry sits in a row flattened; clippedSum then weights them instead of
+   * running a backward-filter convolution.
    */
-  perExample?: { m: tf.Tensor3D; index: Int32Array };
+  perExample?: { m: tf.Tensor; index: Int32Array };
+  /** Conv layers: the output gradient summed over positions per example (∇b_i), [B, Cout], when computed. */
+  gradSums?: tf.Tensor2D;
 }
 
 export class CaptureTape implements Tape {
@@ -102,7 +117,7 @@ export class CaptureTape implements Tape {
   }
 
   dispose(): void {
-    for (const r of this.records) tf.dispose([r.input, ...(r.grad ? [r.grad] : []), ...(r.perExample ? [r.perExample.m] : [])]);
+    for (const r of this.records) tf.dispose([r.input, ...(r.grad ? [r.grad] : []), ...(r.perExample ? [r.perExample.m] : []), ...(r.gradSums ? [r.gradSums] : [])]);
     this.records.length = 0;
   }
 }
@@ -220,11 +235,7 @@ function shiftForm(a: tf.Tensor4D, g: tf.Tensor4D, k: number, s: number, padding
  * Σ (l lᵀ) ⊙ (r rᵀ) takes fewer multiply-adds than materialising l_iᵀ r_i. Caller owns l and r.
  */
 function convFactors(r: Record_): { l: tf.Tensor3D; r: tf.Tensor3D; ghost: boolean; index: () => Int32Array } {
-  const layer = r.layer as Conv2d | ConvTranspose2d;
-  // conv: patches of the input, per output position g; convT: patches of g (y-space), per x position.
-  const [a, g] = layer instanceof Conv2d ? [r.input as tf.Tensor4D, r.grad as tf.Tensor4D] : [r.grad as tf.Tensor4D, r.input as tf.Tensor4D];
-  const k = layer.kernelSize;
-  const s = layer.stride;
+  const { a, g, k, s, padding } = convOperands(r);
   const [b, oh, ow, n0] = g.shape;
   const c = a.shape[3];
   const p = oh * ow;
@@ -234,9 +245,34 @@ function convFactors(r: Record_): { l: tf.Tensor3D; r: tf.Tensor3D; ghost: boole
   const [rows, kk, n] = useShift ? [q, s * s * c, na * na * n0] : [p, k * k * c, n0];
   const ghost = rows * (kk + n) < kk * n;
   const index = () => filterIndex(useShift, k, s, c, n0);
-  if (useShift) return { ...shiftForm(a, g, k, s, layer.padding), ghost, index };
-  const l = tf.tidy(() => tf.reshape(unfold(a, k, s, layer.padding), [b, p, k * k * c]) as tf.Tensor3D);
+  if (useShift) return { ...shiftForm(a, g, k, s, padding), ghost, index };
+  const l = tf.tidy(() => tf.reshape(unfold(a, k, s, padding), [b, p, k * k * c]) as tf.Tensor3D);
   return { l, r: tf.reshape(g, [b, p, n0]) as tf.Tensor3D, ghost, index };
+}
+
+/**
+ * A conv or transposed-conv record as a conv from a to g: a [B, H, W, C] the tensor whose patches are
+ * taken, g [B, OH, OW, N0] the one per output position; ∇W_i is a [k, k, C, N0] filter's gradient.
+ * conv: a = the input, g = the output gradient; convT: a = the output gradient (y-space), g = the input.
+ */
+function convOperands(r: Record_): { a: tf.Tensor4D; g: tf.Tensor4D; k: number; s: number; padding: 'same' | 'valid' } {
+  const layer = r.layer as Conv2d | ConvTranspose2d;
+  const [a, g] = layer instanceof Conv2d ? [r.input as tf.Tensor4D, r.grad as tf.Tensor4D] : [r.grad as tf.Tensor4D, r.input as tf.Tensor4D];
+  return { a, g, k: layer.kernelSize, s: layer.stride, padding: layer.padding };
+}
+
+/**
+ * The squared per-example weight-gradient norms [B] of a conv or transposed-conv record from the
+ * accelerator (src/core/accelerators.ts: one backward-weights convolution per example on oneDNN) and,
+ * with `grads`, the gradients [B, D] and where each filter entry sits in a row; null when no accelerator
+ * takes this layer (then the factors above are the path). Caller owns the tensors.
+ */
+function nativePerExample(r: Record_, grads: boolean): { grads: tf.Tensor2D | null; squaredNorms: tf.Tensor1D; index: Int32Array } | null {
+  const fn = getConvPerExample();
+  if (!fn) return null;
+  const layer = r.layer as Conv2d | ConvTranspose2d;
+  const { a, g, s, padding } = convOperands(r);
+  return fn(a, g, { filterShape: layer.kernel.shape as [number, number, number, number], stride: s, padding, grads });
 }
 
 const filterIndices = new Map<string, Int32Array>();
@@ -278,6 +314,11 @@ function filterIndex(shift: boolean, k: number, s: number, c: number, n0: number
  */
 function convSquaredNorms(r: Record_): tf.Tensor1D {
   return tf.tidy(() => {
+    r.gradSums ??= tf.keep(sumPositions(r.grad!)); // ∇b_i, [B, Cout]; clippedSum reuses it
+    const bias = rowDots(r.gradSums);
+    // The accelerator's norms (nothing materialised; clippedSum then runs the backward-filter conv).
+    const nat = nativePerExample(r, false);
+    if (nat) return tf.add(nat.squaredNorms, bias) as tf.Tensor1D;
     const f = convFactors(r);
     let w: tf.Tensor1D;
     if (f.ghost) {
@@ -288,7 +329,6 @@ function convSquaredNorms(r: Record_): tf.Tensor1D {
       r.perExample = { m: tf.keep(m) as tf.Tensor3D, index: f.index() };
     }
     tf.dispose([f.l, f.r]);
-    const bias = rowDots(sumPositions(r.grad!));
     return tf.add(w, bias) as tf.Tensor1D;
   });
 }
@@ -310,9 +350,14 @@ function perExampleFlat(r: Record_, b: number): tf.Tensor2D {
     }
     // Conv and transposed conv: the entries of ∇W_i in some fixed order (norms and unit sums do not
     // depend on it), then ∇b_i.
+    const nat = nativePerExample(r, true);
+    if (nat?.grads) {
+      r.perExample = { m: tf.keep(nat.grads), index: nat.index };
+      return tf.concat([nat.grads, sumPositions(g)], 1) as tf.Tensor2D;
+    }
     const f = convFactors(r);
     const m = tf.matMul(f.l, f.r, true, false);
-    r.perExample = { m: tf.keep(m) as tf.Tensor3D, index: f.index() };
+    r.perExample = { m: tf.keep(m), index: f.index() };
     return tf.concat([tf.reshape(m, [b, -1]), sumPositions(g)], 1) as tf.Tensor2D;
   });
 }
@@ -377,6 +422,16 @@ export function perExampleNorms(
 }
 
 /**
+ * out[j] = v[index[j]]. In JS on the read-back sum: tfjs-wasm's Gather took ~8 ms for a 131k-entry
+ * filter (cvae64's conv2), this loop well under 1 ms.
+ */
+function permute(v: Float32Array, index: Int32Array): Float32Array {
+  const out = new Float32Array(index.length);
+  for (let j = 0; j < index.length; j++) out[j] = v[index[j]!]!;
+  return out;
+}
+
+/**
  * Σ_i c_i ∇_θ loss_i for every parameter of the captured layers, where `factors[i]` is image i's factor
  * (its unit's clip factor). The caller owns the tensors.
  */
@@ -393,23 +448,28 @@ export function clippedSum(tape: CaptureTape, factors: Float32Array): Map<tf.Var
         // the bias from the per-example output-gradient sums.
         const conv = layer as Conv2d | ConvTranspose2d;
         const cw = tf.tensor2d(factors, [1, b]);
-        const sum = tf.reshape(tf.matMul(cw, tf.reshape(pe.m, [b, -1]) as tf.Tensor2D), [-1]);
-        const w = tf.reshape(tf.gather(sum, tf.tensor1d(pe.index, 'int32')), conv.kernel.shape);
-        return [w, tf.reshape(tf.matMul(cw, sumPositions(r.grad!)), [-1])];
+        const sum = tf.matMul(cw, tf.reshape(pe.m, [b, -1]) as tf.Tensor2D);
+        const w = tf.tensor(permute(sum.dataSync() as Float32Array, pe.index), conv.kernel.shape);
+        return [w, tf.reshape(tf.matMul(cw, r.gradSums ?? sumPositions(r.grad!)), [-1])];
       }
       const c = tf.tensor1d(factors);
-      const cg = tf.mul(r.grad!, tf.reshape(c, [b, ...r.grad!.shape.slice(1).map(() => 1)]));
+      const scaled = (t: tf.Tensor) => tf.mul(t, tf.reshape(c, [b, ...t.shape.slice(1).map(() => 1)]));
       if (layer instanceof Dense) {
+        const cg = scaled(r.grad!);
         return [tf.matMul(r.input as tf.Tensor2D, cg as tf.Tensor2D, true, false), tf.sum(cg, 0)];
       }
       if (layer instanceof GroupNorm) {
+        const cg = scaled(r.grad!);
         return [sumLeading(tf.mul(cg, r.input)), sumLeading(cg)];
       }
-      const bias = sumLeading(cg);
+      // Bias: cᵀ [B, C] of the per-example sums over positions (kept from the norms when taken there).
+      const bias = tf.reshape(tf.matMul(tf.reshape(c, [1, b]), r.gradSums ?? sumPositions(r.grad!)), [-1]);
       // The weight gradient of the batch with output gradient c ⊙ g: Conv2DBackpropFilter directly (the
-      // kernel behind tf.grad of a conv), without re-running the forward conv.
+      // kernel behind tf.grad of a conv), without re-running the forward conv. Σ_i c_i (x_i ⋆ g_i) is
+      // bilinear in (x_i, g_i), so c scales whichever of the two is smaller.
       const conv = layer as Conv2d | ConvTranspose2d;
-      const [x, dy] = layer instanceof Conv2d ? [r.input, cg] : [cg, r.input]; // convT: roles swap
+      const [x0, dy0] = layer instanceof Conv2d ? [r.input, r.grad!] : [r.grad!, r.input]; // convT: roles swap
+      const [x, dy] = x0.size < dy0.size ? [scaled(x0), dy0] : [x0, scaled(dy0)];
       const gw = tf.engine().runKernel(
         'Conv2DBackpropFilter',
         { x, dy } as never,

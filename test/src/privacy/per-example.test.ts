@@ -5,6 +5,8 @@
 import * as tf from '@tensorflow/tfjs';
 import { describe, expect, it } from 'vitest';
 import { initBackend } from '../../../src/backend/index.js';
+import { loadNativeAddon } from '../../../src/backend/native.js';
+import { getConvPerExample, setConvPerExample } from '../../../src/core/accelerators.js';
 import { Rng } from '../../../src/core/rng.js';
 import { Conv2d, ConvTranspose2d, Dense, GroupNorm, disposeLayers, paramsOf, type Tape } from '../../../src/nn/layers.js';
 import { clipFactors } from '../../../src/privacy/clip-noise.js';
@@ -192,5 +194,209 @@ describe.each(['wasm', 'cpu'] as const)('per-example gradients on %s', (backend)
     tf.dispose([...sums.values(), ...alone.values(), x]);
     tape.dispose();
     disposeLayers([conv, head]);
+  });
+});
+
+/*
+ * The native per-example conv gradients (src/backend/native.ts's MedsynthConvPerExample on oneDNN, offered
+ * through src/core/accelerators.ts): on wasm with the addon, every conv and transposed-conv layer takes its
+ * norms from it. Checked against the oracle on the `cpu` backend (a loop of batch-of-one tf.grads, same
+ * weights and data from the same seeds), with a counter on the hook so that a silent fallback to the
+ * factor path fails the test.
+ */
+const hasNative = loadNativeAddon() !== null;
+if (!hasNative) console.warn('skipping the native per-example conv tests: the oneDNN addon is not built (npm run build:native; needs libdnnl-dev)');
+
+interface NativeCase {
+  kind: 'conv' | 'convT';
+  k: number;
+  s: number;
+  pad: 'same' | 'valid';
+  /** Input height = width. */
+  h: number;
+  cin: number;
+  cout: number;
+  /** The native op takes the layer (false: a shape oneDNN is not given, so the factor path runs). */
+  native: boolean;
+}
+
+const nativeCases: NativeCase[] = [
+  { kind: 'conv', k: 4, s: 2, pad: 'same', h: 8, cin: 3, cout: 17, native: true },
+  { kind: 'conv', k: 3, s: 1, pad: 'same', h: 7, cin: 5, cout: 4, native: true },
+  { kind: 'conv', k: 3, s: 2, pad: 'valid', h: 9, cin: 3, cout: 5, native: true },
+  { kind: 'conv', k: 4, s: 1, pad: 'valid', h: 7, cin: 18, cout: 3, native: true },
+  { kind: 'convT', k: 4, s: 2, pad: 'same', h: 4, cin: 17, cout: 3, native: true },
+  { kind: 'convT', k: 3, s: 1, pad: 'same', h: 6, cin: 4, cout: 5, native: true },
+  { kind: 'convT', k: 3, s: 2, pad: 'valid', h: 4, cin: 5, cout: 3, native: true },
+  { kind: 'convT', k: 4, s: 1, pad: 'valid', h: 5, cin: 3, cout: 20, native: true },
+  // A 'valid' conv that leaves the last row unread: declined, the factor path answers.
+  { kind: 'conv', k: 3, s: 2, pad: 'valid', h: 8, cin: 3, cout: 5, native: false },
+];
+
+const caseName = (c: NativeCase) => `${c.kind} k${c.k} s${c.s} ${c.pad} ${c.h}×${c.h}×${c.cin} → ${c.cout}${c.native ? '' : ' (declined)'}`;
+
+/** One layer, a tanh and a squared error per example, all from seeds: the same on every backend. */
+function nativeProblem(c: NativeCase, b: number) {
+  const rng = new Rng(100 + c.k * 10 + c.s + c.h);
+  const layer = c.kind === 'conv' ? new Conv2d('pe/n', c.cin, c.cout, c.k, c.s, c.pad, rng) : new ConvTranspose2d('pe/n', c.cin, c.cout, c.k, c.s, c.pad, rng);
+  // Non-zero bias, so the bias part of the norm is not trivially zero.
+  layer.bias.assign(tf.tensor1d(Float32Array.from({ length: c.cout }, () => rng.normal() * 0.1)));
+  const x = tf.tensor4d(Float32Array.from({ length: b * c.h * c.h * c.cin }, () => rng.normal()), [b, c.h, c.h, c.cin]);
+  const outShape = tf.tidy(() => layer.apply(tf.zeros([1, c.h, c.h, c.cin])).shape);
+  const y = tf.tensor(Float32Array.from({ length: b * outShape[1]! * outShape[2]! * c.cout }, () => rng.normal()), [b, outShape[1]!, outShape[2]!, c.cout]);
+  const perExampleLoss = (xi: tf.Tensor, yi: tf.Tensor, tape?: Tape) => tf.sum(tf.square(tf.sub(tf.tanh(layer.apply(xi, { tape })), yi)), [1, 2, 3]);
+  const one = (i: number) => tf.sum(perExampleLoss(tf.slice(x, i, 1), tf.slice(y, i, 1))) as tf.Scalar;
+  return { layer, x, y, perExampleLoss, one, dispose: () => { tf.dispose([x, y]); disposeLayers([layer]); } };
+}
+
+/** The oracle on `cpu`: per-example [kernel, bias] gradients of a loop of batch-of-one tf.grads. */
+async function oracleGradients(c: NativeCase, b: number): Promise<{ kernel: Float32Array; bias: Float32Array }[]> {
+  await initBackend('cpu');
+  const p = nativeProblem(c, b);
+  const out: { kernel: Float32Array; bias: Float32Array }[] = [];
+  for (let i = 0; i < b; i++) {
+    const { grads } = tf.variableGrads(() => p.one(i), [p.layer.kernel, p.layer.bias]);
+    out.push({ kernel: grads[p.layer.kernel.name]!.dataSync() as Float32Array, bias: grads[p.layer.bias.name]!.dataSync() as Float32Array });
+    tf.dispose(Object.values(grads));
+  }
+  p.dispose();
+  return out;
+}
+
+/** Counts the hook's calls that answered (non-null) while `fn` runs. */
+function countingNativeCalls<T>(fn: () => T): { result: T; calls: number } {
+  const hook = getConvPerExample();
+  if (!hook) throw new Error('the native per-example hook is not installed');
+  let calls = 0;
+  setConvPerExample((x, dy, spec) => {
+    const r = hook(x, dy, spec);
+    if (r) calls++;
+    return r;
+  });
+  try {
+    return { result: fn(), calls };
+  } finally {
+    setConvPerExample(hook);
+  }
+}
+
+describe('native per-example conv gradients (oneDNN) equal the cpu oracle', () => {
+  it.skipIf(!hasNative).each(nativeCases)('norms and clipped sum: $kind k$k s$s $pad, $h×$h×$cin → $cout (native: $native)', async (c) => {
+    const b = 5;
+    const clip = 0.5;
+    const ref = await oracleGradients(c, b);
+    const refNorms = ref.map((g) => [...g.kernel, ...g.bias].reduce((a, v) => a + v * v, 0));
+    const refFactors = refNorms.map((n2) => Math.min(1, clip / Math.sqrt(n2)));
+    const refSum = (part: 'kernel' | 'bias') => {
+      const s = new Float64Array(ref[0]![part].length);
+      ref.forEach((g, i) => g[part].forEach((v, j) => (s[j]! += refFactors[i]! * v)));
+      return s;
+    };
+
+    await initBackend('wasm');
+    const p = nativeProblem(c, b);
+    const tape = new CaptureTape();
+    try {
+      const { result: r, calls } = countingNativeCalls(() => perExampleNorms(p.x, (xi, t) => tf.sum(p.perExampleLoss(xi, p.y, t)) as tf.Scalar, tape));
+      expect(calls, caseName(c)).toBe(c.native ? 1 : 0);
+      for (let i = 0; i < b; i++) expect(Math.abs(r.squaredNorms[i]! - refNorms[i]!) / refNorms[i]!, `${caseName(c)} example ${i}`).toBeLessThan(1e-5);
+      const sums = clippedSum(tape, Float32Array.from(clipFactors(r.squaredNorms, clip)));
+      for (const [v, part] of [[p.layer.kernel, 'kernel'], [p.layer.bias, 'bias']] as const) {
+        const { diff, scale } = maxDiff(sums.get(v)!.dataSync(), refSum(part));
+        expect(diff, `${caseName(c)} ${part}`).toBeLessThanOrEqual(1e-5 * scale);
+      }
+      tf.dispose([...sums.values()]);
+    } finally {
+      tape.dispose();
+      p.dispose();
+    }
+  });
+
+  it.skipIf(!hasNative).each(nativeCases.filter((c) => c.native))('materialised gradients, per filter entry: $kind k$k s$s $pad', async (c) => {
+    const b = 4;
+    const ref = await oracleGradients(c, b);
+    await initBackend('wasm');
+    const p = nativeProblem(c, b);
+    try {
+      // The layer's input and output gradient, as the capture records them.
+      const tape = new CaptureTape();
+      perExampleNorms(p.x, (xi, t) => tf.sum(p.perExampleLoss(xi, p.y, t)) as tf.Scalar, tape);
+      const rec = tape.records[0]!;
+      const [x, dy] = c.kind === 'conv' ? [rec.input, rec.grad!] : [rec.grad!, rec.input];
+      const spec = { filterShape: p.layer.kernel.shape as [number, number, number, number], stride: c.s, padding: c.pad, grads: true };
+      const out = getConvPerExample()!(x as tf.Tensor4D, dy as tf.Tensor4D, spec)!;
+      expect(out, caseName(c)).not.toBeNull();
+      const g = out.grads!.arraySync() as number[][];
+      const n2 = out.squaredNorms.dataSync();
+      expect(out.index.length).toBe(p.layer.kernel.size);
+      const used = new Set(out.index);
+      expect(used.size, 'every filter entry has its own column').toBe(out.index.length);
+      for (let i = 0; i < b; i++) {
+        const got = Float32Array.from(out.index, (col) => g[i]![col]!);
+        const { diff, scale } = maxDiff(got, ref[i]!.kernel);
+        expect(diff, `${caseName(c)} ∇W_${i}`).toBeLessThanOrEqual(1e-5 * scale);
+        g[i]!.forEach((v, col) => {
+          if (!used.has(col)) expect(v, `padding column ${col}`).toBe(0);
+        });
+        const w2 = ref[i]!.kernel.reduce((a, v) => a + v * v, 0);
+        expect(Math.abs(n2[i]! - w2) / w2, `${caseName(c)} ||∇W_${i}||²`).toBeLessThan(1e-5);
+      }
+      tf.dispose([out.grads!, out.squaredNorms]);
+      tape.dispose();
+    } finally {
+      p.dispose();
+    }
+  });
+
+  it.skipIf(!hasNative)('per-patient units through the native gradients equal the cpu oracle', async () => {
+    const c: NativeCase = { kind: 'convT', k: 4, s: 2, pad: 'same', h: 4, cin: 17, cout: 3, native: true };
+    const b = 5;
+    const unitOf = Int32Array.from([0, 1, 0, 2, 1]);
+    const ref = await oracleGradients(c, b);
+    const refUnits = [0, 1, 2].map((u) => {
+      const members = ref.filter((_, i) => unitOf[i] === u);
+      const k = members[0]!.kernel.map((_, j) => members.reduce((a, g) => a + g.kernel[j]!, 0));
+      const bb = members[0]!.bias.map((_, j) => members.reduce((a, g) => a + g.bias[j]!, 0));
+      return [...k, ...bb].reduce((a, v) => a + v * v, 0);
+    });
+    await initBackend('wasm');
+    const p = nativeProblem(c, b);
+    const tape = new CaptureTape();
+    try {
+      const { result: r, calls } = countingNativeCalls(() =>
+        perExampleNorms(p.x, (xi, t) => tf.sum(p.perExampleLoss(xi, p.y, t)) as tf.Scalar, tape, { unitOf, units: 3 }),
+      );
+      expect(calls).toBe(1);
+      refUnits.forEach((n2, u) => expect(Math.abs(r.squaredNorms[u]! - n2) / n2, `unit ${u}`).toBeLessThan(1e-5));
+    } finally {
+      tape.dispose();
+      p.dispose();
+    }
+  });
+
+  it.skipIf(!hasNative)('leave no tensors behind (norms, clipped sum, units)', async () => {
+    await initBackend('wasm');
+    const p = nativeProblem(nativeCases[0]!, 4);
+    const step = (grouping?: { unitOf: Int32Array; units: number }) => {
+      const tape = new CaptureTape();
+      const r = perExampleNorms(p.x, (xi, t) => tf.sum(p.perExampleLoss(xi, p.y, t)) as tf.Scalar, tape, grouping);
+      const factors = clipFactors(r.squaredNorms, 1);
+      const sums = clippedSum(tape, Float32Array.from(grouping ? Array.from(grouping.unitOf, (u) => factors[u]!) : factors));
+      tf.dispose([...sums.values()]);
+      tape.dispose();
+    };
+    const units = { unitOf: Int32Array.from([0, 1, 1, 0]), units: 2 };
+    step();
+    step(units);
+    const before = tf.memory().numTensors;
+    const { calls } = countingNativeCalls(() => {
+      for (let i = 0; i < 3; i++) {
+        step();
+        step(units);
+      }
+    });
+    expect(calls).toBe(6);
+    expect(tf.memory().numTensors).toBe(before);
+    p.dispose();
   });
 });
