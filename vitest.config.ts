@@ -45,6 +45,8 @@ process.env.OMP_NUM_THREADS ??= '1';
 export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
+    // A private TMPDIR for the run, removed at its end (test/global-setup.ts).
+    globalSetup: ['test/global-setup.ts'],
     tags: [{ name: 'slow', description: 'runs the built CLI, trains a model until it learns, or reads the real data sets; skipped by npm run test:quick' }],
     sequence: { sequencer: SlowFirstSequencer },
     // Tensor tests share one tfjs engine per worker; two workers match the 2-core CI machine.
