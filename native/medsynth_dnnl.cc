@@ -1,5 +1,5 @@
 // medsynth's optional native kernels: convolution (forward, backward-data, backward-weights) and matmul
-// on oneDNN, the CPU library PyTorch's own convolutions use. Built only where Debian's libdnnl-dev is
+// on oneDNN, per-example conv weight gradients, and sums over leading axes (plain C++ with OpenMP), the CPU library PyTorch's own convolutions use. Built only where Debian's libdnnl-dev is
 // installed (scripts/build-native.mjs); src/backend/native.ts registers these as the wasm backend's
 // Conv2D / Conv2DBackpropInput / Conv2DBackpropFilter / BatchMatMul kernels, reading and writing the
 // tensors in place in the wasm heap, so nothing is copied and every other op stays on wasm.
@@ -432,6 +432,51 @@ napi_value MatMul(napi_env env, napi_callback_info info) {
   return nullptr;
 }
 
+// Sum over leading axes: out[c] = sum over r of x[r * cols + c], x seen as [rows, cols] (a bias gradient:
+// an NHWC tensor summed over N, H and W). Rows go in fixed blocks of 256; each block is summed in float in
+// row order, and the block sums are added in double in block order, so the result has the same bits for
+// any number of threads. The blocks are shared over OpenMP's threads.
+void runSumLeading(const float* x, float* out, int64_t rows, int64_t cols) {
+  const int64_t block = 256;
+  const int64_t nb = (rows + block - 1) / block;
+  std::vector<float> partial(static_cast<size_t>(nb * cols));
+#pragma omp parallel for schedule(static)
+  for (int64_t b = 0; b < nb; b++) {
+    float* p = partial.data() + b * cols;
+    std::fill(p, p + cols, 0.0f);
+    const int64_t end = std::min(rows, (b + 1) * block);
+    for (int64_t r = b * block; r < end; r++) {
+      const float* xr = x + r * cols;
+      for (int64_t c = 0; c < cols; c++) p[c] += xr[c];
+    }
+  }
+  for (int64_t c = 0; c < cols; c++) {
+    double acc = 0;
+    for (int64_t b = 0; b < nb; b++) acc += partial[b * cols + c];
+    out[c] = static_cast<float>(acc);
+  }
+}
+
+// sumLeading(x, out, [rows, cols])
+napi_value SumLeading(napi_env env, napi_callback_info info) {
+  size_t argc = 3;
+  napi_value args[3];
+  napi_get_cb_info(env, info, &argc, args, nullptr, nullptr);
+  try {
+    if (argc != 3) throw std::runtime_error("sumLeading expects 3 arguments");
+    int64_t d[2];
+    for (uint32_t i = 0; i < 2; i++) {
+      napi_value e;
+      if (napi_get_element(env, args[2], i, &e) != napi_ok) throw std::runtime_error("bad dims");
+      d[i] = intArg(env, e);
+    }
+    runSumLeading(floatData(env, args[0], d[0] * d[1], "x"), floatData(env, args[1], d[1], "out"), d[0], d[1]);
+  } catch (const std::exception& ex) {
+    napi_throw_error(env, nullptr, ex.what());
+  }
+  return nullptr;
+}
+
 napi_value Version(napi_env env, napi_callback_info) {
   const dnnl_version_t* v = dnnl_version();
   std::string s = std::to_string(v->major) + "." + std::to_string(v->minor) + "." + std::to_string(v->patch);
@@ -446,9 +491,10 @@ napi_value Init(napi_env env, napi_value exports) {
       {"convPerExample", nullptr, ConvPerExample, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"convPerExampleLayout", nullptr, ConvPerExampleLayout, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"matmul", nullptr, MatMul, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"sumLeading", nullptr, SumLeading, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"version", nullptr, Version, nullptr, nullptr, nullptr, napi_default, nullptr},
   };
-  napi_define_properties(env, exports, 5, props);
+  napi_define_properties(env, exports, 6, props);
   return exports;
 }
 

@@ -4,7 +4,7 @@
  * wasm SIMD is 128-bit and tfjs's wasm build runs one thread in Node: about 23 GFLOP/s for XNNPACK's conv
  * and matmul here, where PyTorch reaches ~60–100 GFLOP/s on the same 2 cores with oneDNN (AVX2, OpenMP).
  * When the addon has been built (scripts/build-native.mjs, which needs Debian's libdnnl-dev), Conv2D,
- * Conv2DBackpropInput, Conv2DBackpropFilter and BatchMatMul for `wasm` are replaced by calls into it. The
+ * Conv2DBackpropInput, Conv2DBackpropFilter, BatchMatMul, and Sum and Mean over leading axes for `wasm` are replaced by calls into it. The
  * addon reads and writes the tensors where they live, in the wasm heap, so nothing is copied and every
  * other op stays on wasm. Shapes it does not handle (dilation, NCHW, 'valid' convolutions that leave
  * rows unread, non-float32) fall back to the wasm kernels. `MEDSYNTH_NATIVE=0` turns it off.
@@ -22,6 +22,7 @@ import { setConvPerExample, type ConvPerExampleFn } from '../core/accelerators.j
 interface Addon {
   conv(kind: 0 | 1 | 2, a: Float32Array, b: Float32Array, out: Float32Array, dims: number[]): void;
   matmul(a: Float32Array, b: Float32Array, c: Float32Array, dims: number[]): void;
+  sumLeading(x: Float32Array, out: Float32Array, dims: number[]): void;
   convPerExample(x: Float32Array, dy: Float32Array, out: Float32Array | null, dims: number[], norms: Float32Array | null): void;
   convPerExampleLayout(dims: number[]): { size: number; index: Int32Array };
   version(): string;
@@ -191,6 +192,45 @@ function perExampleHook(lib: Addon): ConvPerExampleFn {
   };
 }
 
+/** Below this many input elements the wasm Sum and Mean are as quick as a call into the addon. */
+const SUM_NATIVE_MIN = 4096;
+
+let leadingReduceCalls = 0;
+
+/** How many Sum/Mean kernels the addon has run in this process (a diagnostic; the tests read it). */
+export function nativeReduceCalls(): number {
+  return leadingReduceCalls;
+}
+
+/**
+ * Sum (or Mean) over the leading axes of a float32 tensor, keeping at least the last one: a bias
+ * gradient (NHWC summed over N, H, W) or batch-norm statistics. tfjs's wasm Sum and Mean first transpose
+ * the reduced axes to the end, which for that case moves the whole tensor; the addon sums rows in place
+ * (native/medsynth_dnnl.cc runSumLeading, the same bits for any thread count), and Mean divides the sums
+ * by the row count. Every other Sum and Mean goes to the wasm kernel.
+ */
+function leadingReduceKernel(lib: Addon, fallback: KernelFunc, mean: boolean): KernelFunc {
+  return (args) => {
+    const { x } = args.inputs as { x: TensorInfo };
+    const { axis, keepDims } = args.attrs as unknown as { axis: number | number[] | null; keepDims: boolean };
+    const rank = x.shape.length;
+    const axes = [...new Set((Array.isArray(axis) ? axis : [axis]).map((a) => (a !== null && a < 0 ? a + rank : a)))].sort((a, b) => (a ?? 0) - (b ?? 0));
+    const size = x.shape.reduce((a, b) => a * b, 1);
+    const leading = axes.length > 0 && axes.length < rank && axes.every((a, i) => a === i);
+    if (!enabled || x.dtype !== 'float32' || !leading || size < SUM_NATIVE_MIN) return fallback(args);
+    const kept = x.shape.slice(axes.length);
+    const cols = kept.reduce((a, b) => a * b, 1);
+    const rows = size / cols;
+    const backend = args.backend as unknown as WasmBackendLike;
+    const out = backend.makeOutput(keepDims ? [...axes.map(() => 1), ...kept] : kept, 'float32');
+    const o = backend.typedArrayFromHeap(out);
+    lib.sumLeading(backend.typedArrayFromHeap(x), o, [rows, cols]);
+    leadingReduceCalls++;
+    if (mean) for (let c = 0; c < cols; c++) o[c] = o[c]! / rows;
+    return out;
+  };
+}
+
 /**
  * Puts the native kernels in front of the current wasm ones (call after the wasm kernels are
  * registered, before the backend starts). Returns what was loaded, or null when the addon is absent.
@@ -211,6 +251,8 @@ export function registerNativeKernels(): NativeInfo | null {
     wrap('Conv2DBackpropInput', (f) => convKernel(1, lib, f)),
     wrap('Conv2DBackpropFilter', (f) => convKernel(2, lib, f)),
     wrap('BatchMatMul', (f) => matMulKernel(lib, f)),
+    wrap('Sum', (f) => leadingReduceKernel(lib, f, false)),
+    wrap('Mean', (f) => leadingReduceKernel(lib, f, true)),
   ];
   for (const c of configs) {
     if (!c) continue;
