@@ -324,44 +324,53 @@ int64_t intArg(napi_env env, napi_value v) {
   return out;
 }
 
-// conv(kind, a, b, out, [n,h,w,ci,co,kh,kw,oh,ow,sh,sw,pt,pl,pb,pr])
-napi_value Conv(napi_env env, napi_callback_info info) {
-  size_t argc = 5;
-  napi_value args[5];
+// The first n integers of the JavaScript array `arr` into d.
+void readDims(napi_env env, napi_value arr, int64_t* d, uint32_t n) {
+  for (uint32_t i = 0; i < n; i++) {
+    napi_value e;
+    if (napi_get_element(env, arr, i, &e) != napi_ok) throw std::runtime_error("bad dims");
+    d[i] = intArg(env, e);
+  }
+}
+
+// [n,h,w,ci,co,kh,kw,oh,ow,sh,sw,pt,pl,pb,pr] from a JavaScript array.
+ConvParams convParamsArg(napi_env env, napi_value arr) {
+  int64_t d[15];
+  readDims(env, arr, d, 15);
+  return ConvParams{d[0], d[1], d[2], d[3], d[4], d[5], d[6], d[7], d[8], d[9], d[10], d[11], d[12], d[13], d[14]};
+}
+
+// Runs body(args) with exactly N arguments; a C++ exception becomes a JavaScript Error.
+template <size_t N, typename Body>
+napi_value withArgs(napi_env env, napi_callback_info info, const char* name, Body body) {
+  size_t argc = N;
+  napi_value args[N];
   napi_get_cb_info(env, info, &argc, args, nullptr, nullptr);
   try {
-    if (argc != 5) throw std::runtime_error("conv expects 5 arguments");
-    int kind = static_cast<int>(intArg(env, args[0]));
-    int64_t d[15];
-    for (uint32_t i = 0; i < 15; i++) {
-      napi_value e;
-      if (napi_get_element(env, args[4], i, &e) != napi_ok) throw std::runtime_error("bad dims");
-      d[i] = intArg(env, e);
-    }
-    ConvParams p{d[0], d[1], d[2], d[3], d[4], d[5], d[6], d[7], d[8], d[9], d[10], d[11], d[12], d[13], d[14]};
-    size_t x = p.n * p.h * p.w * p.ci, y = p.n * p.oh * p.ow * p.co, w = p.kh * p.kw * p.ci * p.co;
-    size_t na = kind == 1 ? y : x, nb = kind == 2 ? y : w, no = kind == 0 ? y : kind == 1 ? x : w;
-    runConv(kind, p, floatData(env, args[1], na, "a"), floatData(env, args[2], nb, "b"), floatData(env, args[3], no, "out"));
+    if (argc != N) throw std::runtime_error(std::string(name) + " expects " + std::to_string(N) + " arguments");
+    return body(args);
   } catch (const std::exception& ex) {
     napi_throw_error(env, nullptr, ex.what());
   }
   return nullptr;
 }
 
+// conv(kind, a, b, out, [n,h,w,ci,co,kh,kw,oh,ow,sh,sw,pt,pl,pb,pr])
+napi_value Conv(napi_env env, napi_callback_info info) {
+  return withArgs<5>(env, info, "conv", [&](napi_value* args) -> napi_value {
+    int kind = static_cast<int>(intArg(env, args[0]));
+    ConvParams p = convParamsArg(env, args[4]);
+    size_t x = p.n * p.h * p.w * p.ci, y = p.n * p.oh * p.ow * p.co, w = p.kh * p.kw * p.ci * p.co;
+    size_t na = kind == 1 ? y : x, nb = kind == 2 ? y : w, no = kind == 0 ? y : kind == 1 ? x : w;
+    runConv(kind, p, floatData(env, args[1], na, "a"), floatData(env, args[2], nb, "b"), floatData(env, args[3], no, "out"));
+    return static_cast<napi_value>(nullptr);
+  });
+}
+
 // convPerExample(x, dy, out or null, [n,h,w,ci,co,kh,kw,oh,ow,sh,sw,pt,pl,pb,pr], norms or null)
 napi_value ConvPerExample(napi_env env, napi_callback_info info) {
-  size_t argc = 5;
-  napi_value args[5];
-  napi_get_cb_info(env, info, &argc, args, nullptr, nullptr);
-  try {
-    if (argc != 5) throw std::runtime_error("convPerExample expects 5 arguments");
-    int64_t d[15];
-    for (uint32_t i = 0; i < 15; i++) {
-      napi_value e;
-      if (napi_get_element(env, args[3], i, &e) != napi_ok) throw std::runtime_error("bad dims");
-      d[i] = intArg(env, e);
-    }
-    ConvParams p{d[0], d[1], d[2], d[3], d[4], d[5], d[6], d[7], d[8], d[9], d[10], d[11], d[12], d[13], d[14]};
+  return withArgs<5>(env, info, "convPerExample", [&](napi_value* args) -> napi_value {
+    ConvParams p = convParamsArg(env, args[3]);
     size_t x = p.n * p.h * p.w * p.ci, y = p.n * p.oh * p.ow * p.co, w = p.n * perExampleEntry(p).size;
     auto optional = [&](napi_value v, size_t need, const char* what) -> float* {
       napi_valuetype t;
@@ -371,27 +380,15 @@ napi_value ConvPerExample(napi_env env, napi_callback_info info) {
     float* out = optional(args[2], w, "out");
     float* norms = optional(args[4], p.n, "norms");
     runConvPerExample(p, floatData(env, args[0], x, "x"), floatData(env, args[1], y, "dy"), out, norms);
-  } catch (const std::exception& ex) {
-    napi_throw_error(env, nullptr, ex.what());
-  }
-  return nullptr;
+    return static_cast<napi_value>(nullptr);
+  });
 }
 
 // convPerExampleLayout(dims) -> { size, index }: floats per example in convPerExample's output, and the
 // position there of each HWIO filter entry (Int32Array, kh·kw·ci·co entries).
 napi_value ConvPerExampleLayout(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
-  napi_value args[1];
-  napi_get_cb_info(env, info, &argc, args, nullptr, nullptr);
-  try {
-    if (argc != 1) throw std::runtime_error("convPerExampleLayout expects 1 argument");
-    int64_t d[15];
-    for (uint32_t i = 0; i < 15; i++) {
-      napi_value e;
-      if (napi_get_element(env, args[0], i, &e) != napi_ok) throw std::runtime_error("bad dims");
-      d[i] = intArg(env, e);
-    }
-    ConvParams p{d[0], d[1], d[2], d[3], d[4], d[5], d[6], d[7], d[8], d[9], d[10], d[11], d[12], d[13], d[14]};
+  return withArgs<1>(env, info, "convPerExampleLayout", [&](napi_value* args) -> napi_value {
+    ConvParams p = convParamsArg(env, args[0]);
     PerExampleEntry& e = perExampleEntry(p);
     napi_value buf, index, size, out;
     void* data;
@@ -404,32 +401,19 @@ napi_value ConvPerExampleLayout(napi_env env, napi_callback_info info) {
     napi_set_named_property(env, out, "size", size);
     napi_set_named_property(env, out, "index", index);
     return out;
-  } catch (const std::exception& ex) {
-    napi_throw_error(env, nullptr, ex.what());
-  }
-  return nullptr;
+  });
 }
 
 // matmul(a, b, c, [ba, bb, m, k, n, ta, tb])
 napi_value MatMul(napi_env env, napi_callback_info info) {
-  size_t argc = 4;
-  napi_value args[4];
-  napi_get_cb_info(env, info, &argc, args, nullptr, nullptr);
-  try {
-    if (argc != 4) throw std::runtime_error("matmul expects 4 arguments");
+  return withArgs<4>(env, info, "matmul", [&](napi_value* args) -> napi_value {
     int64_t d[7];
-    for (uint32_t i = 0; i < 7; i++) {
-      napi_value e;
-      if (napi_get_element(env, args[3], i, &e) != napi_ok) throw std::runtime_error("bad dims");
-      d[i] = intArg(env, e);
-    }
+    readDims(env, args[3], d, 7);
     int64_t bc = d[0] > d[1] ? d[0] : d[1];
     runMatMul(d[0], d[1], d[2], d[3], d[4], d[5] != 0, d[6] != 0, floatData(env, args[0], d[0] * d[2] * d[3], "a"),
               floatData(env, args[1], d[1] * d[3] * d[4], "b"), floatData(env, args[2], bc * d[2] * d[4], "c"));
-  } catch (const std::exception& ex) {
-    napi_throw_error(env, nullptr, ex.what());
-  }
-  return nullptr;
+    return static_cast<napi_value>(nullptr);
+  });
 }
 
 // Sum over leading axes: out[c] = sum over r of x[r * cols + c], x seen as [rows, cols] (a bias gradient:
@@ -459,22 +443,12 @@ void runSumLeading(const float* x, float* out, int64_t rows, int64_t cols) {
 
 // sumLeading(x, out, [rows, cols])
 napi_value SumLeading(napi_env env, napi_callback_info info) {
-  size_t argc = 3;
-  napi_value args[3];
-  napi_get_cb_info(env, info, &argc, args, nullptr, nullptr);
-  try {
-    if (argc != 3) throw std::runtime_error("sumLeading expects 3 arguments");
+  return withArgs<3>(env, info, "sumLeading", [&](napi_value* args) -> napi_value {
     int64_t d[2];
-    for (uint32_t i = 0; i < 2; i++) {
-      napi_value e;
-      if (napi_get_element(env, args[2], i, &e) != napi_ok) throw std::runtime_error("bad dims");
-      d[i] = intArg(env, e);
-    }
+    readDims(env, args[2], d, 2);
     runSumLeading(floatData(env, args[0], d[0] * d[1], "x"), floatData(env, args[1], d[1], "out"), d[0], d[1]);
-  } catch (const std::exception& ex) {
-    napi_throw_error(env, nullptr, ex.what());
-  }
-  return nullptr;
+    return static_cast<napi_value>(nullptr);
+  });
 }
 
 napi_value Version(napi_env env, napi_callback_info) {
