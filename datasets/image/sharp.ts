@@ -50,8 +50,8 @@ export function decoderChoice(env: NodeJS.ProcessEnv = process.env): DecoderChoi
 // It only decodes; it never sees file names.
 const WORKER_SOURCE = `
 const { workerData } = require('node:worker_threads');
-const sharp = require(workerData.sharpPath);
-sharp.cache(false);
+const sharp = workerData.sharpPath ? require(workerData.sharpPath) : null;
+if (sharp) sharp.cache(false);
 const port = workerData.port;
 const counter = new Int32Array(workerData.counter);
 function done(msg, transfer) {
@@ -91,6 +91,7 @@ async function decode(job) {
       return null; // corrupt: the pure-JS path gives the one-line error
     }
   }
+  if (!sharp) return null; // libjpeg-turbo only (no sharp here): the loading thread decodes the rest
   const img = sharp(job.bytes, { failOn: 'warning', limitInputPixels: false }).keepIccProfile();
   const meta = await img.metadata();
   if (meta.isPalette || meta.space === 'cmyk' || !(meta.format === 'png' || meta.format === 'jpeg')) return null;
@@ -152,19 +153,22 @@ export function sharpAvailable(env: NodeJS.ProcessEnv = process.env): boolean {
 }
 
 /**
- * A synchronous front for sharp. `submit` queues one file's bytes (they are transferred: the caller must
- * not use them afterwards); `next` blocks until some submitted file is decoded and returns its id with the
- * image, or null when sharp declined it. Call `close` when done (also on error).
+ * A synchronous front for the decoding worker (sharp, and libjpeg-turbo in wasm for JPEG). `submit` queues
+ * one file's bytes (they are transferred: the caller must not use them afterwards); `next` blocks until
+ * some submitted file is decoded and returns its id with the image, or null when the worker declined it
+ * (the caller then decodes it on its own thread, which gives the one-line error if the file is bad). Call
+ * `close` when done (also on error).
  */
-export class SharpDecoder {
+export class DecodeWorker {
   private readonly worker: Worker;
   private readonly port: MessagePort;
   private readonly counter: Int32Array;
   private pending = 0;
 
-  constructor() {
-    const path = sharpPath();
-    if (path === null) throw new Error('internal error: SharpDecoder built without sharp (check sharpAvailable first)');
+  /** `withSharp`: decode with sharp what libjpeg-turbo does not take; false: libjpeg-turbo only. */
+  constructor(withSharp: boolean) {
+    const path = withSharp ? sharpPath() : null;
+    if (withSharp && path === null) throw new Error('internal error: DecodeWorker built with sharp, which does not load (check sharpAvailable first)');
     const { port1, port2 } = new MessageChannel();
     this.port = port1;
     this.counter = new Int32Array(new SharedArrayBuffer(4));
@@ -196,7 +200,7 @@ export class SharpDecoder {
 
   /** Blocks until one result arrives. Sync point: the calling thread sleeps in Atomics.wait. */
   next(): { id: number; image: RawImage | null } {
-    if (this.pending === 0) throw new Error('internal error: SharpDecoder.next with nothing submitted');
+    if (this.pending === 0) throw new Error('internal error: DecodeWorker.next with nothing submitted');
     for (;;) {
       const seen = Atomics.load(this.counter, 0);
       const got = receiveMessageOnPort(this.port);
@@ -232,7 +236,8 @@ const IN_FLIGHT = 8;
  * Decodes files 0 … n−1 and hands each to `onImage` (in completion order, which may differ from file
  * order). `read(i)` is called once per file, in order 0 … n−1 (so it may hash the bytes); `where(i)` names
  * the file in error messages. Uses sharp when `sharpAvailable()`, else (and for any file sharp declines)
- * the pure-JS decoders, whose DatasetError messages are the same either way. Returns the decoder used.
+ * the pure-JS decoders, whose DatasetError messages are the same either way; without sharp, JPEGs are still
+ * decoded in the worker (libjpeg-turbo in wasm) while this thread resizes. Returns the decoder used.
  */
 export function decodeEach(
   n: number,
@@ -242,13 +247,17 @@ export function decodeEach(
 ): 'sharp' | 'js' {
   const decodeJs = (bytes: Uint8Array, i: number): Pixels =>
     isDicom(bytes) ? dicomFirstFrame(bytes, where(i)) : decodeImageStored(bytes, where(i));
-  if (!sharpAvailable()) {
+  const useSharp = sharpAvailable();
+  // Without sharp, a worker still decodes the JPEGs (libjpeg-turbo in wasm) while this thread resizes.
+  if (!useSharp && libjpegPaths() === null) {
     for (let i = 0; i < n; i++) onImage(i, decodeJs(read(i), i));
     return 'js';
   }
-  const dec = new SharpDecoder();
-  // sharp takes ownership of the bytes, so keep a copy only for the (rare) fallback path: cheap, since a
-  // declined file is decoded again from the copy rather than read from disk again.
+  const toWorker = (bytes: Uint8Array): boolean =>
+    !isDicom(bytes) && (useSharp || (detectFormat(bytes) === 'jpeg' && jpegReadyForLibjpeg(bytes)));
+  const dec = new DecodeWorker(useSharp);
+  // The worker takes ownership of the bytes, so keep a copy only for the (rare) fallback path: cheap,
+  // since a declined file is decoded again from the copy rather than read from disk again.
   const kept = new Map<number, Uint8Array>();
   try {
     let submitted = 0;
@@ -261,7 +270,7 @@ export function decodeEach(
     while (submitted < n) {
       if (dec.inFlight >= IN_FLIGHT) drainOne();
       const bytes = read(submitted);
-      if (isDicom(bytes)) {
+      if (!toWorker(bytes)) {
         onImage(submitted++, decodeJs(bytes, submitted - 1));
         continue;
       }
@@ -270,7 +279,7 @@ export function decodeEach(
       submitted++;
     }
     while (dec.inFlight > 0) drainOne();
-    return 'sharp';
+    return useSharp ? 'sharp' : 'js';
   } finally {
     dec.close();
   }
