@@ -57,7 +57,6 @@ export function libjpegPaths(): { js: string; wasm: string } | null {
     return null;
   }
 }
-let loadError: string | null = null;
 
 function load(): JpegDecoder | null {
   if (decoder !== undefined) return decoder;
@@ -79,15 +78,10 @@ function load(): JpegDecoder | null {
     void factory(module).catch(() => undefined);
     if (typeof module.JPEGDecoder !== 'function') throw new Error('the module did not start synchronously');
     decoder = new module.JPEGDecoder();
-  } catch (err) {
-    loadError = err instanceof Error ? err.message : String(err);
+  } catch {
+    decoder = null; // jpeg-js decodes instead (decode.ts)
   }
   return decoder;
-}
-
-/** Why the libjpeg-turbo decoder is unavailable, or null when it loaded (or was not tried yet). */
-export function libjpegLoadError(): string | null {
-  return loadError;
 }
 
 /**
