@@ -1,5 +1,9 @@
 import * as tf from '@tensorflow/tfjs';
+import { encodeConditions, type ConditionSpec } from '../../models/generator.js';
 import { Rng } from '../../src/core/rng.js';
+
+/** The condition spec of `toyConditionalImages`: its two classes and the `sex` attribute. */
+export const TOY_SPEC: ConditionSpec = { labels: ['dark', 'bright'], attributes: [{ name: 'sex', values: ['female', 'male'] }] };
 
 /**
  * A tiny conditional image set for generator tests, size × size grey: class 1 has a bright centre square,
@@ -45,4 +49,12 @@ export function regionMeans(images: Float32Array, n: number, size: number): { ce
     }
   }
   return { centre: centre / (n * (c1 - c0) ** 2), top: top / (n * band * (c1 - c0)) };
+}
+
+/** The first n toy images [n, size, size, 1] with their encoded conditions [n, 4] (TOY_SPEC). Caller owns both. */
+export function toyBatch(data: ReturnType<typeof toyConditionalImages>, n: number, size: number) {
+  return tf.tidy(() => ({
+    images: tf.slice(data.images(), [0, 0, 0, 0], [n, size, size, 1]) as tf.Tensor4D,
+    cond: tf.tensor2d(encodeConditions(TOY_SPEC, Array.from(data.labels.slice(0, n)), [Array.from(data.sex.slice(0, n))]), [n, 4]),
+  }));
 }

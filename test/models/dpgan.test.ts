@@ -6,22 +6,17 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { GeneratorCollapsedError, encodeConditions, type ConditionSpec } from '../../models/generator.js';
+import { GeneratorCollapsedError, encodeConditions } from '../../models/generator.js';
 import { Dpgan, dpganFactory } from '../../models/dpgan/index.js';
 import { initBackend } from '../../src/backend/index.js';
 import { BatchNorm, GroupNorm, paramsOf } from '../../src/nn/layers.js';
 import { dpViolations } from '../../src/privacy/validate.js';
-import { toyConditionalImages } from '../helpers/toy-images.js';
+import { TOY_SPEC, toyBatch, toyConditionalImages } from '../helpers/toy-images.js';
 
-const SPEC: ConditionSpec = { labels: ['dark', 'bright'], attributes: [{ name: 'sex', values: ['female', 'male'] }] };
+const SPEC = TOY_SPEC;
 const data = toyConditionalImages(64, 28, 3);
 
-function batch(n: number) {
-  return tf.tidy(() => ({
-    images: tf.slice(data.images(), [0, 0, 0, 0], [n, 28, 28, 1]) as tf.Tensor4D,
-    cond: tf.tensor2d(encodeConditions(SPEC, Array.from(data.labels.slice(0, n)), [Array.from(data.sex.slice(0, n))]), [n, 4]),
-  }));
-}
+const batch = (n: number) => toyBatch(data, n, 28);
 
 beforeAll(async () => {
   await initBackend('wasm');

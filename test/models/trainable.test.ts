@@ -7,22 +7,17 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { encodeConditions, type ConditionSpec, type Generator } from '../../models/generator.js';
+import { type Generator } from '../../models/generator.js';
 import { cvaeFactory } from '../../models/cvae/index.js';
 import { dpganFactory } from '../../models/dpgan/index.js';
 import { initBackend } from '../../src/backend/index.js';
 import { ConfigError } from '../../src/core/errors.js';
-import { toyConditionalImages } from '../helpers/toy-images.js';
+import { TOY_SPEC, toyBatch, toyConditionalImages } from '../helpers/toy-images.js';
 
-const SPEC: ConditionSpec = { labels: ['dark', 'bright'], attributes: [{ name: 'sex', values: ['female', 'male'] }] };
+const SPEC = TOY_SPEC;
 const data = toyConditionalImages(32, 28, 5);
 
-function batch(n: number) {
-  return tf.tidy(() => ({
-    images: tf.slice(data.images(), [0, 0, 0, 0], [n, 28, 28, 1]) as tf.Tensor4D,
-    cond: tf.tensor2d(encodeConditions(SPEC, Array.from(data.labels.slice(0, n)), [Array.from(data.sex.slice(0, n))]), [n, 4]),
-  }));
-}
+const batch = (n: number) => toyBatch(data, n, 28);
 
 const snapshot = (g: Generator) => new Map([...g.weights()].map(([k, v]) => [k, Float32Array.from(v.dataSync())]));
 const same = (a: Float32Array, b: Float32Array) => a.length === b.length && a.every((v, i) => Object.is(v, b[i]));
