@@ -14,12 +14,16 @@
 
 #include <algorithm>
 #include <atomic>
+#include <condition_variable>
 #include <cstdint>
 #include <exception>
+#include <functional>
+#include <limits>
 #include <memory>
 #include <mutex>
 #include <stdexcept>
 #include <string>
+#include <thread>
 #include <unordered_map>
 #include <vector>
 
@@ -451,6 +455,355 @@ napi_value SumLeading(napi_env env, napi_callback_info info) {
   });
 }
 
+// ==== Element-wise float32 kernels (issue #23 item 2) ==============================================
+// Binary Add / Sub / Multiply / RealDiv, LeakyReLU and ReLU forward, their gradient dy·step(x, α), and
+// Concat / SplitV, on both cores where tfjs's wasm kernels run on one with 128-bit SIMD. src/backend/
+// native.ts sends them here only above a measured size; smaller tensors stay on wasm.
+//
+// Every result is the same float32 bits as tfjs's cpu backend (the oracle), and so the same for any
+// thread count: each output element is one correctly rounded IEEE operation of its own inputs, written by
+// whichever thread owns it. No reciprocal multiplication for division and no fused multiply-add (the
+// build has no -ffast-math, and -std=c++17 turns floating-point contraction off). Loops are written
+// branch-free (both sides computed, then selected) so that they vectorise: with -ftrapping-math, the
+// default, GCC will not compute a floating-point expression that a branch might skip.
+//
+// Threads: not an OpenMP parallel region. A region ends in a barrier, and on a machine shared with other
+// processes a descheduled team thread stalls it for a scheduler tick (measured here under load ~2: a 32K-
+// element add took 5.5 ms instead of 6 µs). Instead the calling thread works through the blocks itself
+// while helper threads, woken at the start, take blocks from the same counter; at the end it waits only
+// for blocks a helper has already taken. A helper that was not scheduled in time takes nothing and
+// costs nothing.
+
+// Elements per work block: large enough that claiming one is noise, small enough that both threads get
+// work from a few hundred thousand elements.
+constexpr int64_t kElemBlock = 16384;
+
+class BlockPool {
+ public:
+  // Runs body(k) for every k < blocks, on the calling thread and the helpers; returns when all are done.
+  template <typename Body>
+  void run(int64_t blocks, const Body& body) {
+    std::unique_lock<std::mutex> one(runMutex_, std::try_to_lock);  // another JavaScript thread: inline
+    if (blocks <= 1 || helpers_.empty() || !one.owns_lock()) {
+      for (int64_t k = 0; k < blocks; k++) body(k);
+      return;
+    }
+    const std::function<void(int64_t)> fn = [&body](int64_t k) { body(k); };
+    uint64_t gen;
+    {
+      std::lock_guard<std::mutex> lock(m_);
+      gen = ++generation_;
+      job_ = &fn;
+      blocks_ = blocks;
+      done_ = 0;
+      next_ = gen << 32;  // (generation, next block): a claim is valid only for its own job
+    }
+    cv_.notify_all();
+    int64_t mine = 0;
+    for (int64_t k; (k = claim(gen, blocks)) >= 0; mine++) body(k);
+    done_ += mine;
+    while (done_.load() < blocks) std::this_thread::yield();
+  }
+
+  // The calling thread and the helpers.
+  int threads() const { return 1 + static_cast<int>(helpers_.size()); }
+
+  static BlockPool& get() {
+    // Never destroyed: the helpers sleep until the process ends (a joinable std::thread would abort it).
+    static BlockPool* pool = new BlockPool(std::max(0, std::min(7, omp_get_max_threads() - 1)));
+    return *pool;
+  }
+
+ private:
+  explicit BlockPool(int helpers) {
+    for (int i = 0; i < helpers; i++) helpers_.emplace_back([this] { helperLoop(); }).detach();
+  }
+
+  // The next block of job `gen`, or -1 when that job has none left (or is over).
+  int64_t claim(uint64_t gen, int64_t blocks) {
+    uint64_t v = next_.load();
+    while ((v >> 32) == (gen & 0xffffffffu) && static_cast<int64_t>(v & 0xffffffffu) < blocks) {
+      if (next_.compare_exchange_weak(v, v + 1)) return static_cast<int64_t>(v & 0xffffffffu);
+    }
+    return -1;
+  }
+
+  void helperLoop() {
+    uint64_t seen = 0;
+    for (;;) {
+      const std::function<void(int64_t)>* job;
+      int64_t blocks;
+      {
+        std::unique_lock<std::mutex> lock(m_);
+        cv_.wait(lock, [&] { return generation_ != seen; });
+        seen = generation_;
+        job = job_;
+        blocks = blocks_;
+      }
+      // A successful claim means the caller is still waiting for that block, so `job` is alive.
+      for (int64_t k; (k = claim(seen, blocks)) >= 0;) {
+        (*job)(k);
+        done_++;
+      }
+    }
+  }
+
+  std::vector<std::thread> helpers_;
+  std::mutex runMutex_, m_;
+  std::condition_variable cv_;
+  uint64_t generation_ = 0;
+  const std::function<void(int64_t)>* job_ = nullptr;
+  int64_t blocks_ = 0;
+  std::atomic<uint64_t> next_{0};
+  std::atomic<int64_t> done_{0};
+};
+
+// body(s, len) over [0, n) in kElemBlock pieces.
+template <typename Body>
+void flatParallel(int64_t n, const Body& body) {
+  BlockPool::get().run((n + kElemBlock - 1) / kElemBlock, [&](int64_t k) {
+    const int64_t s = k * kElemBlock;
+    body(s, std::min(kElemBlock, n - s));
+  });
+}
+
+enum BinaryOp { kAdd = 0, kSub = 1, kMul = 2, kDiv = 3 };
+
+template <int Op>
+inline float binaryApply(float a, float b) {
+  if (Op == kAdd) return a + b;
+  if (Op == kSub) return a - b;
+  if (Op == kMul) return a * b;
+  return a / b;
+}
+
+// o[j] = a[j] op b[j] for j < len, where an operand flagged scalar is read at [0] for every j.
+template <int Op, bool AScalar, bool BScalar>
+void binarySpan(const float* a, const float* b, float* o, int64_t len) {
+  const float a0 = a[0], b0 = b[0];
+#pragma omp simd
+  for (int64_t j = 0; j < len; j++) o[j] = binaryApply<Op>(AScalar ? a0 : a[j], BScalar ? b0 : b[j]);
+}
+
+// Operand kinds: 0 = full (one value per output element), 1 = a scalar, 2 = a row of `cols` values
+// broadcast along the last axis (a [C] bias against [..., C]). out has n = rows·cols elements.
+template <int Op, bool AScalar, bool BScalar>
+void binaryRun(const float* a, int ka, const float* b, int kb, float* out, int64_t n, int64_t cols) {
+  if (ka == 2 || kb == 2) {
+    // Whole rows per block: the row operand is read from its start, the full one from the row's offset.
+    const int64_t rows = n / cols, per = std::max<int64_t>(1, kElemBlock / cols);
+    BlockPool::get().run((rows + per - 1) / per, [&](int64_t k) {
+      for (int64_t r = k * per, end = std::min(rows, r + per); r < end; r++) {
+        binarySpan<Op, AScalar, BScalar>(ka == 0 ? a + r * cols : a, kb == 0 ? b + r * cols : b, out + r * cols, cols);
+      }
+    });
+    return;
+  }
+  flatParallel(n, [&](int64_t s, int64_t len) { binarySpan<Op, AScalar, BScalar>(ka == 0 ? a + s : a, kb == 0 ? b + s : b, out + s, len); });
+}
+
+template <int Op>
+void binaryDispatch(const float* a, int ka, const float* b, int kb, float* out, int64_t n, int64_t cols) {
+  if (ka == 1 && kb != 1) binaryRun<Op, true, false>(a, ka, b, kb, out, n, cols);
+  else if (kb == 1 && ka != 1) binaryRun<Op, false, true>(a, ka, b, kb, out, n, cols);
+  else binaryRun<Op, false, false>(a, ka, b, kb, out, n, cols);  // both full (or n = 1)
+}
+
+void runBinary(int op, const float* a, int ka, const float* b, int kb, float* out, int64_t n, int64_t cols) {
+  switch (op) {
+    case kAdd: return binaryDispatch<kAdd>(a, ka, b, kb, out, n, cols);
+    case kSub: return binaryDispatch<kSub>(a, ka, b, kb, out, n, cols);
+    case kMul: return binaryDispatch<kMul>(a, ka, b, kb, out, n, cols);
+    case kDiv: return binaryDispatch<kDiv>(a, ka, b, kb, out, n, cols);
+  }
+  throw std::runtime_error("binary: unknown op");
+}
+
+// LeakyReLU as tfjs's cpu kernel computes it: y = x < 0 ? α·x : x, with α the JavaScript double and the
+// product rounded to double, then to float32 (a float32 α would round differently for ~1 in 4 inputs).
+// NaN and −0 pass through unchanged (x < 0 is false for both). no-trapping-math lets GCC convert every
+// element to double unconditionally (the select is then branch-free); it changes no value.
+__attribute__((optimize("no-trapping-math"))) void leakyReluSpan(const float* x, float* y, int64_t len, double alpha) {
+#pragma omp simd
+  for (int64_t j = 0; j < len; j++) {
+    const float v = x[j];
+    const float scaled = static_cast<float>(alpha * static_cast<double>(v));
+    y[j] = v < 0 ? scaled : v;
+  }
+}
+
+void runLeakyRelu(const float* x, float* y, int64_t n, double alpha) {
+  flatParallel(n, [&](int64_t s, int64_t len) { leakyReluSpan(x + s, y + s, len, alpha); });
+}
+
+// ReLU as Math.max(0, x): x for x > 0, NaN for NaN, +0 otherwise (also for x = −0).
+void reluSpan(const float* x, float* y, int64_t len) {
+#pragma omp simd
+  for (int64_t j = 0; j < len; j++) {
+    const float v = x[j];
+    y[j] = (v > 0) | (v != v) ? v : 0.0f;
+  }
+}
+
+void runRelu(const float* x, float* y, int64_t n) {
+  flatParallel(n, [&](int64_t s, int64_t len) { reluSpan(x + s, y + s, len); });
+}
+
+// The gradient of LeakyReLU (α) or ReLU (α = 0), written as tfjs composes it, dx = dy · step(x, α), with
+//   step(x, α) = NaN for NaN x, 1 for x > 0, α (as float32) otherwise,
+// and the product a float32 multiply: so dy·0 keeps the sign of dy, and an infinite dy gives NaN where
+// x ≤ 0, exactly as the composed form does.
+void stepGradSpan(const float* dy, const float* x, float* dx, int64_t len, float alpha) {
+  const float nan = std::numeric_limits<float>::quiet_NaN();
+#pragma omp simd
+  for (int64_t j = 0; j < len; j++) {
+    const float v = x[j];
+    const float positive = v > 0 ? 1.0f : alpha;
+    dx[j] = dy[j] * (v != v ? nan : positive);
+  }
+}
+
+void runStepGrad(const float* dy, const float* x, float* dx, int64_t n, float alpha) {
+  flatParallel(n, [&](int64_t s, int64_t len) { stepGradSpan(dy + s, x + s, dx + s, len, alpha); });
+}
+
+// dst[j] = src[j] for j < len. Rows of a few floats (an image's 1 channel beside 4 condition channels)
+// are copied by a plain loop: a memmove call per row costs more than the copy. GCC would turn the loop
+// back into a memmove call (loop-distribute-patterns), hence the attribute.
+__attribute__((optimize("no-tree-loop-distribute-patterns"))) inline void copyFloats(const float* src, float* dst, int64_t len) {
+  if (len > 32) {
+    std::copy(src, src + len, dst);
+    return;
+  }
+  for (int64_t j = 0; j < len; j++) dst[j] = src[j];
+}
+
+// Concat along an axis, each input k seen as [outer, inner_k] and the output as [outer, Σ inner_k]; with
+// `split`, the inverse (SplitV): the parts are written from the whole. Only copies, so any order gives
+// the same bits. Short rows (a concat along a late axis) go whole rows to a block; long ones (along
+// axis 0) are cut into kElemBlock pieces.
+void runConcat(const std::vector<float*>& parts, const std::vector<int64_t>& inner, float* whole, int64_t outer, bool split) {
+  const size_t k = parts.size();
+  int64_t total = 0;
+  for (int64_t v : inner) total += v;
+  auto copy = [&](size_t i, int64_t row, int64_t from, int64_t len, int64_t offset) {
+    float* p = parts[i] + row * inner[i] + from;
+    float* w = whole + row * total + offset + from;
+    if (split) copyFloats(w, p, len);
+    else copyFloats(p, w, len);
+  };
+  if (total <= kElemBlock) {
+    const int64_t per = std::max<int64_t>(1, kElemBlock / total);
+    BlockPool::get().run((outer + per - 1) / per, [&](int64_t b) {
+      for (int64_t r = b * per, end = std::min(outer, r + per); r < end; r++) {
+        int64_t offset = 0;
+        for (size_t i = 0; i < k; i++) {
+          copy(i, r, 0, inner[i], offset);
+          offset += inner[i];
+        }
+      }
+    });
+    return;
+  }
+  struct Piece {
+    size_t part;
+    int64_t row, from, len, offset;
+  };
+  std::vector<Piece> pieces;
+  for (int64_t r = 0; r < outer; r++) {
+    int64_t offset = 0;
+    for (size_t i = 0; i < k; i++) {
+      for (int64_t f = 0; f < inner[i]; f += kElemBlock) pieces.push_back({i, r, f, std::min(kElemBlock, inner[i] - f), offset});
+      offset += inner[i];
+    }
+  }
+  BlockPool::get().run(static_cast<int64_t>(pieces.size()), [&](int64_t j) {
+    const Piece& q = pieces[j];
+    copy(q.part, q.row, q.from, q.len, q.offset);
+  });
+}
+
+// ---- N-API glue of the element-wise kernels ----
+
+// binary(op, a, b, out, [n, cols, kindA, kindB]); op 0 add, 1 sub, 2 mul, 3 div; kinds as in binaryRun.
+napi_value Binary(napi_env env, napi_callback_info info) {
+  return withArgs<5>(env, info, "binary", [&](napi_value* args) -> napi_value {
+    const int op = static_cast<int>(intArg(env, args[0]));
+    int64_t d[4];
+    readDims(env, args[4], d, 4);
+    const int64_t n = d[0], cols = d[1];
+    const int ka = static_cast<int>(d[2]), kb = static_cast<int>(d[3]);
+    if (n <= 0 || cols <= 0 || n % cols != 0 || ka < 0 || ka > 2 || kb < 0 || kb > 2) throw std::runtime_error("binary: bad dims");
+    auto need = [&](int kind) -> size_t { return kind == 0 ? n : kind == 1 ? 1 : cols; };
+    runBinary(op, floatData(env, args[1], need(ka), "a"), ka, floatData(env, args[2], need(kb), "b"), kb, floatData(env, args[3], n, "out"), n, cols);
+    return static_cast<napi_value>(nullptr);
+  });
+}
+
+double doubleArg(napi_env env, napi_value v) {
+  double out = 0;
+  if (napi_get_value_double(env, v, &out) != napi_ok) throw std::runtime_error("expected a number argument");
+  return out;
+}
+
+// unary(kind, x, out, n, alpha): kind 0 LeakyReLU (alpha), 1 ReLU.
+napi_value Unary(napi_env env, napi_callback_info info) {
+  return withArgs<5>(env, info, "unary", [&](napi_value* args) -> napi_value {
+    const int kind = static_cast<int>(intArg(env, args[0]));
+    const int64_t n = intArg(env, args[3]);
+    const float* x = floatData(env, args[1], n, "x");
+    float* y = floatData(env, args[2], n, "out");
+    if (kind == 0) runLeakyRelu(x, y, n, doubleArg(env, args[4]));
+    else if (kind == 1) runRelu(x, y, n);
+    else throw std::runtime_error("unary: unknown kind");
+    return static_cast<napi_value>(nullptr);
+  });
+}
+
+// stepGrad(dy, x, dx, n, alpha)
+napi_value StepGrad(napi_env env, napi_callback_info info) {
+  return withArgs<5>(env, info, "stepGrad", [&](napi_value* args) -> napi_value {
+    const int64_t n = intArg(env, args[3]);
+    runStepGrad(floatData(env, args[0], n, "dy"), floatData(env, args[1], n, "x"), floatData(env, args[2], n, "dx"), n,
+                static_cast<float>(doubleArg(env, args[4])));
+    return static_cast<napi_value>(nullptr);
+  });
+}
+
+// concat(parts, whole, [outer, inner_0, inner_1, ...], split): parts an array of Float32Arrays.
+napi_value Concat(napi_env env, napi_callback_info info) {
+  return withArgs<4>(env, info, "concat", [&](napi_value* args) -> napi_value {
+    uint32_t k = 0;
+    if (napi_get_array_length(env, args[0], &k) != napi_ok || k == 0) throw std::runtime_error("concat: parts must be a non-empty array");
+    std::vector<int64_t> d(k + 1);
+    readDims(env, args[2], d.data(), k + 1);
+    const int64_t outer = d[0];
+    std::vector<int64_t> inner(d.begin() + 1, d.end());
+    std::vector<float*> parts(k);
+    int64_t total = 0;
+    for (uint32_t i = 0; i < k; i++) {
+      napi_value e;
+      if (napi_get_element(env, args[0], i, &e) != napi_ok) throw std::runtime_error("concat: bad part");
+      if (inner[i] < 0) throw std::runtime_error("concat: bad dims");
+      parts[i] = floatData(env, e, outer * inner[i], "part");
+      total += inner[i];
+    }
+    bool split = false;
+    if (napi_get_value_bool(env, args[3], &split) != napi_ok) throw std::runtime_error("concat: split must be a boolean");
+    runConcat(parts, inner, floatData(env, args[1], outer * total, "whole"), outer, split);
+    return static_cast<napi_value>(nullptr);
+  });
+}
+
+// elementwiseThreads() -> threads the element-wise kernels use (OMP_NUM_THREADS at load, at most 8).
+napi_value ElementwiseThreads(napi_env env, napi_callback_info) {
+  napi_value out;
+  napi_create_int32(env, BlockPool::get().threads(), &out);
+  return out;
+}
+
+// ==== end of the element-wise kernels ===============================================================
+
 napi_value Version(napi_env env, napi_callback_info) {
   const dnnl_version_t* v = dnnl_version();
   std::string s = std::to_string(v->major) + "." + std::to_string(v->minor) + "." + std::to_string(v->patch);
@@ -467,8 +820,14 @@ napi_value Init(napi_env env, napi_value exports) {
       {"matmul", nullptr, MatMul, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"sumLeading", nullptr, SumLeading, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"version", nullptr, Version, nullptr, nullptr, nullptr, napi_default, nullptr},
+      // The element-wise kernels.
+      {"binary", nullptr, Binary, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"unary", nullptr, Unary, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"stepGrad", nullptr, StepGrad, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"concat", nullptr, Concat, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"elementwiseThreads", nullptr, ElementwiseThreads, nullptr, nullptr, nullptr, napi_default, nullptr},
   };
-  napi_define_properties(env, exports, 6, props);
+  napi_define_properties(env, exports, sizeof(props) / sizeof(props[0]), props);
   return exports;
 }
 

@@ -12,6 +12,13 @@
  * One kernel of its own, `MedsynthConvPerExample` (wasm only): per-example conv weight gradients and their
  * squared norms, one batch-1 backward-weights convolution per example, for src/privacy's per-example
  * norms; offered to src/privacy through the hook in src/core/accelerators.ts.
+ *
+ * Element-wise float32 kernels on both cores (plain C++, a calling thread plus helpers, above a measured
+ * size, NATIVE_MIN): Add, Sub, Multiply, RealDiv for same shapes, a scalar, or a row broadcast along the
+ * last axis; LeakyRelu and Relu; Concat and SplitV along any axis; and `MedsynthLeakyReluGrad`,
+ * dx = dy · step(x, alpha) in one pass, which src/backend/gradients.ts uses for the LeakyRelu and Relu
+ * gradients. Their results are the cpu backend's bits (one IEEE float32 operation per element), for any
+ * thread count.
  */
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -26,6 +33,11 @@ interface Addon {
   convPerExample(x: Float32Array, dy: Float32Array, out: Float32Array | null, dims: number[], norms: Float32Array | null): void;
   convPerExampleLayout(dims: number[]): { size: number; index: Int32Array };
   version(): string;
+  binary(op: 0 | 1 | 2 | 3, a: Float32Array, b: Float32Array, out: Float32Array, dims: number[]): void;
+  unary(kind: 0 | 1, x: Float32Array, out: Float32Array, n: number, alpha: number): void;
+  stepGrad(dy: Float32Array, x: Float32Array, dx: Float32Array, n: number, alpha: number): void;
+  concat(parts: Float32Array[], whole: Float32Array, dims: number[], split: boolean): void;
+  elementwiseThreads(): number;
 }
 
 interface WasmBackendLike {
@@ -231,6 +243,172 @@ function leadingReduceKernel(lib: Addon, fallback: KernelFunc, mean: boolean): K
   };
 }
 
+// ---- Element-wise kernels (native/medsynth_dnnl.cc, "Element-wise float32 kernels") ----------------
+
+/**
+ * Below these many output elements the wasm kernels are as quick as a call into the addon (measured on
+ * 2 cores, eval/results/throughput.md 2026-12-05): an N-API call and waking the helper thread cost a few
+ * microseconds. wasm's Add/Sub/Multiply/RealDiv (XNNPACK) and Relu (a clamp) are SIMD loops already, and
+ * over a few hundred thousand elements memory bandwidth bounds both, so the addon wins only by its second
+ * core, when that core is free. wasm's LeakyRelu is a scalar loop and the composed gradient two kernels
+ * (step, multiply): the addon is 5–30× faster from a few thousand elements. Concat's short-block path
+ * (src/backend/wasm-kernels.ts) is a JavaScript loop.
+ */
+export const NATIVE_MIN = {
+  binary: 32768,
+  relu: 131072,
+  leakyRelu: 2048,
+  concat: 16384,
+} as const;
+
+/** The gradient kernel of LeakyReLU and ReLU: inputs {dy, x}, attrs {alpha}; dx = dy · step(x, alpha). */
+export const LEAKY_RELU_GRAD = 'MedsynthLeakyReluGrad';
+
+const elementwiseCalls = new Map<string, number>();
+
+/** How many times the addon ran the element-wise kernel `name` (a diagnostic; the tests read it). */
+export function nativeElementwiseCalls(name: string): number {
+  return elementwiseCalls.get(name) ?? 0;
+}
+
+function counted(name: string): void {
+  elementwiseCalls.set(name, (elementwiseCalls.get(name) ?? 0) + 1);
+}
+
+const sizeOf = (shape: readonly number[]) => shape.reduce((a, b) => a * b, 1);
+
+/**
+ * How an operand of a binary op with output [..., C] of n elements is read: 0 one value per output
+ * element (same shape, up to leading 1s), 1 a scalar, 2 a [C] (or [1, ..., 1, C]) row broadcast along
+ * the last axis; -1 any other broadcast, which stays on wasm.
+ */
+function operandKind(shape: readonly number[], n: number, cols: number): 0 | 1 | 2 | -1 {
+  const size = sizeOf(shape);
+  if (size === n) return 0;
+  if (size === 1) return 1;
+  if (size === cols && shape[shape.length - 1] === cols) return 2;
+  return -1;
+}
+
+/**
+ * Add, Sub, Multiply, RealDiv of float32 tensors, same shape or one operand a scalar or a last-axis row:
+ * out = a op b, one float32 operation per element, the same bits as the cpu backend.
+ */
+function binaryKernel(op: 0 | 1 | 2 | 3, name: string, lib: Addon, fallback: KernelFunc): KernelFunc {
+  return (args) => {
+    const { a, b } = args.inputs as { a: TensorInfo; b: TensorInfo };
+    if (!enabled || a.dtype !== 'float32' || b.dtype !== 'float32') return fallback(args);
+    const shape = backend_util.assertAndGetBroadcastShape(a.shape, b.shape);
+    const n = sizeOf(shape);
+    if (n < NATIVE_MIN.binary) return fallback(args);
+    const cols = shape[shape.length - 1]!;
+    const ka = operandKind(a.shape, n, cols);
+    const kb = operandKind(b.shape, n, cols);
+    if (ka < 0 || kb < 0) return fallback(args);
+    const backend = args.backend as unknown as WasmBackendLike;
+    const out = backend.makeOutput(shape, 'float32');
+    lib.binary(op, backend.typedArrayFromHeap(a), backend.typedArrayFromHeap(b), backend.typedArrayFromHeap(out), [n, cols, ka, kb]);
+    counted(name);
+    return out;
+  };
+}
+
+/** LeakyRelu (kind 0) and Relu (kind 1) forward, as the cpu backend computes them. */
+function unaryKernel(kind: 0 | 1, name: string, lib: Addon, fallback: KernelFunc): KernelFunc {
+  return (args) => {
+    const { x } = args.inputs as { x: TensorInfo };
+    const n = sizeOf(x.shape);
+    if (!enabled || x.dtype !== 'float32' || n < (kind === 0 ? NATIVE_MIN.leakyRelu : NATIVE_MIN.relu)) return fallback(args);
+    const alpha = kind === 0 ? (args.attrs as unknown as { alpha: number }).alpha : 0;
+    const backend = args.backend as unknown as WasmBackendLike;
+    const out = backend.makeOutput([...x.shape], 'float32');
+    lib.unary(kind, backend.typedArrayFromHeap(x), backend.typedArrayFromHeap(out), n, alpha);
+    counted(name);
+    return out;
+  };
+}
+
+/**
+ * dx = dy · step(x, alpha) in one pass (src/backend/gradients.ts calls it for LeakyRelu and Relu where it is
+ * registered). Small or non-float32 tensors take the same formula in JavaScript on the heap views: a
+ * product of two float32 values rounded once to float32 either way, so the bits do not depend on the path.
+ */
+function stepGradKernel(lib: Addon): KernelFunc {
+  return (args) => {
+    const { dy, x } = args.inputs as { dy: TensorInfo; x: TensorInfo };
+    const { alpha } = args.attrs as unknown as { alpha: number };
+    const n = sizeOf(x.shape);
+    if (sizeOf(dy.shape) !== n) throw new Error(`internal error: ${LEAKY_RELU_GRAD} given dy ${dy.shape} for x ${x.shape}`);
+    const backend = args.backend as unknown as WasmBackendLike & { typedArrayFromHeap(info: TensorInfo): Float32Array | Int32Array | Uint8Array };
+    const out = backend.makeOutput([...x.shape], 'float32');
+    const o = backend.typedArrayFromHeap(out);
+    const dv = backend.typedArrayFromHeap(dy);
+    const xv = backend.typedArrayFromHeap(x);
+    if (enabled && n >= NATIVE_MIN.leakyRelu && dy.dtype === 'float32' && x.dtype === 'float32') {
+      lib.stepGrad(dv, xv, o, n, alpha);
+      counted(LEAKY_RELU_GRAD);
+      return out;
+    }
+    const a = Math.fround(alpha);
+    for (let i = 0; i < n; i++) {
+      const xi = xv[i]!;
+      o[i] = dv[i]! * (Number.isNaN(xi) ? NaN : xi > 0 ? 1 : a);
+    }
+    return out;
+  };
+}
+
+/** Axis and inner block sizes of a Concat (inputs) or SplitV (outputs), each part seen as [outer, inner]. */
+function blocks(shapes: readonly (readonly number[])[], axis: number): { outer: number; inner: number[] } {
+  return { outer: sizeOf(shapes[0]!.slice(0, axis)), inner: shapes.map((s) => sizeOf(s.slice(axis))) };
+}
+
+/** Concat of float32 tensors along any axis: rows of [outer, Σ inner] filled from each input's [outer, inner]. */
+function concatKernel(lib: Addon, fallback: KernelFunc): KernelFunc {
+  return (args) => {
+    const list = args.inputs as unknown as TensorInfo[];
+    const rank = list[0]!.shape.length;
+    const axisRaw = (args.attrs as unknown as { axis: number | number[] }).axis;
+    let axis = Array.isArray(axisRaw) ? axisRaw[0]! : axisRaw;
+    if (axis < 0) axis += rank;
+    const shape = [...list[0]!.shape];
+    shape[axis] = list.reduce((a, t) => a + t.shape[axis]!, 0);
+    const fits = list.length >= 2 && list.every((t) => t.dtype === 'float32' && sizeOf(t.shape) > 0 && t.shape.length === rank && t.shape.every((d, i) => i === axis || d === shape[i]));
+    if (!enabled || !fits || sizeOf(shape) < NATIVE_MIN.concat) return fallback(args);
+    const { outer, inner } = blocks(list.map((t) => t.shape), axis);
+    const backend = args.backend as unknown as WasmBackendLike;
+    const out = backend.makeOutput(shape, 'float32');
+    lib.concat(list.map((t) => backend.typedArrayFromHeap(t)), backend.typedArrayFromHeap(out), [outer, ...inner], false);
+    counted('Concat');
+    return out;
+  };
+}
+
+/** SplitV of a float32 tensor (the gradient of Concat): the inverse copy. */
+function splitKernel(lib: Addon, fallback: KernelFunc): KernelFunc {
+  return (args) => {
+    const { x } = args.inputs as { x: TensorInfo };
+    const { numOrSizeSplits, axis: axisRaw } = args.attrs as unknown as { numOrSizeSplits: number | number[]; axis: number | number[] };
+    const rank = x.shape.length;
+    let axis = Array.isArray(axisRaw) ? axisRaw[0]! : axisRaw;
+    if (axis < 0) axis += rank;
+    const dim = x.shape[axis]!;
+    const sizes = typeof numOrSizeSplits === 'number' ? new Array<number>(numOrSizeSplits).fill(dim / numOrSizeSplits) : [...numOrSizeSplits];
+    const minus = sizes.indexOf(-1);
+    if (minus >= 0) sizes[minus] = dim - sizes.reduce((a, v, i) => (i === minus ? a : a + v), 0);
+    const valid = sizes.every((v) => Number.isInteger(v) && v > 0) && sizes.reduce((a, v) => a + v, 0) === dim;
+    if (!enabled || x.dtype !== 'float32' || !valid || sizes.length < 2 || sizeOf(x.shape) < NATIVE_MIN.concat) return fallback(args);
+    const shapes = sizes.map((v) => x.shape.map((d, i) => (i === axis ? v : d)));
+    const { outer, inner } = blocks(shapes, axis);
+    const backend = args.backend as unknown as WasmBackendLike;
+    const outs = shapes.map((s) => backend.makeOutput(s, 'float32'));
+    // Views after all allocations (a heap growth detaches older ones).
+    lib.concat(outs.map((t) => backend.typedArrayFromHeap(t)), backend.typedArrayFromHeap(x), [outer, ...inner], true);
+    counted('SplitV');
+    return outs;
+  };
+}
+
 /**
  * Puts the native kernels in front of the current wasm ones (call after the wasm kernels are
  * registered, before the backend starts). Returns what was loaded, or null when the addon is absent.
@@ -253,12 +431,21 @@ export function registerNativeKernels(): NativeInfo | null {
     wrap('BatchMatMul', (f) => matMulKernel(lib, f)),
     wrap('Sum', (f) => leadingReduceKernel(lib, f, false)),
     wrap('Mean', (f) => leadingReduceKernel(lib, f, true)),
+    wrap('Add', (f) => binaryKernel(0, 'Add', lib, f)),
+    wrap('Sub', (f) => binaryKernel(1, 'Sub', lib, f)),
+    wrap('Multiply', (f) => binaryKernel(2, 'Multiply', lib, f)),
+    wrap('RealDiv', (f) => binaryKernel(3, 'RealDiv', lib, f)),
+    wrap('LeakyRelu', (f) => unaryKernel(0, 'LeakyRelu', lib, f)),
+    wrap('Relu', (f) => unaryKernel(1, 'Relu', lib, f)),
+    wrap('Concat', (f) => concatKernel(lib, f)),
+    wrap('SplitV', (f) => splitKernel(lib, f)),
   ];
   for (const c of configs) {
     if (!c) continue;
     tf.unregisterKernel(c.kernelName, c.backendName);
     tf.registerKernel(c);
   }
+  if (!tf.getKernel(LEAKY_RELU_GRAD, 'wasm')) tf.registerKernel({ kernelName: LEAKY_RELU_GRAD, backendName: 'wasm', kernelFunc: stepGradKernel(lib) });
   if (!tf.getKernel(CONV_PER_EXAMPLE, 'wasm')) tf.registerKernel({ kernelName: CONV_PER_EXAMPLE, backendName: 'wasm', kernelFunc: convPerExampleKernel(lib) });
   setConvPerExample(perExampleHook(lib));
   return (registered = { library: 'oneDNN', version: lib.version(), path: addonPath });

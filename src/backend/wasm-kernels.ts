@@ -277,6 +277,20 @@ const identity: KernelFunc = ({ inputs, backend }) => {
   return { dataId: x.dataId, shape: [...x.shape], dtype: x.dtype };
 };
 
+/**
+ * Cast to the dtype the tensor already has shares the buffer, as Identity above (the wasm kernel copies).
+ * tfjs's gradients of Multiply, RealDiv, Square, Sqrt, Abs and moments() cast float32 operands to float32,
+ * 55 full-size copies per gan28 step; the cpu backend shares the data in this case too.
+ */
+function makeCast(original: KernelFunc): KernelFunc {
+  return (args) => {
+    const { x } = args.inputs as { x: TensorInfo };
+    const { dtype } = args.attrs as unknown as { dtype: string };
+    if (dtype !== x.dtype || dtype === 'string' || dtype === 'complex64') return original(args);
+    return identity(args);
+  };
+}
+
 export const wasmKernels: KernelConfig[] = [
   { kernelName: 'Conv2DBackpropFilter', backendName: 'wasm', kernelFunc: conv2dBackpropFilter },
   { kernelName: 'Conv2DBackpropInput', backendName: 'wasm', kernelFunc: conv2dBackpropInput },
@@ -284,13 +298,14 @@ export const wasmKernels: KernelConfig[] = [
 
 let registered = false;
 
-/** Registers (or replaces) the wasm conv-gradient and matmul kernels. Idempotent. */
+/** Registers (or replaces) the wasm conv-gradient, matmul, concat, split, identity and cast kernels. Idempotent. */
 export function registerWasmKernels(): void {
   if (registered) return;
   const matMul = tf.getKernel('BatchMatMul', 'wasm');
   const concat = tf.getKernel('Concat', 'wasm');
   const splitV = tf.getKernel('SplitV', 'wasm');
   const ident = tf.getKernel('Identity', 'wasm');
+  const cast = tf.getKernel('Cast', 'wasm');
   const kernels = [...wasmKernels];
   if (matMul) {
     // Keep the original's setupFunc: it binds the wasm function the original kernelFunc calls.
@@ -306,6 +321,7 @@ export function registerWasmKernels(): void {
       setupFunc: ident.setupFunc,
     });
   }
+  if (cast) kernels.push({ kernelName: 'Cast', backendName: 'wasm', kernelFunc: makeCast(cast.kernelFunc), setupFunc: cast.setupFunc });
   if (splitV) kernels.push({ kernelName: 'SplitV', backendName: 'wasm', kernelFunc: makeSplitV(splitV.kernelFunc), setupFunc: splitV.setupFunc });
   for (const k of kernels) {
     if (tf.getKernel(k.kernelName, k.backendName)) tf.unregisterKernel(k.kernelName, k.backendName);

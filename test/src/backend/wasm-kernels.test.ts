@@ -107,3 +107,24 @@ describe.each([
     setNativeKernelsEnabled(true);
   });
 });
+
+describe('wasm Cast to the same dtype', () => {
+  it('shares the buffer (no copy) and keeps it alive after the source is disposed', async () => {
+    await initBackend('wasm');
+    const buffers = tf.engine().backend.numDataIds();
+    const x = tf.tensor([1.5, -0, NaN, 3], [2, 2]);
+    const y = tf.cast(x, 'float32');
+    expect(y.dataId).toBe(x.dataId);
+    expect(tf.engine().backend.numDataIds() - buffers).toBe(1); // one buffer for both
+    x.dispose();
+    expect(Array.from(y.dataSync())).toEqual([1.5, -0, NaN, 3]);
+    y.dispose();
+    expect(tf.engine().backend.numDataIds()).toBe(buffers);
+    // A cast that changes the dtype still converts.
+    const b = tf.tensor([true, false], [2], 'bool');
+    const f = tf.cast(b, 'float32');
+    expect(f.dtype).toBe('float32');
+    expect(Array.from(f.dataSync())).toEqual([1, 0]);
+    tf.dispose([b, f]);
+  });
+});
