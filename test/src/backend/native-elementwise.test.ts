@@ -21,12 +21,15 @@ const addon = loadNativeAddon();
 
 const SPECIAL = [0, -0, Infinity, -Infinity, NaN, 1e-40, -1e-40, 3.4e38, -3.4e38, 1, -1];
 
-/** Normal values, with every 97th element a special one (zeros, infinities, NaN, subnormals, huge). */
+/**
+ * Normal values, with every 97th element a special one (zeros, infinities, NaN, subnormals, huge), at
+ * places that depend on the seed: two operands do not have their special values at the same elements.
+ */
 function values(shape: number[], seed: number, dtype: 'float32' | 'int32' = 'float32'): tf.Tensor {
   const rng = new Rng(seed);
   const n = shape.reduce((a, b) => a * b, 1);
   if (dtype === 'int32') return tf.tensor(Int32Array.from({ length: n }, () => rng.int(200) - 100), shape, 'int32');
-  const v = Float32Array.from({ length: n }, (_, i) => (i % 97 === 13 ? SPECIAL[(i / 97) % SPECIAL.length | 0]! : rng.normal()));
+  const v = Float32Array.from({ length: n }, (_, i) => (i % 97 === seed % 97 ? SPECIAL[(i / 97) % SPECIAL.length | 0]! : rng.normal()));
   return tf.tensor(v, shape);
 }
 
