@@ -332,6 +332,7 @@ function unaryKernel(kind: 0 | 1, name: string, lib: Addon, fallback: KernelFunc
  * dx = dy · step(x, alpha) in one pass (src/backend/gradients.ts calls it for LeakyRelu and Relu where it is
  * registered). Small or non-float32 tensors take the same formula in JavaScript on the heap views: a
  * product of two float32 values rounded once to float32 either way, so the bits do not depend on the path.
+ * With the native kernels turned off, it is the wasm Step and Multiply kernels, as without the addon.
  */
 function stepGradKernel(lib: Addon): KernelFunc {
   return (args) => {
@@ -339,12 +340,21 @@ function stepGradKernel(lib: Addon): KernelFunc {
     const { alpha } = args.attrs as unknown as { alpha: number };
     const n = sizeOf(x.shape);
     if (sizeOf(dy.shape) !== n) throw new Error(`internal error: ${LEAKY_RELU_GRAD} given dy ${dy.shape} for x ${x.shape}`);
-    const backend = args.backend as unknown as WasmBackendLike & { typedArrayFromHeap(info: TensorInfo): Float32Array | Int32Array | Uint8Array };
+    const backend = args.backend as unknown as WasmBackendLike & {
+      typedArrayFromHeap(info: TensorInfo): Float32Array | Int32Array | Uint8Array;
+      disposeData(dataId: object): boolean;
+    };
+    if (!enabled) {
+      const step = tf.getKernel('Step', 'wasm')!.kernelFunc({ inputs: { x }, attrs: { alpha }, backend: args.backend }) as TensorInfo;
+      const out = tf.getKernel('Multiply', 'wasm')!.kernelFunc({ inputs: { a: dy, b: step }, attrs: {}, backend: args.backend }) as TensorInfo;
+      backend.disposeData(step.dataId);
+      return out;
+    }
     const out = backend.makeOutput([...x.shape], 'float32');
     const o = backend.typedArrayFromHeap(out);
     const dv = backend.typedArrayFromHeap(dy);
     const xv = backend.typedArrayFromHeap(x);
-    if (enabled && n >= NATIVE_MIN.leakyRelu && dy.dtype === 'float32' && x.dtype === 'float32') {
+    if (n >= NATIVE_MIN.leakyRelu && dy.dtype === 'float32' && x.dtype === 'float32') {
       lib.stepGrad(dv, xv, o, n, alpha);
       counted(LEAKY_RELU_GRAD);
       return out;

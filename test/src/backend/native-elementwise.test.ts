@@ -13,7 +13,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { describe, expect, it } from 'vitest';
 import { initBackend } from '../../../src/backend/index.js';
-import { LEAKY_RELU_GRAD, NATIVE_MIN, loadNativeAddon, nativeElementwiseCalls } from '../../../src/backend/native.js';
+import { LEAKY_RELU_GRAD, NATIVE_MIN, loadNativeAddon, nativeElementwiseCalls, setNativeKernelsEnabled } from '../../../src/backend/native.js';
 import { Rng } from '../../../src/core/rng.js';
 
 process.env.OMP_NUM_THREADS = '2';
@@ -153,6 +153,18 @@ describe.skipIf(!addon)('native element-wise kernels against the cpu backend (sk
       });
     }
   }
+
+  it('with the native kernels turned off, the LeakyRelu gradient is the wasm Step and Multiply: the same bits, nothing left behind', async () => {
+    await initBackend('wasm');
+    const buffers = tf.engine().backend.numDataIds();
+    setNativeKernelsEnabled(false);
+    try {
+      await check(LEAKY_RELU_GRAD, 0, () => tf.grad((x: tf.Tensor) => tf.sum(tf.mul(tf.leakyRelu(x, 0.2), values(BIG, 5))))(values(BIG, 4)));
+    } finally {
+      setNativeKernelsEnabled(true);
+    }
+    expect(tf.engine().backend.numDataIds()).toBe(buffers);
+  });
 
   for (const shape of [[16, 32, 32, 32], [64, 6272], [20, 30]]) {
     const n = shape.reduce((a, b) => a * b, 1);
