@@ -250,13 +250,14 @@ function leadingReduceKernel(lib: Addon, fallback: KernelFunc, mean: boolean): K
  * 2 cores, eval/results/throughput.md 2026-12-05): an N-API call and waking the helper thread cost a few
  * microseconds. wasm's Add/Sub/Multiply/RealDiv (XNNPACK) and Relu (a clamp) are SIMD loops already, and
  * over a few hundred thousand elements memory bandwidth bounds both, so the addon wins only by its second
- * core, when that core is free. wasm's LeakyRelu is a scalar loop and the composed gradient two kernels
- * (step, multiply): the addon is 3–17× faster from 2048 to 800K elements. Concat's short-block path
- * (src/backend/wasm-kernels.ts) is a JavaScript loop.
+ * core, when that core is free (Relu: 10 % slower up to 262K elements when it was not). wasm's LeakyRelu is
+ * a scalar loop (the addon: 2× faster at 2048 elements, 10× at 800K), the composed gradient two kernels
+ * (step, multiply: the addon 1.6–2×), and Concat's short-block path (src/backend/wasm-kernels.ts) a
+ * JavaScript loop (the addon 2.5–3×).
  */
 export const NATIVE_MIN = {
   binary: 32768,
-  relu: 131072,
+  relu: 524288,
   leakyRelu: 2048,
   concat: 16384,
 } as const;
