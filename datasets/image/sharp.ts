@@ -42,8 +42,16 @@ export function decoderChoice(env: NodeJS.ProcessEnv = process.env): DecoderChoi
 const workerSource = (): string => `
 const { workerData } = require('node:worker_threads');
 ${resizeSource()}
-const sharp = workerData.sharpPath ? require(workerData.sharpPath) : null;
-if (sharp) sharp.cache(false);
+// sharp is loaded on first use: a folder of JPEGs (libjpeg-turbo below) never needs it, and loading libvips
+// is a good part of a worker's start-up.
+let sharpModule;
+function sharpLib() {
+  if (sharpModule === undefined) {
+    sharpModule = workerData.sharpPath ? require(workerData.sharpPath) : null;
+    if (sharpModule) sharpModule.cache(false);
+  }
+  return sharpModule;
+}
 const port = workerData.port;
 const counter = new Int32Array(workerData.counter);
 const size = workerData.size;
@@ -72,7 +80,7 @@ function decodeJpeg(bytes) {
   return { width: fi.width, height: fi.height, channels: fi.componentCount, bitDepth: 8, data, scale: 1 / 255 };
 }
 async function decodeSharp(bytes) {
-  const img = sharp(bytes, { failOn: 'warning', limitInputPixels: false }).keepIccProfile();
+  const img = sharpLib()(bytes, { failOn: 'warning', limitInputPixels: false }).keepIccProfile();
   const meta = await img.metadata();
   if (meta.isPalette || meta.space === 'cmyk' || !(meta.format === 'png' || meta.format === 'jpeg')) return null;
   const sixteen = meta.depth === 'ushort';
@@ -95,7 +103,7 @@ function resized(img) {
 // loading thread decodes it, which gives the one-line error if the file is bad).
 port.on('message', async (batch) => {
   // sharp's decodes start at once, so libvips works on them in parallel on its own threads.
-  const viaSharp = batch.files.map((f) => (jpegDecoder && f.jpeg) || !sharp ? null : decodeSharp(f.bytes).catch(() => null));
+  const viaSharp = batch.files.map((f) => (jpegDecoder && f.jpeg) || !workerData.sharpPath ? null : decodeSharp(f.bytes).catch(() => null));
   const items = [];
   const transfer = [];
   for (let k = 0; k < batch.files.length; k++) {
@@ -110,7 +118,7 @@ port.on('message', async (batch) => {
         } catch {
           r = null; // corrupt: the pure-JS path gives the one-line error
         }
-        if (r === undefined && sharp) img = await decodeSharp(batch.files[k].bytes).catch(() => null);
+        if (r === undefined && workerData.sharpPath) img = await decodeSharp(batch.files[k].bytes).catch(() => null);
         else if (r) {
           img = r;
           px = resized(r); // now, before anything else can use the decoder's memory
@@ -208,6 +216,8 @@ class DecodePool {
       transferList: [port2],
     });
     worker.unref();
+    live++;
+    worker.once('exit', () => live--);
     this.workers.push({ worker, port: port1, files: 0 });
   }
 
@@ -262,6 +272,12 @@ class DecodePool {
   }
 }
 
+/** Decoding workers started and not yet exited (tests check that a load leaves none behind). */
+let live = 0;
+export function liveDecodeWorkers(): number {
+  return live;
+}
+
 /** An image as the loading thread decodes it: samples at their stored precision, `scale` maps them to [0, 1]. */
 type Pixels = StoredImage | (DecodedImage & { scale: 1 });
 
@@ -302,19 +318,20 @@ export function decodeResizeEach(
   size: number,
   channels: 1 | 3 | undefined,
   onImage: (i: number, info: ImageInfo, pixels: Float32Array) => void,
+  /** Worker threads (default `decodeWorkers()`); 0: everything on this thread with the pure-JS decoders (tests). */
+  workers = decodeWorkers(),
 ): 'sharp' | 'js' {
   const here = (bytes: Uint8Array, i: number): void => {
     const img: Pixels = isDicom(bytes) ? dicomFirstFrame(bytes, where(i)) : decodeImageStored(bytes, where(i));
     onImage(i, img, toSquarePixels(img.data, img.width, img.height, img.channels, img.scale, size, channels ?? img.channels));
   };
-  const useSharp = sharpAvailable();
-  if (!useSharp && (libjpegModule() === null || libjpegPaths() === null)) {
+  const useSharp = workers > 0 && sharpAvailable();
+  if (!useSharp && (workers === 0 || libjpegModule() === null || libjpegPaths() === null)) {
     for (let i = 0; i < n; i++) here(read(i), i);
     return 'js';
   }
   const jpegOk = (bytes: Uint8Array): boolean => detectFormat(bytes) === 'jpeg' && jpegReadyForLibjpeg(bytes);
   const toWorker = (bytes: Uint8Array): boolean => !isDicom(bytes) && (useSharp || jpegOk(bytes));
-  const workers = decodeWorkers();
   const pool = new DecodePool(workers, useSharp, size, channels ?? 0);
   type Batch = { id: number; files: Array<{ bytes: Uint8Array; jpeg: boolean }>; bytes: number; posted: boolean; items?: WorkerItem[] };
   // Files read and not yet handed over, in file order; `batch` is unset for files decoded here.
