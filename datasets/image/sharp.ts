@@ -1,21 +1,26 @@
 /**
- * The fast PNG/JPEG decoder: `sharp` (libvips with libjpeg-turbo and libpng) decodes in a worker thread,
- * medsynth's own crop/convert/resize (resize.ts) does the rest, so both decoders give the same
- * preprocessing. In that worker, JPEGs with 1 or 3 components are decoded by the same libjpeg-turbo
- * compiled to WebAssembly that the pure-JS path uses (libjpeg.ts): identical samples to sharp's, at about a
- * third of sharp's per-file cost for small images (eval/results/load.md).
+ * Decoding worker threads: each file is decoded, centre-cropped, converted and resized (resize.ts, the same
+ * functions as on the loading thread, so the pixels are bit-identical) in one of several worker threads,
+ * one per core; the loading thread only reads, hashes, hands out batches of files and assembles the results
+ * in file order. Decoders in a worker: JPEGs with 1 or 3 components by libjpeg-turbo compiled to
+ * WebAssembly (libjpeg.ts; about a third of sharp's per-file cost for small images), everything else by
+ * `sharp` (libvips with libjpeg-turbo and libpng) when it is installed, loaded on first use.
  *
- * Why a worker. `loadDataset` is synchronous (every command and stage calls it that way), while sharp
- * only has an async API. One worker thread runs sharp; the loading thread posts the file bytes to it
- * (transferred, not copied) and blocks on a shared counter (`Atomics.wait`) until a result is ready,
- * then takes it with `receiveMessageOnPort`. Several decodes are in flight at once, so libvips decodes
- * on libuv's thread pool while this thread resizes the previous image: the work spreads over the cores.
+ * Why workers. `loadDataset` is synchronous (every command and stage calls it that way), while sharp only
+ * has an async API, and one thread cannot use two cores. The loading thread posts batches of file bytes
+ * (copied; it keeps its own for a fallback) and blocks on a shared counter (`Atomics.wait`) until the batch
+ * it needs next is back, then takes replies with `receiveMessageOnPort`; the resized float32 pixels come
+ * back transferred, not copied. Workers never see file names, are unref'd and are terminated after every
+ * load, so they never keep the process alive.
  *
- * Which decoder: `MEDSYNTH_DECODER=auto` (default) uses sharp when it loads, else the pure-JS decoders
- * in decode.ts; `js` forces the pure-JS path; `sharp` demands sharp (ConfigError when it is missing).
- * Any file sharp declines (corrupt, truncated: sharp fails on libjpeg/libpng warnings; palette PNGs,
- * whose grey/colour rule is the palette's; CMYK JPEGs) goes to the pure-JS decoder, which then either
- * decodes it or throws its one-line DatasetError, so messages do not depend on the decoder.
+ * Which decoder: `MEDSYNTH_DECODER=auto` (default) uses sharp when it loads, else the pure-JS decoders in
+ * decode.ts (then the workers take JPEGs only, and PNGs are decoded on the loading thread); `js` forces the
+ * pure-JS path; `sharp` demands sharp (ConfigError when it is missing). `MEDSYNTH_DECODE_WORKERS` sets the
+ * number of threads (default: one per core, at most 4). Any file a worker declines (corrupt, truncated:
+ * sharp fails on libjpeg/libpng warnings; palette PNGs, whose grey/colour rule is the palette's; CMYK JPEGs;
+ * 8-bit grey PNGs, which sharp hands over as 3 channels) and DICOM files are decoded on the loading thread
+ * by the pure-JS decoders, which then either decode it or throw their one-line DatasetError naming the
+ * file, so messages do not depend on the decoder or the thread.
  */
 import { createRequire } from 'node:module';
 import { availableParallelism } from 'node:os';
