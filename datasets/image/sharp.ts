@@ -59,6 +59,7 @@ function sharpLib() {
 }
 const port = workerData.port;
 const counter = new Int32Array(workerData.counter);
+const claims = new Int32Array(workerData.claims);
 const size = workerData.size;
 const want = workerData.channels; // 1 or 3; 0: each image keeps its own colour class
 // JPEG with 1 or 3 components: libjpeg-turbo in WebAssembly (datasets/image/libjpeg.ts; the module the
@@ -107,6 +108,8 @@ function resized(img) {
 // One message is a batch of files; the reply lists them in order, each resized or declined (null: the
 // loading thread decodes it, which gives the one-line error if the file is bad).
 port.on('message', async (batch) => {
+  // The loading thread may have taken this batch itself (while this thread was starting): then skip it.
+  if (Atomics.compareExchange(claims, batch.id, 0, 1) !== 0) return;
   // sharp's decodes start at once, so libvips works on them in parallel on its own threads.
   const viaSharp = batch.files.map((f) => (jpegDecoder && f.jpeg) || !workerData.sharpPath ? null : decodeSharp(f.bytes).catch(() => null));
   const items = [];
@@ -193,12 +196,15 @@ export function sharpAvailable(env: NodeJS.ProcessEnv = process.env): boolean {
 class DecodePool {
   private readonly workers: Array<{ worker: Worker; port: MessagePort; files: number }> = [];
   private readonly counter = new Int32Array(new SharedArrayBuffer(4));
+  /** Per batch: 0 unclaimed, 1 taken by its worker, 2 taken by the loading thread. */
+  private readonly claims: Int32Array;
   private readonly replies = new Map<number, WorkerItem[]>();
   private readonly owner = new Map<number, { w: number; files: number }>();
   private readonly data: object;
 
   constructor(
     private readonly max: number,
+    batches: number,
     withSharp: boolean,
     size: number,
     channels: 1 | 3 | 0,
@@ -207,7 +213,8 @@ class DecodePool {
     if (withSharp && path === null) throw new Error('internal error: DecodePool built with sharp, which does not load (check sharpAvailable first)');
     const paths = libjpegPaths();
     const module = libjpegModule();
-    this.data = { sharpPath: path, counter: this.counter.buffer, size, channels, libjpeg: paths && module ? { js: paths.js, module } : null };
+    this.claims = new Int32Array(new SharedArrayBuffer(4 * Math.max(1, batches)));
+    this.data = { sharpPath: path, counter: this.counter.buffer, claims: this.claims.buffer, size, channels, libjpeg: paths && module ? { js: paths.js, module } : null };
   }
 
   private start(): void {
@@ -240,8 +247,19 @@ class DecodePool {
     this.owner.set(id, { w, files: files.length });
   }
 
-  /** Blocks until batch `id` is back. Sync point: the calling thread sleeps in Atomics.wait. */
-  take(id: number): WorkerItem[] {
+  /**
+   * Batch `id`'s items, or null when the worker has not started it and `steal` let this thread take it
+   * instead (the caller then decodes those files itself: at the start, while the workers are still
+   * starting, and whenever a worker lags). Otherwise blocks until the batch is back. Sync point: the
+   * calling thread sleeps in Atomics.wait.
+   */
+  take(id: number, steal: boolean): WorkerItem[] | null {
+    if (steal && !this.replies.has(id) && Atomics.compareExchange(this.claims, id, 0, 2) === 0) {
+      const o = this.owner.get(id)!;
+      this.owner.delete(id);
+      this.workers[o.w]!.files -= o.files;
+      return null;
+    }
     for (;;) {
       const got = this.replies.get(id);
       if (got) {
@@ -323,9 +341,13 @@ export function decodeResizeEach(
   size: number,
   channels: 1 | 3 | undefined,
   onImage: (i: number, info: ImageInfo, pixels: Float32Array) => void,
-  /** Worker threads (default `decodeWorkers()`); 0: everything on this thread with the pure-JS decoders (tests). */
-  workers = decodeWorkers(),
+  /**
+   * For tests: `workers`, the worker threads (default `decodeWorkers()`; 0: everything on this thread with
+   * the pure-JS decoders); `steal: false` keeps this thread from decoding batches of JPEGs itself.
+   */
+  opts: { workers?: number; steal?: boolean } = {},
 ): 'sharp' | 'js' {
+  const { workers = decodeWorkers(), steal = true } = opts;
   const here = (bytes: Uint8Array, i: number): void => {
     const img: Pixels = isDicom(bytes) ? dicomFirstFrame(bytes, where(i)) : decodeImageStored(bytes, where(i));
     onImage(i, img, toSquarePixels(img.data, img.width, img.height, img.channels, img.scale, size, channels ?? img.channels));
@@ -337,8 +359,8 @@ export function decodeResizeEach(
   }
   const jpegOk = (bytes: Uint8Array): boolean => detectFormat(bytes) === 'jpeg' && jpegReadyForLibjpeg(bytes);
   const toWorker = (bytes: Uint8Array): boolean => !isDicom(bytes) && (useSharp || jpegOk(bytes));
-  const pool = new DecodePool(workers, useSharp, size, channels ?? 0);
-  type Batch = { id: number; files: Array<{ bytes: Uint8Array; jpeg: boolean }>; bytes: number; posted: boolean; items?: WorkerItem[] };
+  const pool = new DecodePool(workers, n, useSharp, size, channels ?? 0);
+  type Batch = { id: number; files: Array<{ bytes: Uint8Array; jpeg: boolean }>; bytes: number; posted: boolean; items?: WorkerItem[] | null };
   // Files read and not yet handed over, in file order; `batch` is unset for files decoded here.
   const queue: Array<{ i: number; bytes: Uint8Array; batch?: Batch; k: number }> = [];
   let head = 0;
@@ -379,8 +401,10 @@ export function decodeResizeEach(
         continue;
       }
       if (!slot.batch.posted) flush(); // about to wait for it: send it now, however small
-      slot.batch.items ??= pool.take(slot.batch.id);
-      const item = slot.batch.items[slot.k];
+      // A batch of JPEGs that libjpeg-turbo takes may be decoded here instead: the same decoder and resize
+      // on either side give the same bits, while other files could meet another decoder here (pngjs).
+      if (slot.batch.items === undefined) slot.batch.items = pool.take(slot.batch.id, steal && slot.batch.files.every((f) => f.jpeg));
+      const item = slot.batch.items?.[slot.k];
       if (item) onImage(slot.i, item, item.pixels);
       else here(slot.bytes, slot.i);
     }
