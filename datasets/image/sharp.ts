@@ -242,7 +242,7 @@ class DecodePool {
       w = this.workers.length - 1;
     }
     const target = this.workers[w]!;
-    target.port.postMessage({ id, files });
+    target.port.postMessage({ id, files }, files.map((f) => f.bytes.buffer as ArrayBuffer));
     target.files += files.length;
     this.owner.set(id, { w, files: files.length });
   }
@@ -358,7 +358,6 @@ export function decodeResizeEach(
     return 'js';
   }
   const jpegOk = (bytes: Uint8Array): boolean => detectFormat(bytes) === 'jpeg' && jpegReadyForLibjpeg(bytes);
-  const toWorker = (bytes: Uint8Array): boolean => !isDicom(bytes) && (useSharp || jpegOk(bytes));
   const pool = new DecodePool(workers, n, useSharp, size, channels ?? 0);
   type Batch = { id: number; files: Array<{ bytes: Uint8Array; jpeg: boolean }>; bytes: number; posted: boolean; items?: WorkerItem[] | null };
   // Files read and not yet handed over, in file order; `batch` is unset for files decoded here.
@@ -378,11 +377,12 @@ export function decodeResizeEach(
       while (next < n && queue.length - head < workers * AHEAD_BATCHES * BATCH_FILES && queuedBytes < AHEAD_BYTES) {
         const bytes = read(next);
         queuedBytes += bytes.length;
-        if (toWorker(bytes)) {
+        const jpeg = jpegOk(bytes);
+        if (jpeg || (useSharp && !isDicom(bytes))) {
           // A copy goes to the worker (transferred); this thread keeps the bytes for a declined file.
           const copy = new Uint8Array(bytes);
           queue.push({ i: next, bytes, batch: open, k: open.files.length });
-          open.files.push({ bytes: copy, jpeg: jpegOk(bytes) });
+          open.files.push({ bytes: copy, jpeg });
           open.bytes += bytes.length;
           if (open.files.length >= BATCH_FILES || open.bytes >= BATCH_BYTES) flush();
         } else queue.push({ i: next, bytes, k: -1 });
