@@ -10,8 +10,10 @@
  * has an async API, and one thread cannot use two cores. The loading thread posts batches of file bytes
  * (copied; it keeps its own for a fallback) and blocks on a shared counter (`Atomics.wait`) until the batch
  * it needs next is back, then takes replies with `receiveMessageOnPort`; the resized float32 pixels come
- * back transferred, not copied. Workers never see file names, are unref'd and are terminated after every
- * load, so they never keep the process alive.
+ * back transferred, not copied. When the batch it needs next is all JPEGs and no worker has started it
+ * (while the workers boot, or when one lags behind), the loading thread claims it (a shared flag per batch)
+ * and decodes it itself with the same libjpeg-turbo and resize. Workers never see file names, are unref'd
+ * and are terminated after every load, so they never keep the process alive.
  *
  * Which decoder: `MEDSYNTH_DECODER=auto` (default) uses sharp when it loads, else the pure-JS decoders in
  * decode.ts (then the workers take JPEGs only, and PNGs are decoded on the loading thread); `js` forces the
