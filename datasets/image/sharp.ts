@@ -10,9 +10,9 @@
  * has an async API, and one thread cannot use two cores. The loading thread posts batches of file bytes
  * (copied; it keeps its own for a fallback) and blocks on a shared counter (`Atomics.wait`) until the batch
  * it needs next is back, then takes replies with `receiveMessageOnPort`; the resized float32 pixels come
- * back transferred, not copied. When the batch it needs next is all JPEGs and no worker has started it
- * (while the workers boot, or when one lags behind), the loading thread claims it (a shared flag per batch)
- * and decodes it itself with the same libjpeg-turbo and resize. Workers never see file names, are unref'd
+ * back transferred, not copied. (Letting the loading thread decode a batch no worker had started yet, and
+ * one worker plus the loading thread, measured no faster on 2 cores: eval/results/load.md.) Workers never
+ * see file names, are unref'd
  * and are terminated after every load, so they never keep the process alive.
  *
  * Which decoder: `MEDSYNTH_DECODER=auto` (default) uses sharp when it loads, else the pure-JS decoders in
@@ -61,7 +61,6 @@ function sharpLib() {
 }
 const port = workerData.port;
 const counter = new Int32Array(workerData.counter);
-const claims = new Int32Array(workerData.claims);
 const size = workerData.size;
 const want = workerData.channels; // 1 or 3; 0: each image keeps its own colour class
 // JPEG with 1 or 3 components: libjpeg-turbo in WebAssembly (datasets/image/libjpeg.ts; the module the
@@ -110,8 +109,6 @@ function resized(img) {
 // One message is a batch of files; the reply lists them in order, each resized or declined (null: the
 // loading thread decodes it, which gives the one-line error if the file is bad).
 port.on('message', async (batch) => {
-  // The loading thread may have taken this batch itself (while this thread was starting): then skip it.
-  if (Atomics.compareExchange(claims, batch.id, 0, 1) !== 0) return;
   // sharp's decodes start at once, so libvips works on them in parallel on its own threads.
   const viaSharp = batch.files.map((f) => (jpegDecoder && f.jpeg) || !workerData.sharpPath ? null : decodeSharp(f.bytes).catch(() => null));
   const items = [];
@@ -198,15 +195,12 @@ export function sharpAvailable(env: NodeJS.ProcessEnv = process.env): boolean {
 class DecodePool {
   private readonly workers: Array<{ worker: Worker; port: MessagePort; files: number }> = [];
   private readonly counter = new Int32Array(new SharedArrayBuffer(4));
-  /** Per batch: 0 unclaimed, 1 taken by its worker, 2 taken by the loading thread. */
-  private readonly claims: Int32Array;
   private readonly replies = new Map<number, WorkerItem[]>();
   private readonly owner = new Map<number, { w: number; files: number }>();
   private readonly data: object;
 
   constructor(
     private readonly max: number,
-    batches: number,
     withSharp: boolean,
     size: number,
     channels: 1 | 3 | 0,
@@ -215,8 +209,7 @@ class DecodePool {
     if (withSharp && path === null) throw new Error('internal error: DecodePool built with sharp, which does not load (check sharpAvailable first)');
     const paths = libjpegPaths();
     const module = libjpegModule();
-    this.claims = new Int32Array(new SharedArrayBuffer(4 * Math.max(1, batches)));
-    this.data = { sharpPath: path, counter: this.counter.buffer, claims: this.claims.buffer, size, channels, libjpeg: paths && module ? { js: paths.js, module } : null };
+    this.data = { sharpPath: path, counter: this.counter.buffer, size, channels, libjpeg: paths && module ? { js: paths.js, module } : null };
   }
 
   private start(): void {
@@ -249,19 +242,8 @@ class DecodePool {
     this.owner.set(id, { w, files: files.length });
   }
 
-  /**
-   * Batch `id`'s items, or null when the worker has not started it and `steal` let this thread take it
-   * instead (the caller then decodes those files itself: at the start, while the workers are still
-   * starting, and whenever a worker lags). Otherwise blocks until the batch is back. Sync point: the
-   * calling thread sleeps in Atomics.wait.
-   */
-  take(id: number, steal: boolean): WorkerItem[] | null {
-    if (steal && !this.replies.has(id) && Atomics.compareExchange(this.claims, id, 0, 2) === 0) {
-      const o = this.owner.get(id)!;
-      this.owner.delete(id);
-      this.workers[o.w]!.files -= o.files;
-      return null;
-    }
+  /** Blocks until batch `id` is back. Sync point: the calling thread sleeps in Atomics.wait. */
+  take(id: number): WorkerItem[] {
     for (;;) {
       const got = this.replies.get(id);
       if (got) {
@@ -343,13 +325,10 @@ export function decodeResizeEach(
   size: number,
   channels: 1 | 3 | undefined,
   onImage: (i: number, info: ImageInfo, pixels: Float32Array) => void,
-  /**
-   * For tests: `workers`, the worker threads (default `decodeWorkers()`; 0: everything on this thread with
-   * the pure-JS decoders); `steal: false` keeps this thread from decoding batches of JPEGs itself.
-   */
-  opts: { workers?: number; steal?: boolean } = {},
+  /** For tests: `workers`, the worker threads (default `decodeWorkers()`; 0: everything on this thread with the pure-JS decoders). */
+  opts: { workers?: number } = {},
 ): 'sharp' | 'js' {
-  const { workers = decodeWorkers(), steal = true } = opts;
+  const { workers = decodeWorkers() } = opts;
   const here = (bytes: Uint8Array, i: number): void => {
     const img: Pixels = isDicom(bytes) ? dicomFirstFrame(bytes, where(i)) : decodeImageStored(bytes, where(i));
     onImage(i, img, toSquarePixels(img.data, img.width, img.height, img.channels, img.scale, size, channels ?? img.channels));
@@ -360,8 +339,8 @@ export function decodeResizeEach(
     return 'js';
   }
   const jpegOk = (bytes: Uint8Array): boolean => detectFormat(bytes) === 'jpeg' && jpegReadyForLibjpeg(bytes);
-  const pool = new DecodePool(workers, n, useSharp, size, channels ?? 0);
-  type Batch = { id: number; files: Array<{ bytes: Uint8Array; jpeg: boolean }>; bytes: number; posted: boolean; items?: WorkerItem[] | null };
+  const pool = new DecodePool(workers, useSharp, size, channels ?? 0);
+  type Batch = { id: number; files: Array<{ bytes: Uint8Array; jpeg: boolean }>; bytes: number; posted: boolean; items?: WorkerItem[] };
   // Files read and not yet handed over, in file order; `batch` is unset for files decoded here.
   const queue: Array<{ i: number; bytes: Uint8Array; batch?: Batch; k: number }> = [];
   let head = 0;
@@ -403,10 +382,8 @@ export function decodeResizeEach(
         continue;
       }
       if (!slot.batch.posted) flush(); // about to wait for it: send it now, however small
-      // A batch of JPEGs that libjpeg-turbo takes may be decoded here instead: the same decoder and resize
-      // on either side give the same bits, while other files could meet another decoder here (pngjs).
-      if (slot.batch.items === undefined) slot.batch.items = pool.take(slot.batch.id, steal && slot.batch.files.every((f) => f.jpeg));
-      const item = slot.batch.items?.[slot.k];
+      slot.batch.items ??= pool.take(slot.batch.id);
+      const item = slot.batch.items[slot.k];
       if (item) onImage(slot.i, item, item.pixels);
       else here(slot.bytes, slot.i);
     }
