@@ -12,8 +12,7 @@
  * it needs next is back, then takes replies with `receiveMessageOnPort`; the resized float32 pixels come
  * back transferred, not copied. (Letting the loading thread decode a batch no worker had started yet, and
  * one worker plus the loading thread, measured no faster on 2 cores: eval/results/load.md.) Workers never
- * see file names, are unref'd
- * and are terminated after every load, so they never keep the process alive.
+ * see file names, are unref'd and are terminated after every load, so they never keep the process alive.
  *
  * Which decoder: `MEDSYNTH_DECODER=auto` (default) uses sharp when it loads, else the pure-JS decoders in
  * decode.ts (then the workers take JPEGs only, and PNGs are decoded on the loading thread); `js` forces the
