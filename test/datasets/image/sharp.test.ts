@@ -13,7 +13,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { loadFolderCsv } from '../../../datasets/folder-csv/index.js';
 import { decodeImage, decodeImageStored } from '../../../datasets/image/decode.js';
 import { toSquarePixels } from '../../../datasets/image/resize.js';
-import { decodeResizeEach, decoderChoice, liveDecodeWorkers, sharpAvailable, type ImageInfo } from '../../../datasets/image/sharp.js';
+import { decodeResizeEach, decoderChoice, decodeWorkers, liveDecodeWorkers, sharpAvailable, type ImageInfo } from '../../../datasets/image/sharp.js';
 import { DatasetError } from '../../../src/core/errors.js';
 import { Rng } from '../../../src/core/rng.js';
 import { cleanup, expectUserError, jpegRgb, pngjsPng, SHARED_DATA, tempDir, writeTree } from '../helpers.js';
@@ -317,6 +317,15 @@ describe('decoding workers (decode and resize off the loading thread)', () => {
     }
     expect(here).toMatch(/^f13\.jpg: not a readable PNG\/JPEG image \(JPEG: truncated/);
     expect(messages[0]).toContain(here);
+  });
+
+  it('MEDSYNTH_DECODE_WORKERS sets the thread count; anything but a whole number from 1 to 64 is refused in one line', () => {
+    expect(decodeWorkers({})).toBeGreaterThanOrEqual(1);
+    expect(decodeWorkers({})).toBeLessThanOrEqual(4);
+    expect(decodeWorkers({ MEDSYNTH_DECODE_WORKERS: ' 3 ' })).toBe(3);
+    for (const bad of ['0', '2.5', 'many', '65']) {
+      expect(() => decodeWorkers({ MEDSYNTH_DECODE_WORKERS: bad })).toThrow(new RegExp(`^MEDSYNTH_DECODE_WORKERS=${bad}: give a whole number of threads from 1 to 64`));
+    }
   });
 
   it('leaves no worker running after a load, and a second load in the same process gives the same bits', async () => {
