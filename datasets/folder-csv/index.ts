@@ -9,8 +9,8 @@
  * Order of work: the manifest is checked completely (columns, labels, splits, names, attributes) before
  * any image is decoded, so mistakes in it are reported at once rather than after minutes of decoding.
  * Then each image is decoded (datasets/image/decode.ts), centre-cropped, converted and resized
- * (datasets/image/resize.ts) straight into the output array, so only one full-size image is held at a
- * time.
+ * (datasets/image/resize.ts), mostly in decoding worker threads (datasets/image/sharp.ts), and copied into
+ * the output array in file order; only the files in flight are held at full size.
  *
  * Fingerprint: sha256 over the manifest bytes followed by each loaded image file's bytes, in manifest
  * order (hex).
@@ -23,8 +23,7 @@ import { ConfigError, DatasetError } from '../../src/core/errors.js';
 import { buildAttributes } from '../attributes.js';
 import { parseCsv } from '../csv.js';
 import { jsDecoderVersion } from '../image/decode.js';
-import { toSquarePixels } from '../image/resize.js';
-import { decodeEach, sharpAvailable } from '../image/sharp.js';
+import { decodeResizeEach, sharpAvailable } from '../image/sharp.js';
 import { cacheGet, cacheKey, cachePut, resolveCacheDir, type CachedPixels } from '../cache.js';
 
 /** A value quoted for a one-line message (newlines and quotes escaped). */
@@ -323,11 +322,13 @@ export function loadFolderCsv(opts: LoadOptions): ImageDataset {
     }
   }
 
-  const decoder = decodeEach(
+  const decoder = decodeResizeEach(
     n,
     readRow,
     (i) => `${shown} line ${rows[i]!.line}: ${rows[i]!.path}`,
-    (i, img) => {
+    size,
+    opts.channels,
+    (i, img, pixels) => {
       const row = rows[i]!;
       if (img.bitDepth === 16) bitDepth = 16;
       sourceDims = widenDims(sourceDims, img.width, img.height);
@@ -341,7 +342,8 @@ export function loadFolderCsv(opts: LoadOptions): ImageDataset {
       }
       if (channels === undefined) channels = img.channels;
       if (!images) images = new Float32Array(n * size * size * channels);
-      images.set(toSquarePixels(img.data, img.width, img.height, img.channels, img.scale, size, channels), i * size * size * channels);
+      // Resized to `channels` (opts.channels, or the image's own class, which is checked to be the first's).
+      images.set(pixels, i * size * size * channels);
     },
   );
 

@@ -44,6 +44,7 @@ interface Wasm {
 const wasmApi = (globalThis as unknown as { WebAssembly: Wasm }).WebAssembly;
 
 let decoder: JpegDecoder | null | undefined;
+let compiled: object | null | undefined;
 
 /** Where the codec's Emscripten glue and wasm binary are (for worker threads that load their own copy). */
 export function libjpegPaths(): { js: string; wasm: string } | null {
@@ -58,6 +59,22 @@ export function libjpegPaths(): { js: string; wasm: string } | null {
   }
 }
 
+/**
+ * The codec's compiled WebAssembly module, compiled once per process: this thread's decoder and every
+ * decoding worker instantiate it (a compiled module can be handed to a worker), so workers do not compile
+ * it again. Null when the package is missing.
+ */
+export function libjpegModule(): object | null {
+  if (compiled !== undefined) return compiled;
+  const paths = libjpegPaths();
+  try {
+    compiled = paths ? new wasmApi.Module(readFileSync(paths.wasm)) : null;
+  } catch {
+    compiled = null;
+  }
+  return compiled;
+}
+
 function load(): JpegDecoder | null {
   if (decoder !== undefined) return decoder;
   decoder = null;
@@ -66,7 +83,8 @@ function load(): JpegDecoder | null {
     if (!paths) throw new Error('@cornerstonejs/codec-libjpeg-turbo-8bit is not installed');
     const require = createRequire(import.meta.url);
     const factory = require(paths.js) as (m: object) => Promise<unknown>;
-    const wasm = new wasmApi.Module(readFileSync(paths.wasm));
+    const wasm = libjpegModule();
+    if (!wasm) throw new Error('the wasm binary did not compile');
     const module: { instantiateWasm?: unknown; JPEGDecoder?: new () => JpegDecoder } = {
       instantiateWasm(imports: object, receive: (i: { exports: object }) => void) {
         const instance = new wasmApi.Instance(wasm, imports);

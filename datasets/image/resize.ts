@@ -279,3 +279,18 @@ function resizeRows(tmp: Float64Array, w: number, c: number, tw: number, th: num
   }
   return out;
 }
+
+/**
+ * This module's resize as JavaScript source, for the decoding worker threads (datasets/image/sharp.ts):
+ * they run the very functions above, so a worker's pixels are bit-identical to this thread's and the
+ * cache keys stay valid. The source is taken from the functions themselves (as compiled: tsc's output, or
+ * the test runner's transform), never kept as a second copy; it defines `toSquarePixels` and what it calls.
+ */
+export function resizeSource(): string {
+  const fns = [resampleKernel, areaKernel, bilinearKernel, identityKernel, toSquarePixels, greyToRgb, resizeCrop, resize2d, resizeRows];
+  return [
+    'const kernelCache = new Map();',
+    `const LUMA_BT601 = ${JSON.stringify(LUMA_BT601)};`,
+    ...fns.map((f) => f.toString()),
+  ].join('\n');
+}

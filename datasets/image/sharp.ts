@@ -1,40 +1,36 @@
 /**
- * The fast PNG/JPEG decoder: `sharp` (libvips with libjpeg-turbo and libpng) decodes in a worker thread,
- * medsynth's own crop/convert/resize (resize.ts) does the rest, so both decoders give the same
- * preprocessing. In that worker, JPEGs with 1 or 3 components are decoded by the same libjpeg-turbo
- * compiled to WebAssembly that the pure-JS path uses (libjpeg.ts): identical samples to sharp's, at about a
- * third of sharp's per-file cost for small images (eval/results/load.md).
+ * Decoding worker threads: each file is decoded, centre-cropped, converted and resized (resize.ts, the same
+ * functions as on the loading thread, so the pixels are bit-identical) in one of several worker threads,
+ * one per core; the loading thread only reads, hashes, hands out batches of files and assembles the results
+ * in file order. Decoders in a worker: JPEGs with 1 or 3 components by libjpeg-turbo compiled to
+ * WebAssembly (libjpeg.ts; about a third of sharp's per-file cost for small images), everything else by
+ * `sharp` (libvips with libjpeg-turbo and libpng) when it is installed, loaded on first use.
  *
- * Why a worker. `loadDataset` is synchronous (every command and stage calls it that way), while sharp
- * only has an async API. One worker thread runs sharp; the loading thread posts the file bytes to it
- * (transferred, not copied) and blocks on a shared counter (`Atomics.wait`) until a result is ready,
- * then takes it with `receiveMessageOnPort`. Several decodes are in flight at once, so libvips decodes
- * on libuv's thread pool while this thread resizes the previous image: the work spreads over the cores.
+ * Why workers. `loadDataset` is synchronous (every command and stage calls it that way), while sharp only
+ * has an async API, and one thread cannot use two cores. The loading thread posts batches of file bytes
+ * (copied; it keeps its own for a fallback) and blocks on a shared counter (`Atomics.wait`) until the batch
+ * it needs next is back, then takes replies with `receiveMessageOnPort`; the resized float32 pixels come
+ * back transferred, not copied. (Letting the loading thread decode a batch no worker had started yet, and
+ * one worker plus the loading thread, measured no faster on 2 cores: eval/results/load.md.) Workers never
+ * see file names, are unref'd and are terminated after every load, so they never keep the process alive.
  *
- * Which decoder: `MEDSYNTH_DECODER=auto` (default) uses sharp when it loads, else the pure-JS decoders
- * in decode.ts; `js` forces the pure-JS path; `sharp` demands sharp (ConfigError when it is missing).
- * Any file sharp declines (corrupt, truncated: sharp fails on libjpeg/libpng warnings; palette PNGs,
- * whose grey/colour rule is the palette's; CMYK JPEGs) goes to the pure-JS decoder, which then either
- * decodes it or throws its one-line DatasetError, so messages do not depend on the decoder.
+ * Which decoder: `MEDSYNTH_DECODER=auto` (default) uses sharp when it loads, else the pure-JS decoders in
+ * decode.ts (then the workers take JPEGs only, and PNGs are decoded on the loading thread); `js` forces the
+ * pure-JS path; `sharp` demands sharp (ConfigError when it is missing). `MEDSYNTH_DECODE_WORKERS` sets the
+ * number of threads (default: one per core, at most 4). Any file a worker declines (corrupt, truncated:
+ * sharp fails on libjpeg/libpng warnings; palette PNGs, whose grey/colour rule is the palette's; CMYK JPEGs;
+ * 8-bit grey PNGs, which sharp hands over as 3 channels) and DICOM files are decoded on the loading thread
+ * by the pure-JS decoders, which then either decode it or throw their one-line DatasetError naming the
+ * file, so messages do not depend on the decoder or the thread.
  */
 import { createRequire } from 'node:module';
+import { availableParallelism } from 'node:os';
 import { MessageChannel, receiveMessageOnPort, Worker, type MessagePort } from 'node:worker_threads';
 import { ConfigError } from '../../src/core/errors.js';
 import { decodeImageStored, detectFormat, jpegReadyForLibjpeg, type DecodedImage, type StoredImage } from './decode.js';
-import { libjpegPaths } from './libjpeg.js';
+import { libjpegModule, libjpegPaths } from './libjpeg.js';
+import { resizeSource, toSquarePixels } from './resize.js';
 import { decodeDicomFrames, isDicom, parseDicomFile } from '../dicom/pixels.js';
-
-/** A decoded image at its stored precision: HWC integers, `scale` maps them to [0, 1]. */
-export interface RawImage {
-  width: number;
-  height: number;
-  /** Stored channels in `data` (1 grey, 3 RGB; alpha is already dropped). */
-  channels: 1 | 3;
-  bitDepth: 8 | 16;
-  data: Uint8Array | Uint16Array;
-  /** 1 / (2^bits − 1). */
-  scale: number;
-}
 
 export type DecoderChoice = 'auto' | 'sharp' | 'js';
 
@@ -46,53 +42,51 @@ export function decoderChoice(env: NodeJS.ProcessEnv = process.env): DecoderChoi
   throw new ConfigError(`MEDSYNTH_DECODER=${v}: give auto, sharp or js (or leave it unset)`);
 }
 
-// The worker body, kept as source so it runs the same from the TypeScript tree (tests) and from dist/.
-// It only decodes; it never sees file names.
-const WORKER_SOURCE = `
+// The worker body, kept as source so it runs the same from the TypeScript tree (tests) and from dist/; the
+// resize is resize.ts's own functions (resizeSource), so its pixels are this thread's. It decodes and
+// resizes; it never sees file names.
+const workerSource = (): string => `
 const { workerData } = require('node:worker_threads');
-const sharp = workerData.sharpPath ? require(workerData.sharpPath) : null;
-if (sharp) sharp.cache(false);
+${resizeSource()}
+// sharp is loaded on first use: a folder of JPEGs (libjpeg-turbo below) never needs it, and loading libvips
+// is a good part of a worker's start-up.
+let sharpModule;
+function sharpLib() {
+  if (sharpModule === undefined) {
+    sharpModule = workerData.sharpPath ? require(workerData.sharpPath) : null;
+    if (sharpModule) sharpModule.cache(false);
+  }
+  return sharpModule;
+}
 const port = workerData.port;
 const counter = new Int32Array(workerData.counter);
-function done(msg, transfer) {
-  port.postMessage(msg, transfer);
-  Atomics.add(counter, 0, 1);
-  Atomics.notify(counter, 0);
-}
-// JPEG with 1 or 3 components: libjpeg-turbo in WebAssembly (datasets/image/libjpeg.ts), synchronously in
-// this thread: the same samples as sharp's (both are libjpeg-turbo) at a fraction of sharp's per-file cost.
+const size = workerData.size;
+const want = workerData.channels; // 1 or 3; 0: each image keeps its own colour class
+// JPEG with 1 or 3 components: libjpeg-turbo in WebAssembly (datasets/image/libjpeg.ts; the module the
+// loading thread compiled), synchronously in this thread: the same samples as sharp's (both are
+// libjpeg-turbo) at a fraction of sharp's per-file cost.
 let jpegDecoder = null;
 if (workerData.libjpeg) {
   try {
-    const fs = require('node:fs');
-    const wasm = new WebAssembly.Module(fs.readFileSync(workerData.libjpeg.wasm));
-    const m = { instantiateWasm(imports, receive) { const i = new WebAssembly.Instance(wasm, imports); receive(i); return i.exports; } };
+    const m = { instantiateWasm(imports, receive) { const i = new WebAssembly.Instance(workerData.libjpeg.module, imports); receive(i); return i.exports; } };
     require(workerData.libjpeg.js)(m).catch(() => undefined);
     if (typeof m.JPEGDecoder === 'function') jpegDecoder = new m.JPEGDecoder();
   } catch {
     jpegDecoder = null;
   }
 }
+// The samples stay in the decoder's memory (no copy): they are resized before the next decode.
 function decodeJpeg(bytes) {
   jpegDecoder.getEncodedBuffer(bytes.length).set(bytes);
   jpegDecoder.decode();
   const fi = jpegDecoder.getFrameInfo();
   if (fi.bitsPerSample !== 8 || (fi.componentCount !== 1 && fi.componentCount !== 3)) return undefined;
-  const out = jpegDecoder.getDecodedBuffer().slice();
-  if (out.length < fi.width * fi.height * fi.componentCount) return undefined;
-  return { width: fi.width, height: fi.height, channels: fi.componentCount, sixteen: false, buffer: out.buffer };
+  const data = jpegDecoder.getDecodedBuffer();
+  if (data.length < fi.width * fi.height * fi.componentCount) return undefined;
+  return { width: fi.width, height: fi.height, channels: fi.componentCount, bitDepth: 8, data, scale: 1 / 255 };
 }
-async function decode(job) {
-  if (jpegDecoder && job.jpeg) {
-    try {
-      const r = decodeJpeg(job.bytes);
-      if (r) return r;
-    } catch {
-      return null; // corrupt: the pure-JS path gives the one-line error
-    }
-  }
-  if (!sharp) return null; // libjpeg-turbo only (no sharp here): the loading thread decodes the rest
-  const img = sharp(job.bytes, { failOn: 'warning', limitInputPixels: false }).keepIccProfile();
+async function decodeSharp(bytes) {
+  const img = sharpLib()(bytes, { failOn: 'warning', limitInputPixels: false }).keepIccProfile();
   const meta = await img.metadata();
   if (meta.isPalette || meta.space === 'cmyk' || !(meta.format === 'png' || meta.format === 'jpeg')) return null;
   const sixteen = meta.depth === 'ushort';
@@ -102,28 +96,65 @@ async function decode(job) {
   // Without this, sharp turns 16-bit colour into 8-bit sRGB before the raw cast.
   if (sixteen) pipe = pipe.toColourspace(colour ? 'rgb16' : 'grey16');
   const { data, info } = await pipe.raw({ depth: sixteen ? 'ushort' : 'uchar' }).toBuffer({ resolveWithObject: true });
-  const channels = info.channels;
-  if (channels !== (colour ? 3 : 1)) return null;
-  const bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength).slice();
-  return { width: info.width, height: info.height, channels, sixteen, buffer: bytes.buffer };
+  if (info.channels !== (colour ? 3 : 1)) return null;
+  const bitDepth = sixteen ? 16 : 8;
+  let samples = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+  if (sixteen) samples = new Uint16Array(data.byteOffset % 2 === 0 ? data.buffer : samples.slice().buffer, data.byteOffset % 2 === 0 ? data.byteOffset : 0, data.byteLength / 2);
+  return { width: info.width, height: info.height, channels: info.channels, bitDepth, data: samples, scale: 1 / (2 ** bitDepth - 1) };
 }
-port.on('message', (job) => {
-  decode(job).then(
-    (r) => done(r ? { id: job.id, ok: true, ...r } : { id: job.id, ok: false }, r ? [r.buffer] : []),
-    () => done({ id: job.id, ok: false }, []),
-  );
+function resized(img) {
+  return toSquarePixels(img.data, img.width, img.height, img.channels, img.scale, size, want || img.channels);
+}
+// One message is a batch of files; the reply lists them in order, each resized or declined (null: the
+// loading thread decodes it, which gives the one-line error if the file is bad).
+port.on('message', async (batch) => {
+  // sharp's decodes start at once, so libvips works on them in parallel on its own threads.
+  const viaSharp = batch.files.map((f) => (jpegDecoder && f.jpeg) || !workerData.sharpPath ? null : decodeSharp(f.bytes).catch(() => null));
+  const items = [];
+  const transfer = [];
+  for (let k = 0; k < batch.files.length; k++) {
+    let px = null;
+    let img = null;
+    try {
+      if (viaSharp[k]) img = await viaSharp[k];
+      else if (jpegDecoder && batch.files[k].jpeg) {
+        let r;
+        try {
+          r = decodeJpeg(batch.files[k].bytes);
+        } catch {
+          r = null; // corrupt: the pure-JS path gives the one-line error
+        }
+        if (r === undefined && workerData.sharpPath) img = await decodeSharp(batch.files[k].bytes).catch(() => null);
+        else if (r) {
+          img = r;
+          px = resized(r); // now, before anything else can use the decoder's memory
+        }
+      }
+      if (img && !px) px = resized(img);
+    } catch {
+      px = null;
+    }
+    if (px) {
+      items.push({ width: img.width, height: img.height, channels: img.channels, bitDepth: img.bitDepth, pixels: px });
+      transfer.push(px.buffer);
+    } else items.push(null);
+  }
+  port.postMessage({ id: batch.id, items }, transfer);
+  Atomics.add(counter, 0, 1);
+  Atomics.notify(counter, 0);
 });
 `;
 
-interface WorkerReply {
-  id: number;
-  ok: boolean;
-  width?: number;
-  height?: number;
-  channels?: 1 | 3;
-  sixteen?: boolean;
-  buffer?: ArrayBuffer;
+/** What the loader learns of a decoded image besides its resized pixels. */
+export interface ImageInfo {
+  width: number;
+  height: number;
+  /** The source colour class: 1 grey, 3 colour. */
+  channels: 1 | 3;
+  bitDepth: 8 | 16;
 }
+
+type WorkerItem = (ImageInfo & { pixels: Float32Array }) | null;
 
 let sharpPathCache: string | null | undefined;
 
@@ -153,135 +184,211 @@ export function sharpAvailable(env: NodeJS.ProcessEnv = process.env): boolean {
 }
 
 /**
- * A synchronous front for the decoding worker (sharp, and libjpeg-turbo in wasm for JPEG). `submit` queues
- * one file's bytes (they are transferred: the caller must not use them afterwards); `next` blocks until
- * some submitted file is decoded and returns its id with the image, or null when the worker declined it
- * (the caller then decodes it on its own thread, which gives the one-line error if the file is bad). Call
- * `close` when done (also on error).
+ * Decoding worker threads behind a synchronous front. `post` sends a batch of files (copied; the caller
+ * keeps its bytes) to the worker with the fewest files outstanding, starting workers as they are first
+ * needed; `take` blocks until that batch's reply is in and returns its items in the batch's order. All
+ * workers signal one shared counter, on which the loading thread sleeps (`Atomics.wait`); replies are then
+ * taken with `receiveMessageOnPort`. The workers are unref'd and terminated by `close` (call it also on
+ * error), so they never keep the process alive.
  */
-export class DecodeWorker {
-  private readonly worker: Worker;
-  private readonly port: MessagePort;
-  private readonly counter: Int32Array;
-  private pending = 0;
+class DecodePool {
+  private readonly workers: Array<{ worker: Worker; port: MessagePort; files: number }> = [];
+  private readonly counter = new Int32Array(new SharedArrayBuffer(4));
+  private readonly replies = new Map<number, WorkerItem[]>();
+  private readonly owner = new Map<number, { w: number; files: number }>();
+  private readonly data: object;
 
-  /** `withSharp`: decode with sharp what libjpeg-turbo does not take; false: libjpeg-turbo only. */
-  constructor(withSharp: boolean) {
+  constructor(
+    private readonly max: number,
+    withSharp: boolean,
+    size: number,
+    channels: 1 | 3 | 0,
+  ) {
     const path = withSharp ? sharpPath() : null;
-    if (withSharp && path === null) throw new Error('internal error: DecodeWorker built with sharp, which does not load (check sharpAvailable first)');
+    if (withSharp && path === null) throw new Error('internal error: DecodePool built with sharp, which does not load (check sharpAvailable first)');
+    const paths = libjpegPaths();
+    const module = libjpegModule();
+    this.data = { sharpPath: path, counter: this.counter.buffer, size, channels, libjpeg: paths && module ? { js: paths.js, module } : null };
+  }
+
+  private start(): void {
     const { port1, port2 } = new MessageChannel();
-    this.port = port1;
-    this.counter = new Int32Array(new SharedArrayBuffer(4));
-    this.worker = new Worker(WORKER_SOURCE, {
+    const worker = new Worker(workerSource(), {
       eval: true,
       // Not the parent's flags: under `node --input-type=module -e`, an inherited flag makes the eval'd
       // CommonJS worker source fail before it can answer, and the caller would wait for it forever.
       execArgv: [],
-      workerData: { sharpPath: path, port: port2, counter: this.counter.buffer, libjpeg: libjpegPaths() },
+      workerData: { ...this.data, port: port2 },
       transferList: [port2],
     });
-    this.worker.unref();
+    worker.unref();
+    live++;
+    worker.once('exit', () => live--);
+    this.workers.push({ worker, port: port1, files: 0 });
   }
 
-  /** Number of files submitted and not yet returned by `next`. */
-  get inFlight(): number {
-    return this.pending;
+  post(id: number, files: Array<{ bytes: Uint8Array; jpeg: boolean }>): void {
+    // A new worker while fewer than `max` run and all are busy; else the least loaded one.
+    let w = 0;
+    for (let k = 1; k < this.workers.length; k++) if (this.workers[k]!.files < this.workers[w]!.files) w = k;
+    if (this.workers.length < this.max && (this.workers.length === 0 || this.workers[w]!.files > 0)) {
+      this.start();
+      w = this.workers.length - 1;
+    }
+    const target = this.workers[w]!;
+    target.port.postMessage({ id, files }, files.map((f) => f.bytes.buffer as ArrayBuffer));
+    target.files += files.length;
+    this.owner.set(id, { w, files: files.length });
   }
 
-  submit(id: number, bytes: Uint8Array): void {
-    // Copy only when the bytes are a view into a larger buffer (Node's pooled small reads).
-    const own = bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength ? bytes : bytes.slice();
-    // JPEGs the worker may hand to libjpeg-turbo: the checks decode.ts makes first (not truncated; jpeg-js
-    // not forced) are made here, so a file that fails them goes through sharp and then the pure-JS path.
-    const jpeg = detectFormat(own) === 'jpeg' && jpegReadyForLibjpeg(own);
-    this.port.postMessage({ id, bytes: own, jpeg }, [own.buffer as ArrayBuffer]);
-    this.pending++;
-  }
-
-  /** Blocks until one result arrives. Sync point: the calling thread sleeps in Atomics.wait. */
-  next(): { id: number; image: RawImage | null } {
-    if (this.pending === 0) throw new Error('internal error: DecodeWorker.next with nothing submitted');
+  /** Blocks until batch `id` is back. Sync point: the calling thread sleeps in Atomics.wait. */
+  take(id: number): WorkerItem[] {
     for (;;) {
-      const seen = Atomics.load(this.counter, 0);
-      const got = receiveMessageOnPort(this.port);
+      const got = this.replies.get(id);
       if (got) {
-        this.pending--;
-        return { id: (got.message as WorkerReply).id, image: toRaw(got.message as WorkerReply) };
+        this.replies.delete(id);
+        const o = this.owner.get(id)!;
+        this.owner.delete(id);
+        this.workers[o.w]!.files -= o.files;
+        return got;
       }
-      const r = Atomics.wait(this.counter, 0, seen, 120_000);
-      if (r === 'timed-out') throw new Error('internal error: the sharp worker gave no answer for 120 s');
+      const seen = Atomics.load(this.counter, 0);
+      let any = false;
+      for (const { port } of this.workers) {
+        for (let m = receiveMessageOnPort(port); m; m = receiveMessageOnPort(port)) {
+          const reply = m.message as { id: number; items: WorkerItem[] };
+          this.replies.set(reply.id, reply.items);
+          any = true;
+        }
+      }
+      if (any) continue;
+      if (!this.owner.has(id)) throw new Error(`internal error: batch ${id} was never posted`);
+      if (Atomics.wait(this.counter, 0, seen, 120_000) === 'timed-out') {
+        throw new Error('internal error: the decoding worker gave no answer for 120 s');
+      }
     }
   }
 
   close(): void {
-    this.port.close();
-    void this.worker.terminate();
+    for (const { worker, port } of this.workers) {
+      port.close();
+      void worker.terminate();
+    }
+    this.workers.length = 0;
   }
 }
 
-function toRaw(m: WorkerReply): RawImage | null {
-  if (!m.ok || !m.buffer) return null;
-  const bitDepth: 8 | 16 = m.sixteen ? 16 : 8;
-  const data = m.sixteen ? new Uint16Array(m.buffer) : new Uint8Array(m.buffer);
-  return { width: m.width!, height: m.height!, channels: m.channels!, bitDepth, data, scale: 1 / (2 ** bitDepth - 1) };
+/** Decoding workers started and not yet exited (tests check that a load leaves none behind). */
+let live = 0;
+export function liveDecodeWorkers(): number {
+  return live;
 }
 
-/** An image as `decodeEach` hands it over: samples at their stored precision, `scale` maps them to [0, 1]. */
-export type Pixels = RawImage | StoredImage | (DecodedImage & { scale: 1 });
-
-/** Files decoded ahead of the one being resized, so the decoder threads stay busy. */
-const IN_FLIGHT = 8;
+/** An image as the loading thread decodes it: samples at their stored precision, `scale` maps them to [0, 1]. */
+type Pixels = StoredImage | (DecodedImage & { scale: 1 });
 
 /**
- * Decodes files 0 … n−1 and hands each to `onImage` (in completion order, which may differ from file
- * order). `read(i)` is called once per file, in order 0 … n−1 (so it may hash the bytes); `where(i)` names
- * the file in error messages. Uses sharp when `sharpAvailable()`, else (and for any file sharp declines)
- * the pure-JS decoders, whose DatasetError messages are the same either way; without sharp, JPEGs are still
- * decoded in the worker (libjpeg-turbo in wasm) while this thread resizes. Returns the decoder used.
+ * Decoding worker threads: MEDSYNTH_DECODE_WORKERS if set (a whole number ≥ 1), else one per core, at most
+ * four (each holds its own libvips and wasm instance; the HAM10000 JPEGs gain nothing beyond the cores).
  */
-export function decodeEach(
+export function decodeWorkers(env: NodeJS.ProcessEnv = process.env): number {
+  const v = (env.MEDSYNTH_DECODE_WORKERS ?? '').trim();
+  if (v !== '') {
+    const k = Number(v);
+    if (!(Number.isInteger(k) && k >= 1 && k <= 64)) throw new ConfigError(`MEDSYNTH_DECODE_WORKERS=${v}: give a whole number of threads from 1 to 64 (or leave it unset)`);
+    return k;
+  }
+  return Math.max(1, Math.min(4, availableParallelism()));
+}
+
+/** Files per message to a worker, and the bytes at which a batch goes out earlier (large files). */
+const BATCH_FILES = 8;
+const BATCH_BYTES = 1 << 20;
+/** Read-ahead: files (per worker) and bytes read but not yet handed over, so the workers never run dry. */
+const AHEAD_BATCHES = 4;
+const AHEAD_BYTES = 64 << 20;
+
+/**
+ * Decodes, centre-crops and resizes files 0 … n−1 to size × size with `channels` (undefined: each image
+ * keeps its own colour class; the caller checks they agree), handing each to `onImage` in file order with
+ * its source description. `read(i)` is called once per file, in order (so it may hash the bytes); `where(i)`
+ * names the file in error messages. The work runs in decoding worker threads (sharp when `sharpAvailable()`,
+ * else libjpeg-turbo in wasm for JPEG only), while this thread reads, hashes and assembles; files no worker
+ * takes (DICOM, PNG without sharp) or declines are decoded here by the pure-JS decoders, whose DatasetError
+ * messages are the same either way. The resize is resize.ts's in every thread. Returns the decoder used.
+ */
+export function decodeResizeEach(
   n: number,
   read: (i: number) => Uint8Array,
   where: (i: number) => string,
-  onImage: (i: number, img: Pixels) => void,
+  size: number,
+  channels: 1 | 3 | undefined,
+  onImage: (i: number, info: ImageInfo, pixels: Float32Array) => void,
+  /** For tests: `workers`, the worker threads (default `decodeWorkers()`; 0: everything on this thread with the pure-JS decoders). */
+  opts: { workers?: number } = {},
 ): 'sharp' | 'js' {
-  const decodeJs = (bytes: Uint8Array, i: number): Pixels =>
-    isDicom(bytes) ? dicomFirstFrame(bytes, where(i)) : decodeImageStored(bytes, where(i));
-  const useSharp = sharpAvailable();
-  // Without sharp, a worker still decodes the JPEGs (libjpeg-turbo in wasm) while this thread resizes.
-  if (!useSharp && libjpegPaths() === null) {
-    for (let i = 0; i < n; i++) onImage(i, decodeJs(read(i), i));
+  const { workers = decodeWorkers() } = opts;
+  const here = (bytes: Uint8Array, i: number): void => {
+    const img: Pixels = isDicom(bytes) ? dicomFirstFrame(bytes, where(i)) : decodeImageStored(bytes, where(i));
+    onImage(i, img, toSquarePixels(img.data, img.width, img.height, img.channels, img.scale, size, channels ?? img.channels));
+  };
+  const useSharp = workers > 0 && sharpAvailable();
+  if (!useSharp && (workers === 0 || libjpegModule() === null || libjpegPaths() === null)) {
+    for (let i = 0; i < n; i++) here(read(i), i);
     return 'js';
   }
-  const toWorker = (bytes: Uint8Array): boolean =>
-    !isDicom(bytes) && (useSharp || (detectFormat(bytes) === 'jpeg' && jpegReadyForLibjpeg(bytes)));
-  const dec = new DecodeWorker(useSharp);
-  // The worker takes ownership of the bytes, so keep a copy only for the (rare) fallback path: cheap,
-  // since a declined file is decoded again from the copy rather than read from disk again.
-  const kept = new Map<number, Uint8Array>();
+  const jpegOk = (bytes: Uint8Array): boolean => detectFormat(bytes) === 'jpeg' && jpegReadyForLibjpeg(bytes);
+  const pool = new DecodePool(workers, useSharp, size, channels ?? 0);
+  type Batch = { id: number; files: Array<{ bytes: Uint8Array; jpeg: boolean }>; bytes: number; posted: boolean; items?: WorkerItem[] };
+  // Files read and not yet handed over, in file order; `batch` is unset for files decoded here.
+  const queue: Array<{ i: number; bytes: Uint8Array; batch?: Batch; k: number }> = [];
+  let head = 0;
+  let open: Batch = { id: 0, files: [], bytes: 0, posted: false };
+  let queuedBytes = 0;
+  const flush = (): void => {
+    if (open.files.length === 0) return;
+    pool.post(open.id, open.files);
+    open.posted = true;
+    open = { id: open.id + 1, files: [], bytes: 0, posted: false };
+  };
   try {
-    let submitted = 0;
-    const drainOne = (): void => {
-      const { id, image } = dec.next();
-      const bytes = kept.get(id)!;
-      kept.delete(id);
-      onImage(id, image ?? decodeJs(bytes, id));
-    };
-    while (submitted < n) {
-      if (dec.inFlight >= IN_FLIGHT) drainOne();
-      const bytes = read(submitted);
-      if (!toWorker(bytes)) {
-        onImage(submitted++, decodeJs(bytes, submitted - 1));
+    let next = 0;
+    for (let delivered = 0; delivered < n; delivered++) {
+      while (next < n && queue.length - head < workers * AHEAD_BATCHES * BATCH_FILES && queuedBytes < AHEAD_BYTES) {
+        const bytes = read(next);
+        queuedBytes += bytes.length;
+        const jpeg = jpegOk(bytes);
+        if (jpeg || (useSharp && !isDicom(bytes))) {
+          // A copy goes to the worker (transferred); this thread keeps the bytes for a declined file.
+          const copy = new Uint8Array(bytes);
+          queue.push({ i: next, bytes, batch: open, k: open.files.length });
+          open.files.push({ bytes: copy, jpeg });
+          open.bytes += bytes.length;
+          if (open.files.length >= BATCH_FILES || open.bytes >= BATCH_BYTES) flush();
+        } else queue.push({ i: next, bytes, k: -1 });
+        next++;
+      }
+      if (next === n) flush(); // everything is read: the last files need not wait for a full batch
+      const slot = queue[head]!;
+      queue[head++] = undefined as never; // let the bytes go
+      if (head > 1024) {
+        queue.splice(0, head);
+        head = 0;
+      }
+      queuedBytes -= slot.bytes.length;
+      if (!slot.batch) {
+        here(slot.bytes, slot.i);
         continue;
       }
-      kept.set(submitted, bytes);
-      dec.submit(submitted, new Uint8Array(bytes)); // a copy: Buffer#slice would share (and lose) the bytes
-      submitted++;
+      if (!slot.batch.posted) flush(); // about to wait for it: send it now, however small
+      slot.batch.items ??= pool.take(slot.batch.id);
+      const item = slot.batch.items[slot.k];
+      if (item) onImage(slot.i, item, item.pixels);
+      else here(slot.bytes, slot.i);
     }
-    while (dec.inFlight > 0) drainOne();
     return useSharp ? 'sharp' : 'js';
   } finally {
-    dec.close();
+    pool.close();
   }
 }
 

@@ -2,15 +2,18 @@
  * The sharp decoder against the pure-JS one: same pixels within 1/255 after crop and resize for PNG and
  * JPEG (8-bit JPEG samples identical: both paths decode with libjpeg-turbo), the same one-line errors for
  * files sharp declines, and
- * MEDSYNTH_DECODER picking the path.
+ * MEDSYNTH_DECODER picking the path. Then the decoding workers (decode and resize off the loading thread):
+ * bit-identical float32 pixels to the same decode and resize on the loading thread, in file order, with the
+ * same errors, and no worker left behind.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { loadFolderCsv } from '../../../datasets/folder-csv/index.js';
-import { decodeImage } from '../../../datasets/image/decode.js';
-import { decoderChoice, sharpAvailable } from '../../../datasets/image/sharp.js';
+import { decodeImage, decodeImageStored } from '../../../datasets/image/decode.js';
+import { toSquarePixels } from '../../../datasets/image/resize.js';
+import { decodeResizeEach, decoderChoice, decodeWorkers, liveDecodeWorkers, sharpAvailable, type ImageInfo } from '../../../datasets/image/sharp.js';
 import { DatasetError } from '../../../src/core/errors.js';
 import { Rng } from '../../../src/core/rng.js';
 import { cleanup, expectUserError, jpegRgb, pngjsPng, SHARED_DATA, tempDir, writeTree } from '../helpers.js';
@@ -172,5 +175,167 @@ describe('sharp decoder', () => {
     expect(n).toBe(20 * 224 * 224 * 3);
     expect(max).toBe(0);
     expect(sum).toBe(0);
+  });
+});
+
+/** True when two float32 arrays hold the same bits. */
+function sameBits(a: Float32Array, b: Float32Array): boolean {
+  return Buffer.from(a.buffer, a.byteOffset, a.byteLength).equals(Buffer.from(b.buffer, b.byteOffset, b.byteLength));
+}
+
+/** Runs `fn` with the given environment variables set (undefined: unset), restoring them afterwards. */
+function withEnv<T>(vars: Record<string, string | undefined>, fn: () => T): T {
+  const saved = Object.fromEntries(Object.keys(vars).map((k) => [k, process.env[k]]));
+  const set = (v: Record<string, string | undefined>) => {
+    for (const [k, x] of Object.entries(v)) {
+      if (x === undefined) delete process.env[k];
+      else process.env[k] = x;
+    }
+  };
+  set(vars);
+  try {
+    return fn();
+  } finally {
+    set(saved);
+  }
+}
+
+describe('decoding workers (decode and resize off the loading thread)', () => {
+  let dir: string;
+  beforeEach(() => {
+    dir = tempDir();
+  });
+  afterEach(() => cleanup(dir));
+
+  const [w, h] = [97, 83]; // not square (the crop), 83 → 32 shrinks, 83 → 128 enlarges
+  /**
+   * 40 files, five rounds of PNG grey/RGB/RGBA at 8 and 16 bits and JPEG grey/RGB 4:4:4/4:2:0, so several
+   * batches go to each worker and file order is tested; `stored` has the samples as stored (alpha dropped)
+   * of each PNG sharp decodes, from which the in-thread resize of sharp's decode is computed.
+   */
+  async function fixtures(): Promise<{ names: string[]; stored: Map<string, { data: Uint8Array | Uint16Array; c: 1 | 3; scale: number }> }> {
+    const rng = new Rng(11);
+    const files: Record<string, Uint8Array> = {};
+    const stored = new Map<string, { data: Uint8Array | Uint16Array; c: 1 | 3; scale: number }>();
+    for (let r = 0; r < 5; r++) {
+      const g8 = texture(rng, w * h, 255, 1, w);
+      const g16 = texture(rng, w * h, 65535, 1, w);
+      const c8 = texture(rng, w * h, 255, 3, w);
+      const c16 = texture(rng, w * h, 65535, 3, w);
+      const a8 = texture(rng, w * h, 255, 4, w);
+      // No `stored` entry: sharp hands an 8-bit grey PNG over as 3 channels (it keeps the ICC profile), so
+      // the worker declines it and the loading thread decodes it with pngjs, as before the workers resized.
+      files[`g8_${r}.png`] = pngjsPng(0, 8, w, h, g8);
+      files[`g16_${r}.png`] = pngjsPng(0, 16, w, h, g16);
+      stored.set(`g16_${r}.png`, { data: Uint16Array.from(g16), c: 1, scale: 1 / 65535 });
+      files[`rgb8_${r}.png`] = pngjsPng(2, 8, w, h, c8);
+      stored.set(`rgb8_${r}.png`, { data: Uint8Array.from(c8), c: 3, scale: 1 / 255 });
+      files[`rgb16_${r}.png`] = pngjsPng(2, 16, w, h, c16);
+      stored.set(`rgb16_${r}.png`, { data: Uint16Array.from(c16), c: 3, scale: 1 / 65535 });
+      files[`rgba8_${r}.png`] = pngjsPng(6, 8, w, h, a8);
+      stored.set(`rgba8_${r}.png`, { data: Uint8Array.from(a8.filter((_, k) => k % 4 !== 3)), c: 3, scale: 1 / 255 });
+      files[`grey_${r}.jpg`] = await sharp(Buffer.from(Uint8Array.from(texture(rng, w * h, 255, 1, w))), { raw: { width: w, height: h, channels: 1 } }).jpeg({ quality: 90 }).toBuffer();
+      files[`rgb_${r}.jpg`] = jpegRgb(w, h, texture(rng, w * h, 255, 3, w), 90);
+      files[`s420_${r}.jpg`] = await sharp(Buffer.from(Uint8Array.from(c8)), { raw: { width: w, height: h, channels: 3 } }).jpeg({ quality: 85, chromaSubsampling: '4:2:0' }).toBuffer();
+    }
+    const names = Object.keys(files);
+    writeTree(dir, { ...files, 'manifest.csv': 'path,label\n' + names.map((f, i) => `${f},${i % 2}`).join('\n') + '\n' });
+    return { names, stored };
+  }
+
+  /** decodeResizeEach over the fixture files with `workers` threads (0: all on this thread), in file order. */
+  function run(names: string[], size: number, channels: 1 | 3 | undefined, workers: number): Array<{ i: number; info: ImageInfo; pixels: Float32Array }> {
+    const out: Array<{ i: number; info: ImageInfo; pixels: Float32Array }> = [];
+    decodeResizeEach(
+      names.length,
+      (i) => readFileSync(join(dir, names[i]!)),
+      (i) => names[i]!,
+      size,
+      channels,
+      (i, info, pixels) => out.push({ i, info: { width: info.width, height: info.height, channels: info.channels, bitDepth: info.bitDepth }, pixels: pixels.slice() }),
+      { workers },
+    );
+    return out;
+  }
+
+  it('pure-JS decoders: the same float32 bits and image descriptions in worker threads as on the loading thread, in file order', async () => {
+    const { names } = await fixtures();
+    withEnv({ MEDSYNTH_DECODER: 'js' }, () => {
+      for (const size of [32, 128]) {
+        for (const channels of [1, 3, undefined] as const) {
+          const here = run(names, size, channels, 0);
+          expect(here.map((r) => r.i)).toEqual(names.map((_, i) => i));
+          for (const workers of [1, 2]) {
+            const there = run(names, size, channels, workers);
+            expect(there.map((r) => r.i)).toEqual(names.map((_, i) => i));
+            expect(there.map((r) => r.info)).toEqual(here.map((r) => r.info));
+            here.forEach((r, k) => expect(sameBits(there[k]!.pixels, r.pixels), `${names[k]} at ${size} px, channels ${channels}, ${workers} workers`).toBe(true));
+          }
+        }
+      }
+    });
+  });
+
+  it("sharp: the loaded images are bit-identical to resize.ts on this thread over sharp's samples (PNG) and libjpeg-turbo's (JPEG)", async () => {
+    const { names, stored } = await fixtures();
+    for (const size of [32, 128]) {
+      for (const channels of [1, 3] as const) {
+        const expected = new Float32Array(names.length * size * size * channels);
+        names.forEach((f, i) => {
+          const s = stored.get(f);
+          const img = s ? { data: s.data, width: w, height: h, channels: s.c, scale: s.scale } : decodeImageStored(readFileSync(join(dir, f)), f);
+          expected.set(toSquarePixels(img.data, img.width, img.height, img.channels, img.scale, size, channels), i * size * size * channels);
+        });
+        for (const workers of ['1', undefined]) {
+          const ds = withEnv({ MEDSYNTH_DECODER: 'sharp', MEDSYNTH_DECODE_WORKERS: workers }, () => loadFolderCsv({ path: dir, size, channels, cacheDir: null }));
+          expect(ds.source.preprocessing.decoder).toBe('sharp');
+          expect(ds.bitDepth).toBe(16);
+          expect(sameBits(ds.images, expected), `${size} px, channels ${channels}, MEDSYNTH_DECODE_WORKERS ${workers}`).toBe(true);
+        }
+      }
+    }
+  });
+
+  it('a bad file among many: the first in file order is reported, in one line naming it, whichever thread met it', () => {
+    const rng = new Rng(12);
+    const good = (k: number) => jpegRgb(24, 20, texture(rng, 24 * 20, 255, 3, 24), 80 + k);
+    const files: Record<string, Uint8Array> = {};
+    for (let k = 0; k < 30; k++) files[`f${k}.jpg`] = good(k);
+    files['f13.jpg'] = files['f13.jpg']!.subarray(0, files['f13.jpg']!.length - 30); // truncated
+    files['f25.jpg'] = Buffer.from('not an image'); // unknown format: decoded (and refused) on the loading thread
+    const names = Object.keys(files);
+    writeTree(dir, { ...files, 'manifest.csv': 'path,label\n' + names.map((f) => `${f},0`).join('\n') + '\n' });
+    const messages = (['js', 'sharp'] as const).map((decoder) =>
+      withEnv({ MEDSYNTH_DECODER: decoder }, () => expectUserError(() => loadFolderCsv({ path: dir, size: 8, cacheDir: null }), DatasetError, ['line 15', 'f13.jpg', 'truncated'])),
+    );
+    expect(messages[1]).toBe(messages[0]);
+    let here = '';
+    try {
+      run(names, 8, 3, 0);
+    } catch (err) {
+      here = (err as Error).message;
+    }
+    expect(here).toMatch(/^f13\.jpg: not a readable PNG\/JPEG image \(JPEG: truncated/);
+    expect(messages[0]).toContain(here);
+  });
+
+  it('MEDSYNTH_DECODE_WORKERS sets the thread count; anything but a whole number from 1 to 64 is refused in one line', () => {
+    expect(decodeWorkers({})).toBeGreaterThanOrEqual(1);
+    expect(decodeWorkers({})).toBeLessThanOrEqual(4);
+    expect(decodeWorkers({ MEDSYNTH_DECODE_WORKERS: ' 3 ' })).toBe(3);
+    for (const bad of ['0', '2.5', 'many', '65']) {
+      expect(() => decodeWorkers({ MEDSYNTH_DECODE_WORKERS: bad })).toThrow(new RegExp(`^MEDSYNTH_DECODE_WORKERS=${bad}: give a whole number of threads from 1 to 64`));
+    }
+  });
+
+  it('leaves no worker running after a load, and a second load in the same process gives the same bits', async () => {
+    const { names } = await fixtures();
+    const first = withEnv({ MEDSYNTH_DECODER: 'sharp' }, () => loadFolderCsv({ path: dir, size: 32, channels: 3, cacheDir: null }));
+    const second = withEnv({ MEDSYNTH_DECODER: 'sharp' }, () => loadFolderCsv({ path: dir, size: 32, channels: 3, cacheDir: null }));
+    expect(second.n).toBe(names.length);
+    expect(sameBits(second.images, first.images)).toBe(true);
+    // terminate() is asynchronous: the workers' exit events follow within moments.
+    for (let t = 0; t < 100 && liveDecodeWorkers() > 0; t++) await new Promise((r) => setTimeout(r, 50));
+    expect(liveDecodeWorkers()).toBe(0);
   });
 });
