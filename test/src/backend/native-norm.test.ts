@@ -27,8 +27,9 @@ const CASES: Case[] = [
   { kind: 'group', shape: [3, 5, 3, 12], groups: 4, label: 'small odd' },
   { kind: 'group', shape: [2, 17, 19, 6], groups: 6, label: 'one channel per group, rows over a block' },
   { kind: 'group', shape: [5, 1, 1, 8], groups: 1, label: '1x1, one group' },
-  { kind: 'batch', shape: [64, 7, 7, 128], label: "gan28's G, first" },
-  { kind: 'batch', shape: [64, 14, 14, 64], label: "gan28's G, second" },
+  { kind: 'batch', shape: [64, 6272], label: "gan28's G after its Dense" },
+  { kind: 'batch', shape: [64, 7, 7, 128], label: 'NHWC, 128 channels' },
+  { kind: 'batch', shape: [64, 14, 14, 64], label: "gan28's G after its first ConvT" },
   { kind: 'batch', shape: [3, 5, 7, 3], label: 'small odd' },
   { kind: 'batch', shape: [300, 10], label: 'rank 2, rows not a multiple of the block' },
 ];
