@@ -12,6 +12,11 @@
  * One kernel of its own, `MedsynthConvPerExample` (wasm only): per-example conv weight gradients and their
  * squared norms, one batch-1 backward-weights convolution per example, for src/privacy's per-example
  * norms; offered to src/privacy through the hook in src/core/accelerators.ts.
+ *
+ * And fused normalisation kernels (wasm only, no wasm counterpart): `MedsynthGroupNorm`,
+ * `MedsynthBatchNorm` (training forward: y, x̂ and the statistics in three passes) and their `...Grad`
+ * backward kernels (dx, dγ, dβ in two passes), which src/nn/layers.ts calls by name when they are
+ * registered, in place of ~45 composed element-wise kernels per layer and step.
  */
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
