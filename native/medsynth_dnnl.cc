@@ -487,10 +487,10 @@ void checkNormDims(const NormDims& d) {
 // in order; then out[i·c + ch] = sum over b of the partials, in block order. f sees one row at a time:
 // f(i, row offset into [n·s·c]) must add its c terms into the double array it is given.
 template <typename RowFn>
-void blockedChannelSums(const NormDims& d, std::vector<double>& out, RowFn rowFn) {
+void blockedChannelSums(const NormDims& d, std::vector<double>& out, bool par, RowFn rowFn) {
   const int64_t nb = d.blocks(), c = d.c;
   std::vector<double> part(static_cast<size_t>(d.n * nb * c));
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (par)
   for (int64_t t = 0; t < d.n * nb; t++) {
     const int64_t i = t / nb, b = t % nb;
     double* p = part.data() + t * c;
@@ -520,14 +520,14 @@ double groupSum(const NormDims& d, const std::vector<double>& v, int64_t i, int6
 inline float normRstd(float var, float eps) { return 1.0f / std::sqrt(var + eps); }
 
 // Forward: mean = (1/M)·Σx, var = (1/M)·Σ(x − mean)² (two passes, M = s·k), x̂ = (x − mean)·rstd with
-// rstd = 1/sqrt(var + eps), y = γ·x̂ + β. Writes y and x̂ [n, s, c], mean and var [n, g].
-void runNormForward(const NormDims& d, float eps, const float* x, const float* gamma, const float* beta, float* y,
-                    float* xhat, float* mean, float* var) {
-  checkNormDims(d);
+// rstd = 1/sqrt(var + eps), y = γ·x̂ + β. Writes y and x̂ [n, s, c], mean and var [n, g]. Its loops are
+// shared over OpenMP's threads when par is set, else it runs on the calling thread.
+void normForwardCore(const NormDims& d, float eps, const float* x, const float* gamma, const float* beta, float* y,
+                     float* xhat, float* mean, float* var, bool par) {
   const int64_t c = d.c, k = d.k();
   const double m = static_cast<double>(d.s * k);
   std::vector<double> sums;
-  blockedChannelSums(d, sums, [&](int64_t, int64_t off, double* p) {
+  blockedChannelSums(d, sums, par, [&](int64_t, int64_t off, double* p) {
     const float* xr = x + off;
 #pragma omp simd
     for (int64_t ch = 0; ch < c; ch++) p[ch] += xr[ch];
@@ -541,7 +541,7 @@ void runNormForward(const NormDims& d, float eps, const float* x, const float* g
       std::fill(mc.begin() + i * c + grp * k, mc.begin() + i * c + (grp + 1) * k, mu);
     }
   }
-  blockedChannelSums(d, sums, [&](int64_t i, int64_t off, double* p) {
+  blockedChannelSums(d, sums, par, [&](int64_t i, int64_t off, double* p) {
     const float* xr = x + off;
     const float* mr = mc.data() + i * c;
 #pragma omp simd
@@ -558,7 +558,7 @@ void runNormForward(const NormDims& d, float eps, const float* x, const float* g
     }
   }
   const int64_t rows = d.n * d.s;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (par)
   for (int64_t r = 0; r < rows; r++) {
     const int64_t i = r / d.s;
     const float* xr = x + r * c;
@@ -580,17 +580,17 @@ void runNormForward(const NormDims& d, float eps, const float* x, const float* g
 //   dx = rstd·(dx̂ − mean(dx̂) − x̂·mean(dx̂·x̂)),  dγ = Σ dy·x̂,  dβ = Σ dy  (sums over all but the channel)
 // (Ioffe & Szegedy 2015, Sec. 3, with the same algebra per group for Wu & He 2018). Since γ is constant
 // per channel, mean(dx̂) = (1/M) Σ_ch γ[ch]·Σdy[ch] and mean(dx̂·x̂) = (1/M) Σ_ch γ[ch]·Σ(dy·x̂)[ch], from
-// one pass of per-channel sums; a second pass writes dx.
-void runNormBackward(const NormDims& d, float eps, const float* dy, const float* xhat, const float* gamma, const float* var,
-                     float* dx, float* dgamma, float* dbeta) {
-  checkNormDims(d);
+// one pass of per-channel sums; a second pass writes dx. The per-channel sums [n, 2c] (Σdy | Σdy·x̂ per
+// example) go to chanSums, for the caller's dγ and dβ. Threads as normForwardCore.
+void normBackwardCore(const NormDims& d, float eps, const float* dy, const float* xhat, const float* gamma, const float* var,
+                      float* dx, double* chanSums, bool par) {
   const int64_t c = d.c, k = d.k();
   const double m = static_cast<double>(d.s * k);
   // One pass for both sums: [Σdy | Σdy·x̂] side by side in a 2c-wide row.
   NormDims d2 = d;
   d2.c = 2 * c;
   std::vector<double> sums;
-  blockedChannelSums(d2, sums, [&](int64_t, int64_t off2, double* p) {
+  blockedChannelSums(d2, sums, par, [&](int64_t, int64_t off2, double* p) {
     const int64_t off = off2 / 2;
     const float* gr = dy + off;
     const float* hr = xhat + off;
@@ -600,15 +600,7 @@ void runNormBackward(const NormDims& d, float eps, const float* dy, const float*
       p[c + ch] += static_cast<double>(gr[ch]) * hr[ch];
     }
   });
-  for (int64_t ch = 0; ch < c; ch++) {
-    double sb = 0, sg = 0;
-    for (int64_t i = 0; i < d.n; i++) {
-      sb += sums[i * 2 * c + ch];
-      sg += sums[i * 2 * c + c + ch];
-    }
-    dbeta[ch] = static_cast<float>(sb);
-    dgamma[ch] = static_cast<float>(sg);
-  }
+  std::copy(sums.begin(), sums.end(), chanSums);
   // dx = dy·(γ·rstd) − rstd·mean(dx̂) − x̂·(rstd·mean(dx̂·x̂)), as per-channel coefficients.
   std::vector<float> ga(static_cast<size_t>(d.n * c)), ca(static_cast<size_t>(d.n * c)), cb(static_cast<size_t>(d.n * c));
   for (int64_t i = 0; i < d.n; i++) {
@@ -629,7 +621,7 @@ void runNormBackward(const NormDims& d, float eps, const float* dy, const float*
     }
   }
   const int64_t rows = d.n * d.s;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (par)
   for (int64_t r = 0; r < rows; r++) {
     const int64_t i = r / d.s;
     const float* gr = dy + r * c;
@@ -640,6 +632,49 @@ void runNormBackward(const NormDims& d, float eps, const float* dy, const float*
     float* o = dx + r * c;
 #pragma omp simd
     for (int64_t ch = 0; ch < c; ch++) o[ch] = gr[ch] * g1[ch] - a1[ch] - hr[ch] * b1[ch];
+  }
+}
+
+// Several examples (GroupNorm): one parallel loop over the examples, each normalised whole by one thread
+// (its statistics involve no other example), so one fork and join per call instead of one per pass. One
+// example (BatchNorm): the passes themselves are shared over the threads. The same bits either way, and
+// for any thread count: each example's sums run in the same blocks in the same order.
+void runNormForward(const NormDims& d, float eps, const float* x, const float* gamma, const float* beta, float* y,
+                    float* xhat, float* mean, float* var) {
+  checkNormDims(d);
+  if (d.n == 1) return normForwardCore(d, eps, x, gamma, beta, y, xhat, mean, var, true);
+  const NormDims one{1, d.s, d.c, d.g};
+  const int64_t size = d.s * d.c;
+#pragma omp parallel for schedule(static)
+  for (int64_t i = 0; i < d.n; i++) {
+    normForwardCore(one, eps, x + i * size, gamma, beta, y + i * size, xhat + i * size, mean + i * d.g, var + i * d.g, false);
+  }
+}
+
+// As runNormForward; then dβ = Σ_i Σdy and dγ = Σ_i Σdy·x̂, over the examples in order, in double.
+void runNormBackward(const NormDims& d, float eps, const float* dy, const float* xhat, const float* gamma, const float* var,
+                     float* dx, float* dgamma, float* dbeta) {
+  checkNormDims(d);
+  const int64_t c = d.c;
+  std::vector<double> chanSums(static_cast<size_t>(d.n * 2 * c));
+  if (d.n == 1) {
+    normBackwardCore(d, eps, dy, xhat, gamma, var, dx, chanSums.data(), true);
+  } else {
+    const NormDims one{1, d.s, d.c, d.g};
+    const int64_t size = d.s * d.c;
+#pragma omp parallel for schedule(static)
+    for (int64_t i = 0; i < d.n; i++) {
+      normBackwardCore(one, eps, dy + i * size, xhat + i * size, gamma, var + i * d.g, dx + i * size, chanSums.data() + i * 2 * c, false);
+    }
+  }
+  for (int64_t ch = 0; ch < c; ch++) {
+    double sb = 0, sg = 0;
+    for (int64_t i = 0; i < d.n; i++) {
+      sb += chanSums[i * 2 * c + ch];
+      sg += chanSums[i * 2 * c + c + ch];
+    }
+    dbeta[ch] = static_cast<float>(sb);
+    dgamma[ch] = static_cast<float>(sg);
   }
 }
 
