@@ -14,6 +14,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cmath>
 #include <condition_variable>
 #include <cstdint>
 #include <exception>
@@ -804,6 +805,273 @@ napi_value ElementwiseThreads(napi_env env, napi_callback_info) {
 
 // ==== end of the element-wise kernels ===============================================================
 
+// ==== Fused group and batch normalisation (training forward and backward) ============================
+//
+// One pair of kernels serves both norms. x is seen as [n, s, c] (channels last) with c channels in g
+// groups of k = c / g consecutive channels; the statistics are per (example i, group) over the s·k values
+// of that example and group:
+//   GroupNorm (Wu & He, "Group Normalization", ECCV 2018, Eq. 1-3), NHWC [N, H, W, C]:
+//     n = N, s = H·W, g = groups.
+//   BatchNorm (Ioffe & Szegedy, ICML 2015, Algorithm 1), [..., C] normalised over all axes but the last:
+//     n = 1, s = the product of the other axes, g = c (one channel per group).
+// Both use the biased variance (as tf.moments). tfjs composes each norm from ~15 element-wise kernels
+// forward and ~30 backward, each a pass over memory on one wasm thread; here the forward is three passes
+// and the backward two, on OpenMP's threads.
+//
+// Determinism: rows of s go in fixed blocks of kNormBlock; every (example, block) is summed per channel in
+// double, in row order, by one thread; the blocks, then the channels of a group, then the examples (for
+// dγ and dβ) are added in a fixed order on one thread. The result has the same bits for any thread count.
+
+constexpr int64_t kNormBlock = 128;
+
+struct NormDims {
+  int64_t n, s, c, g;
+  int64_t k() const { return c / g; }
+  int64_t blocks() const { return (s + kNormBlock - 1) / kNormBlock; }
+};
+
+void checkNormDims(const NormDims& d) {
+  if (d.n < 1 || d.s < 1 || d.c < 1 || d.g < 1 || d.c % d.g != 0) {
+    throw std::runtime_error("internal error: norm dims [n, s, c, g] must be positive with g dividing c");
+  }
+}
+
+// part[(i·nb + b)·c + ch] = sum over the rows r of block b of example i of f(i, r, ch), in double, rows
+// in order; then out[i·c + ch] = sum over b of the partials, in block order. f sees one row at a time:
+// f(i, row offset into [n·s·c]) must add its c terms into the double array it is given.
+template <typename RowFn>
+void blockedChannelSums(const NormDims& d, std::vector<double>& out, bool par, RowFn rowFn) {
+  const int64_t nb = d.blocks(), c = d.c;
+  std::vector<double> part(static_cast<size_t>(d.n * nb * c));
+#pragma omp parallel for schedule(static) if (par)
+  for (int64_t t = 0; t < d.n * nb; t++) {
+    const int64_t i = t / nb, b = t % nb;
+    double* p = part.data() + t * c;
+    std::fill(p, p + c, 0.0);
+    const int64_t end = std::min(d.s, (b + 1) * kNormBlock);
+    for (int64_t r = b * kNormBlock; r < end; r++) rowFn(i, (i * d.s + r) * c, p);
+  }
+  out.assign(static_cast<size_t>(d.n * c), 0.0);
+  for (int64_t i = 0; i < d.n; i++) {
+    double* o = out.data() + i * c;
+    for (int64_t b = 0; b < nb; b++) {
+      const double* p = part.data() + (i * nb + b) * c;
+      for (int64_t ch = 0; ch < c; ch++) o[ch] += p[ch];
+    }
+  }
+}
+
+// Per (example, group): the sum over the group's k channels of v[i·c + ch], in channel order.
+double groupSum(const NormDims& d, const std::vector<double>& v, int64_t i, int64_t grp) {
+  double acc = 0;
+  const double* p = v.data() + i * d.c + grp * d.k();
+  for (int64_t j = 0; j < d.k(); j++) acc += p[j];
+  return acc;
+}
+
+// 1 / sqrt(var + eps) in float, the same expression in the forward and the backward kernel.
+inline float normRstd(float var, float eps) { return 1.0f / std::sqrt(var + eps); }
+
+// Forward: mean = (1/M)·Σx, var = (1/M)·Σ(x − mean)² (two passes, M = s·k), x̂ = (x − mean)·rstd with
+// rstd = 1/sqrt(var + eps), y = γ·x̂ + β. Writes y and x̂ [n, s, c], mean and var [n, g]. Its loops are
+// shared over OpenMP's threads when par is set, else it runs on the calling thread.
+void normForwardCore(const NormDims& d, float eps, const float* x, const float* gamma, const float* beta, float* y,
+                     float* xhat, float* mean, float* var, bool par) {
+  const int64_t c = d.c, k = d.k();
+  const double m = static_cast<double>(d.s * k);
+  std::vector<double> sums;
+  blockedChannelSums(d, sums, par, [&](int64_t, int64_t off, double* p) {
+    const float* xr = x + off;
+#pragma omp simd
+    for (int64_t ch = 0; ch < c; ch++) p[ch] += xr[ch];
+  });
+  // Per-channel copies of the group statistics, so that the inner loops run over channels.
+  std::vector<float> mc(static_cast<size_t>(d.n * c)), rc(static_cast<size_t>(d.n * c));
+  for (int64_t i = 0; i < d.n; i++) {
+    for (int64_t grp = 0; grp < d.g; grp++) {
+      const float mu = static_cast<float>(groupSum(d, sums, i, grp) / m);
+      mean[i * d.g + grp] = mu;
+      std::fill(mc.begin() + i * c + grp * k, mc.begin() + i * c + (grp + 1) * k, mu);
+    }
+  }
+  blockedChannelSums(d, sums, par, [&](int64_t i, int64_t off, double* p) {
+    const float* xr = x + off;
+    const float* mr = mc.data() + i * c;
+#pragma omp simd
+    for (int64_t ch = 0; ch < c; ch++) {
+      const double e = static_cast<double>(xr[ch]) - mr[ch];
+      p[ch] += e * e;
+    }
+  });
+  for (int64_t i = 0; i < d.n; i++) {
+    for (int64_t grp = 0; grp < d.g; grp++) {
+      const float v = static_cast<float>(groupSum(d, sums, i, grp) / m);
+      var[i * d.g + grp] = v;
+      std::fill(rc.begin() + i * c + grp * k, rc.begin() + i * c + (grp + 1) * k, normRstd(v, eps));
+    }
+  }
+  const int64_t rows = d.n * d.s;
+#pragma omp parallel for schedule(static) if (par)
+  for (int64_t r = 0; r < rows; r++) {
+    const int64_t i = r / d.s;
+    const float* xr = x + r * c;
+    const float* mr = mc.data() + i * c;
+    const float* rr = rc.data() + i * c;
+    float* yr = y + r * c;
+    float* hr = xhat + r * c;
+#pragma omp simd
+    for (int64_t ch = 0; ch < c; ch++) {
+      const float h = (xr[ch] - mr[ch]) * rr[ch];
+      hr[ch] = h;
+      yr[ch] = h * gamma[ch] + beta[ch];
+    }
+  }
+}
+
+// Backward, from dy, x̂, γ and the forward's var. With dx̂ = dy·γ and means over each (example, group)'s
+// M = s·k values:
+//   dx = rstd·(dx̂ − mean(dx̂) − x̂·mean(dx̂·x̂)),  dγ = Σ dy·x̂,  dβ = Σ dy  (sums over all but the channel)
+// (Ioffe & Szegedy 2015, Sec. 3, with the same algebra per group for Wu & He 2018). Since γ is constant
+// per channel, mean(dx̂) = (1/M) Σ_ch γ[ch]·Σdy[ch] and mean(dx̂·x̂) = (1/M) Σ_ch γ[ch]·Σ(dy·x̂)[ch], from
+// one pass of per-channel sums; a second pass writes dx. The per-channel sums [n, 2c] (Σdy | Σdy·x̂ per
+// example) go to chanSums, for the caller's dγ and dβ. Threads as normForwardCore.
+void normBackwardCore(const NormDims& d, float eps, const float* dy, const float* xhat, const float* gamma, const float* var,
+                      float* dx, double* chanSums, bool par) {
+  const int64_t c = d.c, k = d.k();
+  const double m = static_cast<double>(d.s * k);
+  // One pass for both sums: [Σdy | Σdy·x̂] side by side in a 2c-wide row.
+  NormDims d2 = d;
+  d2.c = 2 * c;
+  std::vector<double> sums;
+  blockedChannelSums(d2, sums, par, [&](int64_t, int64_t off2, double* p) {
+    const int64_t off = off2 / 2;
+    const float* gr = dy + off;
+    const float* hr = xhat + off;
+#pragma omp simd
+    for (int64_t ch = 0; ch < c; ch++) {
+      p[ch] += gr[ch];
+      p[c + ch] += static_cast<double>(gr[ch]) * hr[ch];
+    }
+  });
+  std::copy(sums.begin(), sums.end(), chanSums);
+  // dx = dy·(γ·rstd) − rstd·mean(dx̂) − x̂·(rstd·mean(dx̂·x̂)), as per-channel coefficients.
+  std::vector<float> ga(static_cast<size_t>(d.n * c)), ca(static_cast<size_t>(d.n * c)), cb(static_cast<size_t>(d.n * c));
+  for (int64_t i = 0; i < d.n; i++) {
+    const double* sdy = sums.data() + i * 2 * c;
+    const double* sdyx = sdy + c;
+    for (int64_t grp = 0; grp < d.g; grp++) {
+      double a = 0, b = 0;
+      for (int64_t j = grp * k; j < (grp + 1) * k; j++) {
+        a += static_cast<double>(gamma[j]) * sdy[j];
+        b += static_cast<double>(gamma[j]) * sdyx[j];
+      }
+      const double rstd = normRstd(var[i * d.g + grp], eps);
+      for (int64_t j = grp * k; j < (grp + 1) * k; j++) {
+        ga[i * c + j] = static_cast<float>(gamma[j] * rstd);
+        ca[i * c + j] = static_cast<float>(rstd * a / m);
+        cb[i * c + j] = static_cast<float>(rstd * b / m);
+      }
+    }
+  }
+  const int64_t rows = d.n * d.s;
+#pragma omp parallel for schedule(static) if (par)
+  for (int64_t r = 0; r < rows; r++) {
+    const int64_t i = r / d.s;
+    const float* gr = dy + r * c;
+    const float* hr = xhat + r * c;
+    const float* g1 = ga.data() + i * c;
+    const float* a1 = ca.data() + i * c;
+    const float* b1 = cb.data() + i * c;
+    float* o = dx + r * c;
+#pragma omp simd
+    for (int64_t ch = 0; ch < c; ch++) o[ch] = gr[ch] * g1[ch] - a1[ch] - hr[ch] * b1[ch];
+  }
+}
+
+// Several examples (GroupNorm): one parallel loop over the examples, each normalised whole by one thread
+// (its statistics involve no other example), so one fork and join per call instead of one per pass. One
+// example (BatchNorm): the passes themselves are shared over the threads. The same bits either way, and
+// for any thread count: each example's sums run in the same blocks in the same order.
+void runNormForward(const NormDims& d, float eps, const float* x, const float* gamma, const float* beta, float* y,
+                    float* xhat, float* mean, float* var) {
+  checkNormDims(d);
+  if (d.n == 1) return normForwardCore(d, eps, x, gamma, beta, y, xhat, mean, var, true);
+  const NormDims one{1, d.s, d.c, d.g};
+  const int64_t size = d.s * d.c;
+#pragma omp parallel for schedule(static)
+  for (int64_t i = 0; i < d.n; i++) {
+    normForwardCore(one, eps, x + i * size, gamma, beta, y + i * size, xhat + i * size, mean + i * d.g, var + i * d.g, false);
+  }
+}
+
+// As runNormForward; then dβ = Σ_i Σdy and dγ = Σ_i Σdy·x̂, over the examples in order, in double.
+void runNormBackward(const NormDims& d, float eps, const float* dy, const float* xhat, const float* gamma, const float* var,
+                     float* dx, float* dgamma, float* dbeta) {
+  checkNormDims(d);
+  const int64_t c = d.c;
+  std::vector<double> chanSums(static_cast<size_t>(d.n * 2 * c));
+  if (d.n == 1) {
+    normBackwardCore(d, eps, dy, xhat, gamma, var, dx, chanSums.data(), true);
+  } else {
+    const NormDims one{1, d.s, d.c, d.g};
+    const int64_t size = d.s * d.c;
+#pragma omp parallel for schedule(static)
+    for (int64_t i = 0; i < d.n; i++) {
+      normBackwardCore(one, eps, dy + i * size, xhat + i * size, gamma, var + i * d.g, dx + i * size, chanSums.data() + i * 2 * c, false);
+    }
+  }
+  for (int64_t ch = 0; ch < c; ch++) {
+    double sb = 0, sg = 0;
+    for (int64_t i = 0; i < d.n; i++) {
+      sb += chanSums[i * 2 * c + ch];
+      sg += chanSums[i * 2 * c + c + ch];
+    }
+    dbeta[ch] = static_cast<float>(sb);
+    dgamma[ch] = static_cast<float>(sg);
+  }
+}
+
+float floatArg(napi_env env, napi_value v) {
+  double out = 0;
+  if (napi_get_value_double(env, v, &out) != napi_ok) throw std::runtime_error("internal error: expected a number argument");
+  return static_cast<float>(out);
+}
+
+NormDims normDimsArg(napi_env env, napi_value arr) {
+  int64_t d[4];
+  readDims(env, arr, d, 4);
+  NormDims nd{d[0], d[1], d[2], d[3]};
+  checkNormDims(nd);
+  return nd;
+}
+
+// normForward(x, gamma, beta, y, xhat, mean, var, [n, s, c, g], eps)
+napi_value NormForward(napi_env env, napi_callback_info info) {
+  return withArgs<9>(env, info, "normForward", [&](napi_value* args) -> napi_value {
+    const NormDims d = normDimsArg(env, args[7]);
+    const size_t all = d.n * d.s * d.c, stats = d.n * d.g;
+    runNormForward(d, floatArg(env, args[8]), floatData(env, args[0], all, "x"), floatData(env, args[1], d.c, "gamma"),
+                   floatData(env, args[2], d.c, "beta"), floatData(env, args[3], all, "y"), floatData(env, args[4], all, "xhat"),
+                   floatData(env, args[5], stats, "mean"), floatData(env, args[6], stats, "var"));
+    return static_cast<napi_value>(nullptr);
+  });
+}
+
+// normBackward(dy, xhat, gamma, var, dx, dgamma, dbeta, [n, s, c, g], eps)
+napi_value NormBackward(napi_env env, napi_callback_info info) {
+  return withArgs<9>(env, info, "normBackward", [&](napi_value* args) -> napi_value {
+    const NormDims d = normDimsArg(env, args[7]);
+    const size_t all = d.n * d.s * d.c, stats = d.n * d.g;
+    runNormBackward(d, floatArg(env, args[8]), floatData(env, args[0], all, "dy"), floatData(env, args[1], all, "xhat"),
+                    floatData(env, args[2], d.c, "gamma"), floatData(env, args[3], stats, "var"), floatData(env, args[4], all, "dx"),
+                    floatData(env, args[5], d.c, "dgamma"), floatData(env, args[6], d.c, "dbeta"));
+    return static_cast<napi_value>(nullptr);
+  });
+}
+
+// ==== end of fused group and batch normalisation =====================================================
+
+
 napi_value Version(napi_env env, napi_callback_info) {
   const dnnl_version_t* v = dnnl_version();
   std::string s = std::to_string(v->major) + "." + std::to_string(v->minor) + "." + std::to_string(v->patch);
@@ -826,6 +1094,9 @@ napi_value Init(napi_env env, napi_value exports) {
       {"stepGrad", nullptr, StepGrad, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"concat", nullptr, Concat, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"elementwiseThreads", nullptr, ElementwiseThreads, nullptr, nullptr, nullptr, napi_default, nullptr},
+      // Fused group and batch normalisation.
+      {"normForward", nullptr, NormForward, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"normBackward", nullptr, NormBackward, nullptr, nullptr, nullptr, napi_default, nullptr},
   };
   napi_define_properties(env, exports, sizeof(props) / sizeof(props[0]), props);
   return exports;

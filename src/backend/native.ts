@@ -19,6 +19,11 @@
  * dx = dy · step(x, alpha) in one pass, which src/backend/gradients.ts uses for the LeakyRelu and Relu
  * gradients. Their results are the cpu backend's bits (one IEEE float32 operation per element), for any
  * thread count.
+ *
+ * And fused normalisation kernels (wasm only, no wasm counterpart): `MedsynthGroupNorm`,
+ * `MedsynthBatchNorm` (training forward: y, x̂ and the statistics in three passes) and their `...Grad`
+ * backward kernels (dx, dγ, dβ in two passes), which src/nn/layers.ts calls by name when they are
+ * registered, in place of ~45 composed element-wise kernels per layer and step.
  */
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -32,6 +37,8 @@ interface Addon {
   sumLeading(x: Float32Array, out: Float32Array, dims: number[]): void;
   convPerExample(x: Float32Array, dy: Float32Array, out: Float32Array | null, dims: number[], norms: Float32Array | null): void;
   convPerExampleLayout(dims: number[]): { size: number; index: Int32Array };
+  normForward(x: Float32Array, gamma: Float32Array, beta: Float32Array, y: Float32Array, xhat: Float32Array, mean: Float32Array, variance: Float32Array, dims: number[], eps: number): void;
+  normBackward(dy: Float32Array, xhat: Float32Array, gamma: Float32Array, variance: Float32Array, dx: Float32Array, dgamma: Float32Array, dbeta: Float32Array, dims: number[], eps: number): void;
   version(): string;
   binary(op: 0 | 1 | 2 | 3, a: Float32Array, b: Float32Array, out: Float32Array, dims: number[]): void;
   unary(kind: 0 | 1, x: Float32Array, out: Float32Array, n: number, alpha: number): void;
@@ -57,6 +64,9 @@ let enabled = true;
 /** Routes the kernels to the addon (true, the default when it is built) or to the wasm kernels. */
 export function setNativeKernelsEnabled(on: boolean): void {
   enabled = on;
+  // The fused norms have no wasm kernel to fall back to: src/nn/layers.ts takes its composed path when
+  // they are not registered.
+  if (registered) setNormKernels(addon!, on);
 }
 let addonPath = '';
 
@@ -420,6 +430,88 @@ function splitKernel(lib: Addon, fallback: KernelFunc): KernelFunc {
   };
 }
 
+// ---- Fused group and batch normalisation ---------------------------------------------------------------
+
+/**
+ * The fused norm kernels' names (wasm only; src/nn/layers.ts uses them when registered and registers their
+ * gradients). Forward inputs {x, gamma, beta}, attrs {eps} (+ {groups} for GroupNorm), outputs
+ * [y, x̂, mean, variance] with the statistics [N, groups] (GroupNorm) or [C] (BatchNorm). Gradient inputs
+ * {dy, xhat, gamma, variance}, the same attrs, outputs [dx, dγ, dβ].
+ */
+export const NORM_KERNELS = {
+  groupNorm: 'MedsynthGroupNorm',
+  groupNormGrad: 'MedsynthGroupNormGrad',
+  batchNorm: 'MedsynthBatchNorm',
+  batchNormGrad: 'MedsynthBatchNormGrad',
+} as const;
+
+let normCalls = 0;
+
+/** How many fused norm kernels (forward or gradient) the addon has run in this process (the tests read it). */
+export function nativeNormCalls(): number {
+  return normCalls;
+}
+
+/**
+ * x as [n, s, c] with g groups (native/medsynth_dnnl.cc runNormForward): GroupNorm on NHWC is
+ * [N, H·W, C] with `groups` groups; BatchNorm over all axes but the last is [1, rows, C] with C groups.
+ */
+function normDims(shape: readonly number[], groups: number | null): number[] {
+  const c = shape[shape.length - 1]!;
+  const all = shape.reduce((a, b) => a * b, 1);
+  if (groups === null) return [1, all / c, c, c];
+  if (shape.length !== 4 || c % groups !== 0) throw new Error(`internal error: group norm of shape [${shape}] with ${groups} groups`);
+  return [shape[0]!, all / (shape[0]! * c), c, groups];
+}
+
+function normForwardKernel(lib: Addon, group: boolean): KernelFunc {
+  return (args) => {
+    const { x, gamma, beta } = args.inputs as Record<'x' | 'gamma' | 'beta', TensorInfo>;
+    const { eps, groups } = args.attrs as unknown as { eps: number; groups?: number };
+    if (x.dtype !== 'float32' || gamma.dtype !== 'float32' || beta.dtype !== 'float32') throw new Error('internal error: fused norm of a non-float32 tensor');
+    const dims = normDims(x.shape, group ? groups! : null);
+    const b = args.backend as unknown as WasmBackendLike;
+    const statShape = group ? [dims[0]!, dims[3]!] : [dims[2]!];
+    const outs = [b.makeOutput(x.shape, 'float32'), b.makeOutput(x.shape, 'float32'), b.makeOutput(statShape, 'float32'), b.makeOutput(statShape, 'float32')];
+    // Views after all allocations (a heap growth detaches older ones).
+    const v = (t: TensorInfo) => b.typedArrayFromHeap(t);
+    lib.normForward(v(x), v(gamma), v(beta), v(outs[0]!), v(outs[1]!), v(outs[2]!), v(outs[3]!), dims, eps);
+    normCalls++;
+    return outs;
+  };
+}
+
+function normGradKernel(lib: Addon, group: boolean): KernelFunc {
+  return (args) => {
+    const { dy, xhat, gamma, variance } = args.inputs as Record<'dy' | 'xhat' | 'gamma' | 'variance', TensorInfo>;
+    const { eps, groups } = args.attrs as unknown as { eps: number; groups?: number };
+    const dims = normDims(xhat.shape, group ? groups! : null);
+    const b = args.backend as unknown as WasmBackendLike;
+    const c = dims[2]!;
+    const outs = [b.makeOutput(xhat.shape, 'float32'), b.makeOutput([c], 'float32'), b.makeOutput([c], 'float32')];
+    const v = (t: TensorInfo) => b.typedArrayFromHeap(t);
+    lib.normBackward(v(dy), v(xhat), v(gamma), v(variance), v(outs[0]!), v(outs[1]!), v(outs[2]!), dims, eps);
+    normCalls++;
+    return outs;
+  };
+}
+
+/** Registers the fused norm kernels (forward and gradient) for wasm, or unregisters the forward ones (off). */
+function setNormKernels(lib: Addon, on: boolean): void {
+  const kernels: [string, KernelFunc][] = [
+    [NORM_KERNELS.groupNormGrad, normGradKernel(lib, true)],
+    [NORM_KERNELS.batchNormGrad, normGradKernel(lib, false)],
+    [NORM_KERNELS.groupNorm, normForwardKernel(lib, true)],
+    [NORM_KERNELS.batchNorm, normForwardKernel(lib, false)],
+  ];
+  for (const [name, kernelFunc] of kernels) {
+    const present = tf.getKernel(name, 'wasm') !== undefined;
+    // The gradient kernels stay: a tape recorded with the fused forward still needs them.
+    if (on && !present) tf.registerKernel({ kernelName: name, backendName: 'wasm', kernelFunc });
+    if (!on && present && !name.endsWith('Grad')) tf.unregisterKernel(name, 'wasm');
+  }
+}
+
 /**
  * Puts the native kernels in front of the current wasm ones (call after the wasm kernels are
  * registered, before the backend starts). Returns what was loaded, or null when the addon is absent.
@@ -459,5 +551,6 @@ export function registerNativeKernels(): NativeInfo | null {
   if (!tf.getKernel(LEAKY_RELU_GRAD, 'wasm')) tf.registerKernel({ kernelName: LEAKY_RELU_GRAD, backendName: 'wasm', kernelFunc: stepGradKernel(lib) });
   if (!tf.getKernel(CONV_PER_EXAMPLE, 'wasm')) tf.registerKernel({ kernelName: CONV_PER_EXAMPLE, backendName: 'wasm', kernelFunc: convPerExampleKernel(lib) });
   setConvPerExample(perExampleHook(lib));
+  setNormKernels(lib, enabled);
   return (registered = { library: 'oneDNN', version: lib.version(), path: addonPath });
 }

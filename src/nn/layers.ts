@@ -146,6 +146,61 @@ export class ConvTranspose2d implements Layer {
   }
 }
 
+// ---- Fused normalisation kernels --------------------------------------------------------------------
+//
+// GroupNorm and BatchNorm composed from tfjs ops cost ~15 element-wise kernels forward and ~30 backward,
+// each a pass over memory. When the backend has fused kernels under these names (the native addon
+// registers them for wasm: src/backend/native.ts, native/medsynth_dnnl.cc), the layers call those
+// through a tf.customGrad whose gradient is the fused backward kernel; otherwise they stay on the composed
+// ops below. The names are the contract with src/backend (which src/nn may not import).
+//   forward  {x, gamma, beta} attrs {eps, groups?} → [y, x̂, mean, variance]  (statistics [N, G] or [C])
+//   gradient {dy, xhat, gamma, variance} attrs {eps, groups?} → [dx, dγ, dβ]
+// Backward formula (Ioffe & Szegedy 2015, Sec. 3; per group for Wu & He 2018), with dx̂ = dy·γ and means
+// over the values sharing a statistic: dx = rstd·(dx̂ − mean(dx̂) − x̂·mean(dx̂·x̂)), dγ = Σ dy·x̂, dβ = Σ dy.
+const FUSED = {
+  MedsynthGroupNorm: 'MedsynthGroupNormGrad',
+  MedsynthBatchNorm: 'MedsynthBatchNormGrad',
+} as const;
+type FusedNorm = keyof typeof FUSED;
+
+interface FusedNormOut {
+  /** On the gradient path; owned by the caller's scope. */
+  y: tf.Tensor;
+  /** Values only (no gradient flows through them), kept: the caller disposes them. */
+  xhat: tf.Tensor;
+  mean: tf.Tensor;
+  variance: tf.Tensor;
+}
+
+/**
+ * One fused norm as a single-output op for autodiff: y carries the gradient (the fused backward kernel),
+ * x̂ and the statistics come out beside it as plain values. (A multi-output kernel on the tape would be
+ * handed zero-filled gradients for x̂, mean and variance on every backward pass.)
+ */
+function fusedNormOp(name: FusedNorm, x: tf.Tensor, gamma: tf.Tensor, beta: tf.Tensor, attrs: { eps: number; groups?: number }): FusedNormOut {
+  let side: tf.Tensor[] = [];
+  const op = tf.customGrad(((xi: tf.Tensor, g: tf.Tensor, b: tf.Tensor, save: tf.GradSaveFunc) => {
+    // Kernels run inside a customGrad forward are not recorded on the tape: only this op is.
+    const [y, xhat, mean, variance] = tf.engine().runKernel(name, { x: xi, gamma: g, beta: b }, attrs as never) as tf.Tensor[];
+    save([xhat!, g, variance!]);
+    side = [tf.keep(xhat!), tf.keep(mean!), tf.keep(variance!)];
+    return {
+      value: y!,
+      gradFunc: (dy: tf.Tensor | tf.Tensor[], saved: tf.Tensor[]) => {
+        const [xh, gm, v] = saved;
+        return tf.engine().runKernel(FUSED[name], { dy: dy as tf.Tensor, xhat: xh!, gamma: gm!, variance: v! }, attrs as never) as tf.Tensor[];
+      },
+    };
+  }) as never) as (x: tf.Tensor, g: tf.Tensor, b: tf.Tensor) => tf.Tensor;
+  const y = op(x, gamma, beta);
+  return { y, xhat: side[0]!, mean: side[1]!, variance: side[2]! };
+}
+
+/** Whether the current backend has the fused kernel `name` and x suits it (float32). */
+function fusedNorm(name: FusedNorm, x: tf.Tensor): boolean {
+  return x.dtype === 'float32' && tf.getKernel(name, tf.getBackend()) !== undefined;
+}
+
 /**
  * Group normalisation (Wu & He, "Group Normalization", ECCV 2018, Eq. 1–3), NHWC:
  *   y = gamma · (x − mean_g) / sqrt(var_g + eps) + beta, statistics per example and per channel group.
@@ -169,6 +224,15 @@ export class GroupNorm implements Layer {
   apply(x: tf.Tensor, opts: { tape?: Tape } = {}): tf.Tensor {
     const [n, h, w, c] = x.shape as [number, number, number, number];
     const g = this.groups;
+    if (fusedNorm('MedsynthGroupNorm', x)) {
+      const { y, xhat, mean, variance } = fusedNormOp('MedsynthGroupNorm', x, this.gamma, this.beta, { eps: this.eps, groups: g });
+      try {
+        // x̂ is the layer "input" for src/privacy (a tape keeps its own copy).
+        return opts.tape ? opts.tape.record(this, xhat, y) : y;
+      } finally {
+        tf.dispose([xhat, mean, variance]);
+      }
+    }
     const xg = tf.reshape(x, [n, h * w, g, c / g]); // [N, HW, G, C/G]
     const { mean, variance } = tf.moments(xg, [1, 3], true);
     const norm = tf.reshape(tf.div(tf.sub(xg, mean), tf.sqrt(tf.add(variance, this.eps))), [n, h, w, c]);
@@ -208,14 +272,34 @@ export class BatchNorm implements Layer {
   }
   apply(x: tf.Tensor, opts: { training?: boolean } = {}): tf.Tensor {
     const axes = x.shape.map((_, i) => i).slice(0, -1);
+    const fused = fusedNorm('MedsynthBatchNorm', x);
+    if (!opts.training && fused) {
+      // y = x·s + (β − μ·s) with s = γ / sqrt(σ² + eps): the per-channel algebra on [C], two passes over x.
+      return tf.tidy(() => {
+        const scale = tf.div(this.gamma, tf.sqrt(tf.add(this.movingVar, this.eps)));
+        return tf.add(tf.mul(x, scale), tf.sub(this.beta, tf.mul(this.movingMean, scale)));
+      });
+    }
     if (!opts.training) {
       return tf.add(tf.mul(tf.div(tf.sub(x, this.movingMean), tf.sqrt(tf.add(this.movingVar, this.eps))), this.gamma), this.beta);
     }
-    const { mean, variance } = tf.moments(x, axes);
-    // Running statistics are updated outside the gradient (they are not trained).
     const m = this.momentum;
-    this.movingMean.assign(tf.tidy(() => tf.add(tf.mul(this.movingMean, m), tf.mul(mean, 1 - m))));
-    this.movingVar.assign(tf.tidy(() => tf.add(tf.mul(this.movingVar, m), tf.mul(variance, 1 - m))));
+    // Running statistics are updated outside the gradient (they are not trained).
+    const updateRunning = (mean: tf.Tensor, variance: tf.Tensor): void => {
+      this.movingMean.assign(tf.tidy(() => tf.add(tf.mul(this.movingMean, m), tf.mul(mean, 1 - m))));
+      this.movingVar.assign(tf.tidy(() => tf.add(tf.mul(this.movingVar, m), tf.mul(variance, 1 - m))));
+    };
+    if (fused) {
+      const { y, xhat, mean, variance } = fusedNormOp('MedsynthBatchNorm', x, this.gamma, this.beta, { eps: this.eps });
+      try {
+        updateRunning(mean, variance);
+      } finally {
+        tf.dispose([xhat, mean, variance]);
+      }
+      return y;
+    }
+    const { mean, variance } = tf.moments(x, axes);
+    updateRunning(mean, variance);
     return tf.add(tf.mul(tf.div(tf.sub(x, mean), tf.sqrt(tf.add(variance, this.eps))), this.gamma), this.beta);
   }
 }
