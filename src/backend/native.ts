@@ -139,21 +139,31 @@ function convKernel(kind: 0 | 1 | 2, lib: Addon, fallback: KernelFunc): KernelFu
   };
 }
 
+let matMulCalls = 0;
+
+/** How many BatchMatMul kernels the addon has run in this process (a diagnostic; the tests read it). */
+export function nativeMatMulCalls(): number {
+  return matMulCalls;
+}
+
 function matMulKernel(lib: Addon, fallback: KernelFunc): KernelFunc {
   return (args) => {
     const { a, b: bb } = args.inputs as { a: TensorInfo; b: TensorInfo };
     const { transposeA, transposeB } = args.attrs as unknown as { transposeA: boolean; transposeB: boolean };
-    if (!enabled || a.dtype !== 'float32' || bb.dtype !== 'float32' || a.shape.length !== 3 || bb.shape.length !== 3) return fallback(args);
-    const [ba, a1, a2] = a.shape as [number, number, number];
-    const [bb0, b1, b2] = bb.shape as [number, number, number];
+    // tf.matMul hands 2-D operands to this kernel as they are (every Dense layer): a batch of one.
+    const rank = a.shape.length;
+    if (!enabled || a.dtype !== 'float32' || bb.dtype !== 'float32' || rank < 2 || rank > 3 || bb.shape.length !== rank) return fallback(args);
+    const [ba, a1, a2] = (rank === 2 ? [1, ...a.shape] : a.shape) as [number, number, number];
+    const [bb0, b1, b2] = (rank === 2 ? [1, ...bb.shape] : bb.shape) as [number, number, number];
     if (ba !== bb0 && ba !== 1 && bb0 !== 1) return fallback(args);
     const [m, k] = transposeA ? [a2, a1] : [a1, a2];
     const n = transposeB ? b1 : b2;
     const backend = args.backend as unknown as WasmBackendLike;
-    const out = backend.makeOutput([Math.max(ba, bb0), m, n], 'float32');
+    const out = backend.makeOutput(rank === 2 ? [m, n] : [Math.max(ba, bb0), m, n], 'float32');
     lib.matmul(backend.typedArrayFromHeap(a), backend.typedArrayFromHeap(bb), backend.typedArrayFromHeap(out), [
       ba, bb0, m, k, n, transposeA ? 1 : 0, transposeB ? 1 : 0,
     ]);
+    matMulCalls++;
     return out;
   };
 }
