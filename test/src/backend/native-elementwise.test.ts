@@ -92,6 +92,9 @@ const BINARY_CASES: BinaryCase[] = [
   { name: 'a [1, C] row of higher rank than needed', a: [1, 1, 6272], b: [64, 6272], native: true },
   { name: 'group-norm statistics [64, 1, 32, 1] (another broadcast: wasm)', a: [64, 49, 32, 4], b: [64, 1, 32, 1], native: false },
   { name: 'a [.., 1] column (another broadcast: wasm)', a: [16, 14, 14, 1], b: BIG, native: false },
+  { name: 'a dense bias [128] against [32, 128] (a row from 4096 elements)', a: [32, 128], b: [128], native: true },
+  { name: 'a small row [30] against [20, 30] (wasm)', a: [20, 30], b: [30], native: false },
+  { name: 'same shape [32, 128] (under the same-shape threshold: wasm)', a: [32, 128], b: [32, 128], native: false },
   { name: 'small (wasm)', a: [20, 30], b: [20, 30], native: false },
   { name: 'int32 (wasm)', a: BIG, b: BIG, native: false, dtype: 'int32' },
 ];
