@@ -1072,6 +1072,109 @@ napi_value NormBackward(napi_env env, napi_callback_info info) {
 // ==== end of fused group and batch normalisation =====================================================
 
 
+// ==== Seeded Gaussian noise (src/core/gaussian.ts's ziggurat, the same bits) =========================
+// The DP-SGD noise: src/core/gaussian.ts fillNormal, ported loop for loop so that a seed gives the same
+// float32 samples here as there (Marsaglia & Tsang, "The Ziggurat Method for Generating Random Variables",
+// JSS 5(8), 2000; uniform bits from xoshiro128**, Blackman & Vigna 2021). The tables and the seeded
+// state come from JavaScript, so every constant is the same double. The only functions here that could
+// round differently from V8's are std::exp and std::log on the slow path (~1.2% of samples): a 1-ulp
+// difference would have to fall on a float32 rounding boundary, or on the wedge test's exact edge, to
+// change a sample (the tests compare millions of samples bit for bit). One thread: the stream is serial.
+
+struct ZigguratTables {
+  const double* w;      // [256] signed abscissa step × sd, by the low 8 bits
+  const double* bound;  // [256] fast-path bound on the 24-bit integer, by the low 8 bits
+  const double* scale;  // [128] layer edge / 2^24
+  const double* fe;     // [129] f(edge)
+  double r;             // start of the tail
+};
+
+struct Xoshiro128 {
+  uint32_t s0, s1, s2, s3;
+  static uint32_t rotl(uint32_t x, int k) { return (x << k) | (x >> (32 - k)); }
+  uint32_t next() {
+    const uint32_t result = rotl(s1 * 5u, 7) * 9u;
+    const uint32_t t = s1 << 9;
+    s2 ^= s0;
+    s3 ^= s1;
+    s1 ^= s2;
+    s0 ^= s3;
+    s2 ^= t;
+    s3 = rotl(s3, 11);
+    return result;
+  }
+  // Uniform in (0, 1), never 0.
+  double open01() { return (static_cast<double>(next()) + 0.5) / 4294967296.0; }
+};
+
+// gaussian.ts slowPath: the tail (layer 0) or the wedge test, drawing again on rejection.
+double zigguratSlow(Xoshiro128& g, uint32_t u, const ZigguratTables& z) {
+  for (;;) {
+    const uint32_t i = u & 127u, j = u >> 8;
+    const double x = static_cast<double>(j) * z.scale[i];
+    if (static_cast<double>(j) < z.bound[i]) return (u & 128u) ? -x : x;
+    if (i == 0) {
+      double a, b;
+      do {
+        a = -std::log(g.open01()) / z.r;
+        b = -std::log(g.open01());
+      } while (b + b < a * a);
+      return (u & 128u) ? -(z.r + a) : z.r + a;
+    }
+    const double y = z.fe[i] + g.open01() * (z.fe[i + 1] - z.fe[i]);
+    if (y < std::exp((-0.5 * x) * x)) return (u & 128u) ? -x : x;
+    u = g.next();
+  }
+}
+
+void runFillNormal(float* out, int64_t n, Xoshiro128 g, const ZigguratTables& z, double sd) {
+  for (int64_t k = 0; k < n; k++) {
+    const uint32_t u = g.next();
+    const uint32_t b = u & 255u, j = u >> 8;
+    if (static_cast<double>(j) < z.bound[b]) {
+      out[k] = static_cast<float>(static_cast<double>(j) * z.w[b]);
+      continue;
+    }
+    out[k] = static_cast<float>(zigguratSlow(g, u, z) * sd);
+  }
+}
+
+const double* doubleData(napi_env env, napi_value v, size_t need, const char* what) {
+  napi_typedarray_type type;
+  size_t length;
+  void* data;
+  napi_value buf;
+  size_t offset;
+  if (napi_get_typedarray_info(env, v, &type, &length, &data, &buf, &offset) != napi_ok || type != napi_float64_array) {
+    throw std::runtime_error(std::string(what) + " must be a Float64Array");
+  }
+  if (length < need) throw std::runtime_error(std::string(what) + " is too short");
+  return static_cast<const double*>(data);
+}
+
+// fillNormal(out, [s0, s1, s2, s3], w, bound, scale, fe, r, sd)
+napi_value FillNormal(napi_env env, napi_callback_info info) {
+  return withArgs<8>(env, info, "fillNormal", [&](napi_value* args) -> napi_value {
+    napi_typedarray_type type;
+    size_t length;
+    void* data;
+    napi_value buf;
+    size_t offset;
+    if (napi_get_typedarray_info(env, args[0], &type, &length, &data, &buf, &offset) != napi_ok || type != napi_float32_array) {
+      throw std::runtime_error("out must be a Float32Array");
+    }
+    int64_t st[4];
+    readDims(env, args[1], st, 4);
+    Xoshiro128 g{static_cast<uint32_t>(st[0]), static_cast<uint32_t>(st[1]), static_cast<uint32_t>(st[2]), static_cast<uint32_t>(st[3])};
+    const ZigguratTables z{doubleData(env, args[2], 256, "w"), doubleData(env, args[3], 256, "bound"), doubleData(env, args[4], 128, "scale"),
+                           doubleData(env, args[5], 129, "fe"), doubleArg(env, args[6])};
+    runFillNormal(static_cast<float*>(data), static_cast<int64_t>(length), g, z, doubleArg(env, args[7]));
+    return static_cast<napi_value>(nullptr);
+  });
+}
+
+// ==== end of seeded Gaussian noise ===================================================================
+
 napi_value Version(napi_env env, napi_callback_info) {
   const dnnl_version_t* v = dnnl_version();
   std::string s = std::to_string(v->major) + "." + std::to_string(v->minor) + "." + std::to_string(v->patch);
@@ -1097,6 +1200,8 @@ napi_value Init(napi_env env, napi_value exports) {
       // Fused group and batch normalisation.
       {"normForward", nullptr, NormForward, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"normBackward", nullptr, NormBackward, nullptr, nullptr, nullptr, napi_default, nullptr},
+      // Seeded Gaussian noise.
+      {"fillNormal", nullptr, FillNormal, nullptr, nullptr, nullptr, napi_default, nullptr},
   };
   napi_define_properties(env, exports, sizeof(props) / sizeof(props[0]), props);
   return exports;

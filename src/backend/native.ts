@@ -24,12 +24,15 @@
  * `MedsynthBatchNorm` (training forward: y, x̂ and the statistics in three passes) and their `...Grad`
  * backward kernels (dx, dγ, dβ in two passes), which src/nn/layers.ts calls by name when they are
  * registered, in place of ~45 composed element-wise kernels per layer and step.
+ *
+ * And src/core/gaussian.ts's seeded ziggurat loop (the DP-SGD noise), the same samples at about a quarter
+ * of the JavaScript loop's time, offered through the hook in src/core/accelerators.ts.
  */
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import * as tf from '@tensorflow/tfjs';
 import { backend_util, type KernelConfig, type KernelFunc, type TensorInfo } from '@tensorflow/tfjs';
-import { setConvPerExample, type ConvPerExampleFn } from '../core/accelerators.js';
+import { setConvPerExample, setNormalFill, type ConvPerExampleFn, type NormalFillFn } from '../core/accelerators.js';
 
 interface Addon {
   conv(kind: 0 | 1 | 2, a: Float32Array, b: Float32Array, out: Float32Array, dims: number[]): void;
@@ -45,6 +48,7 @@ interface Addon {
   stepGrad(dy: Float32Array, x: Float32Array, dx: Float32Array, n: number, alpha: number): void;
   concat(parts: Float32Array[], whole: Float32Array, dims: number[], split: boolean): void;
   elementwiseThreads(): number;
+  fillNormal(out: Float32Array, state: readonly number[], w: Float64Array, bound: Float64Array, scale: Float64Array, fe: Float64Array, r: number, sd: number): void;
 }
 
 interface WasmBackendLike {
@@ -524,6 +528,23 @@ function setNormKernels(lib: Addon, on: boolean): void {
   }
 }
 
+let fillCalls = 0;
+
+/** How many Gaussian fills the addon has run in this process (a diagnostic; the tests read it). */
+export function nativeFillNormalCalls(): number {
+  return fillCalls;
+}
+
+/** src/core/gaussian.ts's ziggurat loop in the addon (the same samples), offered through the hook. */
+function normalFill(lib: Addon): NormalFillFn {
+  return (out, state, t, sd) => {
+    if (!enabled) return false;
+    lib.fillNormal(out, state, t.w, t.bound, t.scale, t.fe, t.r, sd);
+    fillCalls++;
+    return true;
+  };
+}
+
 /**
  * Puts the native kernels in front of the current wasm ones (call after the wasm kernels are
  * registered, before the backend starts). Returns what was loaded, or null when the addon is absent.
@@ -564,5 +585,6 @@ export function registerNativeKernels(): NativeInfo | null {
   if (!tf.getKernel(CONV_PER_EXAMPLE, 'wasm')) tf.registerKernel({ kernelName: CONV_PER_EXAMPLE, backendName: 'wasm', kernelFunc: convPerExampleKernel(lib) });
   setConvPerExample(perExampleHook(lib));
   setNormKernels(lib, enabled);
+  setNormalFill(normalFill(lib));
   return (registered = { library: 'oneDNN', version: lib.version(), path: addonPath });
 }

@@ -31,3 +31,28 @@ export function setConvPerExample(fn: ConvPerExampleFn | null): void {
 export function getConvPerExample(): ConvPerExampleFn | null {
   return convPerExample;
 }
+
+/**
+ * The ziggurat loop of src/core/gaussian.ts fillNormal, run by an accelerator: fills `out` from the seeded
+ * xoshiro128** `state` with the given tables (passed in so that every constant is JavaScript's double), the
+ * same float32 samples as the JavaScript loop. Returns false when it declines (turned off), and the caller
+ * runs its own loop.
+ */
+export type NormalFillFn = (
+  out: Float32Array,
+  state: readonly number[],
+  tables: { w: Float64Array; bound: Float64Array; scale: Float64Array; fe: Float64Array; r: number },
+  sd: number,
+) => boolean;
+
+let normalFill: NormalFillFn | null = null;
+
+/** Installs (or, with null, removes) the accelerator's Gaussian fill. */
+export function setNormalFill(fn: NormalFillFn | null): void {
+  normalFill = fn;
+}
+
+/** The installed Gaussian fill, or null. */
+export function getNormalFill(): NormalFillFn | null {
+  return normalFill;
+}

@@ -17,6 +17,7 @@
  * Uniform bits: xoshiro128** seeded by SplitMix32, the same stream as `new Rng(seed).nextUint32()`
  * (src/core/rng.ts), inlined here for speed (a few ns per sample instead of tf.randomNormal's ~40).
  */
+import { getNormalFill } from './accelerators.js';
 import { xoshiroSeedState } from './rng.js';
 
 const LAYERS = 128;
@@ -57,15 +58,19 @@ const BOUND = new Float64Array(2 * LAYERS);
 export function fillNormal(out: Float32Array, seed: number, sd = 1): Float32Array {
   if (!Number.isInteger(seed)) throw new Error(`internal error: seed must be an integer, got ${seed}`);
   if (!(sd >= 0) || !Number.isFinite(sd)) throw new Error(`internal error: sd must be finite and >= 0, got ${sd}`);
-  const st = Int32Array.from(xoshiroSeedState(seed));
+  const seeded = xoshiroSeedState(seed);
+  // Signed abscissa scale times sd, by the low 8 bits: no branch on the sign on the fast path.
+  const w = new Float64Array(2 * LAYERS);
+  for (let b = 0; b < 2 * LAYERS; b++) w[b] = (b & 128 ? -sd : sd) * SCALE[b & 127]!;
+  // The same loop in the native addon when it is loaded (src/core/accelerators.ts): the same samples.
+  const fast = getNormalFill();
+  if (fast && fast(out, seeded, { w, bound: BOUND, scale: SCALE, fe: FE, r: R }, sd)) return out;
+  const st = Int32Array.from(seeded);
   // The state lives in locals on the fast path and in `st` while the slow path runs.
   let s0 = st[0]!;
   let s1 = st[1]!;
   let s2 = st[2]!;
   let s3 = st[3]!;
-  // Signed abscissa scale times sd, by the low 8 bits: no branch on the sign on the fast path.
-  const w = new Float64Array(2 * LAYERS);
-  for (let b = 0; b < 2 * LAYERS; b++) w[b] = (b & 128 ? -sd : sd) * SCALE[b & 127]!;
   const n = out.length;
   for (let k = 0; k < n; k++) {
     // xoshiro128** (Blackman & Vigna 2021), inlined: u = the next 32-bit output (as a signed int32; only
