@@ -26,6 +26,7 @@
 #include <string>
 #include <thread>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 namespace {
@@ -310,15 +311,21 @@ void runMatMul(int64_t ba, int64_t bb, int64_t m, int64_t k, int64_t n, bool ta,
 
 // ---- N-API glue -------------------------------------------------------------------------------------
 
-float* floatData(napi_env env, napi_value v, size_t need, const char* what) {
+// A typed array's data (at its byte offset) and element count, when it has the expected element type.
+std::pair<void*, size_t> typedArray(napi_env env, napi_value v, napi_typedarray_type want, const char* what, const char* typeName) {
   napi_typedarray_type type;
   size_t length;
   void* data;
   napi_value buf;
   size_t offset;
-  if (napi_get_typedarray_info(env, v, &type, &length, &data, &buf, &offset) != napi_ok || type != napi_float32_array) {
-    throw std::runtime_error(std::string(what) + " must be a Float32Array");
+  if (napi_get_typedarray_info(env, v, &type, &length, &data, &buf, &offset) != napi_ok || type != want) {
+    throw std::runtime_error(std::string(what) + " must be a " + typeName);
   }
+  return {data, length};
+}
+
+float* floatData(napi_env env, napi_value v, size_t need, const char* what) {
+  const auto [data, length] = typedArray(env, v, napi_float32_array, what, "Float32Array");
   if (length < need) throw std::runtime_error(std::string(what) + " is shorter than its shape");
   return static_cast<float*>(data);
 }
@@ -1140,14 +1147,7 @@ void runFillNormal(float* out, int64_t n, Xoshiro128 g, const ZigguratTables& z,
 }
 
 const double* doubleData(napi_env env, napi_value v, size_t need, const char* what) {
-  napi_typedarray_type type;
-  size_t length;
-  void* data;
-  napi_value buf;
-  size_t offset;
-  if (napi_get_typedarray_info(env, v, &type, &length, &data, &buf, &offset) != napi_ok || type != napi_float64_array) {
-    throw std::runtime_error(std::string(what) + " must be a Float64Array");
-  }
+  const auto [data, length] = typedArray(env, v, napi_float64_array, what, "Float64Array");
   if (length < need) throw std::runtime_error(std::string(what) + " is too short");
   return static_cast<const double*>(data);
 }
@@ -1155,14 +1155,7 @@ const double* doubleData(napi_env env, napi_value v, size_t need, const char* wh
 // fillNormal(out, [s0, s1, s2, s3], w, bound, scale, fe, r, sd)
 napi_value FillNormal(napi_env env, napi_callback_info info) {
   return withArgs<8>(env, info, "fillNormal", [&](napi_value* args) -> napi_value {
-    napi_typedarray_type type;
-    size_t length;
-    void* data;
-    napi_value buf;
-    size_t offset;
-    if (napi_get_typedarray_info(env, args[0], &type, &length, &data, &buf, &offset) != napi_ok || type != napi_float32_array) {
-      throw std::runtime_error("out must be a Float32Array");
-    }
+    const auto [data, length] = typedArray(env, args[0], napi_float32_array, "out", "Float32Array");
     int64_t st[4];
     readDims(env, args[1], st, 4);
     Xoshiro128 g{static_cast<uint32_t>(st[0]), static_cast<uint32_t>(st[1]), static_cast<uint32_t>(st[2]), static_cast<uint32_t>(st[3])};

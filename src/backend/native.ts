@@ -33,6 +33,7 @@ import { createRequire } from 'node:module';
 import * as tf from '@tensorflow/tfjs';
 import { backend_util, type KernelConfig, type KernelFunc, type TensorInfo } from '@tensorflow/tfjs';
 import { setConvPerExample, setNormalFill, type ConvPerExampleFn, type NormalFillFn } from '../core/accelerators.js';
+import { splitParts } from './wasm-kernels.js';
 
 interface Addon {
   conv(kind: 0 | 1 | 2, a: Float32Array, b: Float32Array, out: Float32Array, dims: number[]): void;
@@ -425,14 +426,8 @@ function concatKernel(lib: Addon, fallback: KernelFunc): KernelFunc {
 function splitKernel(lib: Addon, fallback: KernelFunc): KernelFunc {
   return (args) => {
     const { x } = args.inputs as { x: TensorInfo };
-    const { numOrSizeSplits, axis: axisRaw } = args.attrs as unknown as { numOrSizeSplits: number | number[]; axis: number | number[] };
-    const rank = x.shape.length;
-    let axis = Array.isArray(axisRaw) ? axisRaw[0]! : axisRaw;
-    if (axis < 0) axis += rank;
+    const { axis, sizes } = splitParts(x.shape, args.attrs);
     const dim = x.shape[axis]!;
-    const sizes = typeof numOrSizeSplits === 'number' ? new Array<number>(numOrSizeSplits).fill(dim / numOrSizeSplits) : [...numOrSizeSplits];
-    const minus = sizes.indexOf(-1);
-    if (minus >= 0) sizes[minus] = dim - sizes.reduce((a, v, i) => (i === minus ? a : a + v), 0);
     const valid = sizes.every((v) => Number.isInteger(v) && v > 0) && sizes.reduce((a, v) => a + v, 0) === dim;
     if (!enabled || x.dtype !== 'float32' || !valid || sizes.length < 2 || sizeOf(x.shape) < NATIVE_MIN.concat) return fallback(args);
     const shapes = sizes.map((v) => x.shape.map((d, i) => (i === axis ? v : d)));

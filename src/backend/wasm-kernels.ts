@@ -225,20 +225,29 @@ function makeConcat(original: KernelFunc): KernelFunc {
   };
 }
 
+/**
+ * A SplitV's axis (made non-negative) and part sizes along it, as tfjs resolves its attributes: a count
+ * splits evenly, and one size of -1 takes what the others leave. Sizes are not checked here.
+ */
+export function splitParts(shape: readonly number[], attrs: unknown): { axis: number; sizes: number[] } {
+  const { numOrSizeSplits, axis: axisRaw } = attrs as { numOrSizeSplits: number | number[]; axis: number | number[] };
+  let axis = Array.isArray(axisRaw) ? axisRaw[0]! : axisRaw;
+  if (axis < 0) axis += shape.length;
+  const dim = shape[axis]!;
+  const sizes = typeof numOrSizeSplits === 'number' ? new Array<number>(numOrSizeSplits).fill(dim / numOrSizeSplits) : [...numOrSizeSplits];
+  const minus = sizes.indexOf(-1);
+  if (minus >= 0) sizes[minus] = dim - sizes.reduce((a, v, i) => (i === minus ? a : a + v), 0);
+  return { axis, sizes };
+}
+
 /** SplitV into short inner blocks (the gradient of such a Concat), by the same plain loop. */
 function makeSplitV(original: KernelFunc): KernelFunc {
   return (args) => {
     const { inputs, backend, attrs } = args;
     const { x } = inputs as { x: TensorInfo };
-    const { numOrSizeSplits, axis: axisRaw } = attrs as unknown as { numOrSizeSplits: number | number[]; axis: number | number[] };
     if (x.dtype !== 'float32') return original(args);
-    const rank = x.shape.length;
-    let axis = Array.isArray(axisRaw) ? axisRaw[0]! : axisRaw;
-    if (axis < 0) axis += rank;
+    const { axis, sizes } = splitParts(x.shape, attrs);
     const dim = x.shape[axis]!;
-    const sizes = typeof numOrSizeSplits === 'number' ? new Array<number>(numOrSizeSplits).fill(dim / numOrSizeSplits) : [...numOrSizeSplits];
-    const minus = sizes.indexOf(-1);
-    if (minus >= 0) sizes[minus] = dim - sizes.reduce((a, v, i) => (i === minus ? a : a + v), 0);
     const after = x.shape.slice(axis + 1).reduce((a, d) => a * d, 1);
     const total = dim * after;
     if (total > SHORT_BLOCK || sizes.some((v) => !Number.isInteger(v) || v < 0)) return original(args);
