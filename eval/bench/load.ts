@@ -68,7 +68,7 @@ function repoRoot(): string {
 
 interface Row {
   data: string;
-  path: 'pure-JS, jpeg-js (baseline)' | 'pure-JS, libjpeg-turbo wasm' | 'sharp' | 'cache hit';
+  path: 'pure-JS, jpeg-js (baseline)' | 'pure-JS, libjpeg-turbo wasm' | 'pure-JS, libjpeg-turbo native' | 'sharp' | 'cache hit';
   images: number;
   seconds: number;
 }
