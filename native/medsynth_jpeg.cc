@@ -1,4 +1,5 @@
-// decodeJpeg(bytes: Uint8Array) → { width, height, components: 1 | 3, data: Uint8Array }: a JPEG decoded
+// decodeJpeg(bytes: Uint8Array, into?: Uint8Array) → { width, height, components: 1 | 3, data: Uint8Array }:
+// a JPEG decoded
 // by the system's libjpeg-turbo (SIMD), compiled into the addon only when Debian's libjpeg62-turbo-dev is
 // present (scripts/build-native.mjs → -Dmedsynth_jpeg=1 → MEDSYNTH_JPEG).
 //
@@ -11,7 +12,9 @@
 // 3000 HAM10000 files, eval/results/load.md).
 //
 // libjpeg's default error handler calls exit(); ours longjmps back here and the call throws a JavaScript
-// Error instead. No C++ object with a destructor lives between setjmp and the libjpeg calls it guards.
+// Error instead. `into`, when given and large enough, receives the samples (data is then a view of its
+// start): a decoding worker reuses one buffer rather than allocating 150 kB per file, which would also
+// count as external memory and bring V8's garbage collections forward. No C++ object with a destructor lives between setjmp and the libjpeg calls it guards.
 #include <node_api.h>
 
 #include <csetjmp>
@@ -51,8 +54,9 @@ napi_value fail(napi_env env, const char* what) {
 }
 
 // The libjpeg part, apart so the longjmp target's frame holds only plain data. Returns 0 on success, with
-// *out (an ArrayBuffer of width · height · components bytes) set; otherwise err->message says why.
-int decodeInto(napi_env env, const unsigned char* src, size_t len, JpegError* err, napi_value* out, int* width, int* height, int* components) {
+// the samples in `into` (when it holds intoLen ≥ width · height · components bytes; *out untouched) or in
+// a new ArrayBuffer *out; otherwise err->message says why.
+int decodeInto(napi_env env, const unsigned char* src, size_t len, unsigned char* into, size_t intoLen, JpegError* err, napi_value* out, int* width, int* height, int* components) {
   jpeg_decompress_struct cinfo;
   cinfo.err = jpeg_std_error(&err->pub);
   err->pub.error_exit = onError;
@@ -69,8 +73,8 @@ int decodeInto(napi_env env, const unsigned char* src, size_t len, JpegError* er
   cinfo.out_color_space = cinfo.jpeg_color_space == JCS_GRAYSCALE ? JCS_GRAYSCALE : JCS_RGB;
   jpeg_start_decompress(&cinfo);
   const size_t stride = static_cast<size_t>(cinfo.output_width) * cinfo.output_components;
-  void* data = nullptr;
-  if (napi_create_arraybuffer(env, stride * cinfo.output_height, &data, out) != napi_ok) {
+  void* data = into;
+  if (stride * cinfo.output_height > intoLen && napi_create_arraybuffer(env, stride * cinfo.output_height, &data, out) != napi_ok) {
     std::strcpy(err->message, "out of memory for the decoded pixels");
     jpeg_destroy_decompress(&cinfo);
     return 1;
@@ -91,26 +95,39 @@ int decodeInto(napi_env env, const unsigned char* src, size_t len, JpegError* er
 }  // namespace
 
 napi_value DecodeJpeg(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
-  napi_value arg;
-  napi_get_cb_info(env, info, &argc, &arg, nullptr, nullptr);
+  size_t argc = 2;
+  napi_value args[2];
+  napi_get_cb_info(env, info, &argc, args, nullptr, nullptr);
   napi_typedarray_type type;
   size_t length;
   void* bytes;
   napi_value buf;
   size_t offset;
-  if (argc != 1 || napi_get_typedarray_info(env, arg, &type, &length, &bytes, &buf, &offset) != napi_ok || type != napi_uint8_array) {
-    return fail(env, "decodeJpeg expects one Uint8Array");
+  if (argc < 1 || napi_get_typedarray_info(env, args[0], &type, &length, &bytes, &buf, &offset) != napi_ok || type != napi_uint8_array) {
+    return fail(env, "decodeJpeg expects a Uint8Array");
+  }
+  void* into = nullptr;
+  size_t intoLen = 0;
+  napi_value intoBuf = nullptr;
+  size_t intoOffset = 0;
+  napi_valuetype second = napi_undefined;
+  if (argc == 2) napi_typeof(env, args[1], &second);
+  if (second != napi_undefined) {
+    if (napi_get_typedarray_info(env, args[1], &type, &intoLen, &into, &intoBuf, &intoOffset) != napi_ok || type != napi_uint8_array) {
+      return fail(env, "decodeJpeg: the second argument must be a Uint8Array");
+    }
   }
   JpegError err;
   napi_value pixels = nullptr;
   int width = 0, height = 0, components = 0;
-  if (decodeInto(env, static_cast<const unsigned char*>(bytes), length, &err, &pixels, &width, &height, &components) != 0) {
+  if (decodeInto(env, static_cast<const unsigned char*>(bytes), length, static_cast<unsigned char*>(into), intoLen, &err, &pixels, &width, &height, &components) != 0) {
     return fail(env, err.message[0] ? err.message : "libjpeg-turbo could not decode it");
   }
   napi_value result, view, w, h, c;
   napi_create_object(env, &result);
-  napi_create_typedarray(env, napi_uint8_array, static_cast<size_t>(width) * height * components, pixels, 0, &view);
+  const size_t n = static_cast<size_t>(width) * height * components;
+  if (pixels) napi_create_typedarray(env, napi_uint8_array, n, pixels, 0, &view);
+  else napi_create_typedarray(env, napi_uint8_array, n, intoBuf, intoOffset, &view);
   napi_create_int32(env, width, &w);
   napi_create_int32(env, height, &h);
   napi_create_int32(env, components, &c);

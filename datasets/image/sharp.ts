@@ -88,11 +88,14 @@ if (!nativeJpeg && workerData.libjpeg) {
 const jpegOk = nativeJpeg !== null || jpegDecoder !== null;
 let nativeCount = 0;
 let wasmCount = 0;
+let nativeOut = new Uint8Array(0);
 // The wasm samples stay in the decoder's memory (no copy): they are resized before the next decode.
 function decodeJpeg(bytes) {
   if (nativeJpeg) {
     nativeCount++;
-    const r = nativeJpeg(bytes);
+    // Into one reused buffer (the samples are resized before the next decode); it grows to the largest file.
+    const r = nativeJpeg(bytes, nativeOut);
+    if (r.data.buffer.byteLength > nativeOut.length) nativeOut = new Uint8Array(r.data.buffer);
     return { width: r.width, height: r.height, channels: r.components, bitDepth: 8, data: r.data, scale: 1 / 255 };
   }
   wasmCount++;
