@@ -27,6 +27,10 @@
  *
  * And src/core/gaussian.ts's seeded ziggurat loop (the DP-SGD noise), the same samples at about a quarter
  * of the JavaScript loop's time, offered through the hook in src/core/accelerators.ts.
+ *
+ * The addon's file is found by src/core/native-addon.ts, which datasets/image/libjpeg.ts uses too: when
+ * built where libjpeg-turbo's headers are, the addon also exports `decodeJpeg` (native/medsynth_jpeg.cc),
+ * the image loader's JPEG decoder, which this module does not use.
  */
 import { createRequire } from 'node:module';
 import * as tf from '@tensorflow/tfjs';
