@@ -1,4 +1,8 @@
 {
+  "variables": {
+    # 1 when scripts/build-native.mjs found libjpeg-turbo's headers: adds decodeJpeg (medsynth_jpeg.cc).
+    "medsynth_jpeg%": 0
+  },
   "targets": [
     {
       "target_name": "medsynth_dnnl",
@@ -6,7 +10,14 @@
       "cflags_cc": ["-O2", "-std=c++17", "-fexceptions", "-fopenmp"],
       "ldflags": ["-fopenmp"],
       "cflags_cc!": ["-fno-exceptions"],
-      "libraries": ["-ldnnl"]
+      "libraries": ["-ldnnl"],
+      "conditions": [
+        ["medsynth_jpeg==1", {
+          "sources": ["medsynth_jpeg.cc"],
+          "defines": ["MEDSYNTH_JPEG"],
+          "libraries": ["-ljpeg"]
+        }]
+      ]
     }
   ]
 }

@@ -29,6 +29,10 @@
 #include <utility>
 #include <vector>
 
+#ifdef MEDSYNTH_JPEG
+napi_value DecodeJpeg(napi_env env, napi_callback_info info);  // medsynth_jpeg.cc
+#endif
+
 namespace {
 
 using dnnl::memory;
@@ -1195,6 +1199,10 @@ napi_value Init(napi_env env, napi_value exports) {
       {"normBackward", nullptr, NormBackward, nullptr, nullptr, nullptr, napi_default, nullptr},
       // Seeded Gaussian noise.
       {"fillNormal", nullptr, FillNormal, nullptr, nullptr, nullptr, napi_default, nullptr},
+#ifdef MEDSYNTH_JPEG
+      // JPEG decoding with the system's libjpeg-turbo (medsynth_jpeg.cc), only when it was built in.
+      {"decodeJpeg", nullptr, DecodeJpeg, nullptr, nullptr, nullptr, napi_default, nullptr},
+#endif
   };
   napi_define_properties(env, exports, sizeof(props) / sizeof(props[0]), props);
   return exports;

@@ -12,7 +12,8 @@
  *
  * JPEG: 8-bit precision, baseline and progressive. The number of colour components
  * is read from the frame header (SOFn segment, T.81 Sec. B.2.2): 1 component is grey, otherwise colour.
- * JPEG files with 1 or 3 components are decoded by libjpeg-turbo compiled to WebAssembly (libjpeg.ts):
+ * JPEG files with 1 or 3 components are decoded by libjpeg-turbo (libjpeg.ts: the native addon's build
+ * when it has one, else compiled to WebAssembly; the same samples):
  * the library sharp decodes with, so both decoders give the same samples. jpeg-js remains for 4-component
  * (CMYK, YCCK) files, which libjpeg-turbo does not convert to RGB, if the wasm module cannot load, and
  * when MEDSYNTH_JPEG_DECODER=jpeg-js asks for it.

@@ -1,5 +1,7 @@
 /**
- * JPEG decoding by libjpeg-turbo compiled to WebAssembly (@cornerstonejs/codec-libjpeg-turbo-8bit, the
+ * JPEG decoding by libjpeg-turbo: natively through the optional addon's `decodeJpeg` (native/medsynth_jpeg.cc,
+ * the system's libjpeg-turbo with SIMD, about half the wasm build's time on the HAM10000 files) when it was
+ * built with it and MEDSYNTH_NATIVE is not 0, else compiled to WebAssembly (@cornerstonejs/codec-libjpeg-turbo-8bit, the
  * DICOM viewer Cornerstone's build; the same project publishes the CharLS and OpenJPEG codecs the DICOM
  * adapter uses). It is the pure-JS path's JPEG decoder: portable like any wasm, and the same library,
  * with the same inverse DCT, "fancy" chroma upsampling and fixed-point colour conversion, that sharp
@@ -7,11 +9,16 @@
  * (measured on the 3000 HAM10000 JPEGs: max difference 0; eval/results/load.md). jpeg-js, the decoder
  * before it, rounds its IDCT and converts colour differently (up to 38 levels at full size).
  *
+ * The addon decodes with the wasm codec's settings (libjpeg defaults, grey or RGB out, a libjpeg warning
+ * fails the file), so both give the same samples (every byte of the 3000 HAM10000 files, and the test
+ * files of test/datasets/image/libjpeg.test.ts) and reject the same files, with the same message.
+ *
  * The module is compiled and instantiated synchronously on first use (`instantiateWasm` hands Emscripten
  * a ready instance), because `loadDataset` is synchronous; one decoder object is reused for every file.
  */
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { nativeAddonPath } from '../../src/core/native-addon.js';
 
 interface FrameInfo {
   width: number;
@@ -102,19 +109,71 @@ function load(): JpegDecoder | null {
   return decoder;
 }
 
+/** The one message for a JPEG libjpeg-turbo rejects, from either build (the wasm one gives no reason). */
+const REJECTED = 'libjpeg-turbo could not decode it (corrupt or unsupported JPEG data)';
+
+type NativeDecode = (bytes: Uint8Array) => LibjpegImage;
+const natives = new Map<string, NativeDecode | null>();
+
 /**
- * Decodes a JPEG with 1 or 3 components to grey or RGB bytes. Returns null when the wasm module cannot
- * be loaded (the caller then uses jpeg-js); throws an Error when libjpeg-turbo rejects the data.
+ * The path of the native addon when it loads here and exports decodeJpeg (null otherwise, or with
+ * MEDSYNTH_NATIVE=0): decoding workers load it by this path themselves.
+ */
+export function nativeJpegPath(env: NodeJS.ProcessEnv = process.env): string | null {
+  const path = nativeAddonPath(env);
+  return path !== null && nativeDecoder(path) ? path : null;
+}
+
+function nativeDecoder(path: string): NativeDecode | null {
+  let fn = natives.get(path);
+  if (fn === undefined) {
+    try {
+      const addon = createRequire(import.meta.url)(path) as { decodeJpeg?: NativeDecode };
+      fn = typeof addon.decodeJpeg === 'function' ? addon.decodeJpeg : null;
+    } catch {
+      fn = null; // built for another Node or missing a library: the wasm decoder stays
+    }
+    natives.set(path, fn);
+  }
+  return fn;
+}
+
+/** JPEG decodes by build, in this thread and (counted by sharp.ts) in the decoding workers: tests check which ran. */
+export const jpegDecodeCounts = { native: 0, wasm: 0 };
+
+/**
+ * Decodes a JPEG with 1 or 3 components to grey or RGB bytes: natively when the addon has decodeJpeg,
+ * else in wasm. Returns null when neither can be loaded (the caller then uses jpeg-js); throws an Error
+ * when libjpeg-turbo rejects the data.
  */
 export function decodeJpegLibjpeg(bytes: Uint8Array): LibjpegImage | null {
+  const path = nativeAddonPath();
+  const native = path === null ? null : nativeDecoder(path);
+  return native ? decodeJpegNative(bytes, native) : decodeJpegWasm(bytes);
+}
+
+/** The addon's decode (throws the wasm path's message when libjpeg-turbo rejects the data). */
+export function decodeJpegNative(bytes: Uint8Array, native: NativeDecode | null = nativeDecoder(nativeAddonPath() ?? '')): LibjpegImage {
+  if (!native) throw new Error('internal error: the native JPEG decoder is not built');
+  jpegDecodeCounts.native++;
+  try {
+    return native(bytes);
+  } catch {
+    throw new Error(REJECTED);
+  }
+}
+
+/** The wasm build's decode; null when it cannot be loaded. */
+export function decodeJpegWasm(bytes: Uint8Array): LibjpegImage | null {
   const d = load();
   if (!d) return null;
+  jpegDecodeCounts.wasm++;
   try {
     d.getEncodedBuffer(bytes.length).set(bytes);
     d.decode();
   } catch (err) {
     // Emscripten hands C++ exceptions over as numbers (a pointer), without the message.
-    throw new Error(typeof err === 'number' ? 'libjpeg-turbo could not decode it (corrupt or unsupported JPEG data)' : String(err));
+    throw new Error(typeof err === 'number' ? REJECTED : String(err));
   }
   const info = d.getFrameInfo();
   if (info.bitsPerSample !== 8) throw new Error(`${info.bitsPerSample}-bit samples are not supported (8-bit JPEG only)`);

@@ -2,8 +2,9 @@
  * Decoding worker threads: each file is decoded, centre-cropped, converted and resized (resize.ts, the same
  * functions as on the loading thread, so the pixels are bit-identical) in one of several worker threads,
  * one per core; the loading thread only reads, hashes, hands out batches of files and assembles the results
- * in file order. Decoders in a worker: JPEGs with 1 or 3 components by libjpeg-turbo compiled to
- * WebAssembly (libjpeg.ts; about a third of sharp's per-file cost for small images), everything else by
+ * in file order. Decoders in a worker: JPEGs with 1 or 3 components by libjpeg-turbo (libjpeg.ts: the
+ * native addon's decodeJpeg, loaded by path in the worker, when it is built with it and MEDSYNTH_NATIVE is
+ * not 0; else the wasm build, about a third of sharp's per-file cost for small images), everything else by
  * `sharp` (libvips with libjpeg-turbo and libpng) when it is installed, loaded on first use.
  *
  * Why workers. `loadDataset` is synchronous (every command and stage calls it that way), while sharp only
@@ -28,7 +29,7 @@ import { availableParallelism } from 'node:os';
 import { MessageChannel, receiveMessageOnPort, Worker, type MessagePort } from 'node:worker_threads';
 import { ConfigError } from '../../src/core/errors.js';
 import { decodeImageStored, detectFormat, jpegReadyForLibjpeg, type DecodedImage, type StoredImage } from './decode.js';
-import { libjpegModule, libjpegPaths } from './libjpeg.js';
+import { jpegDecodeCounts, libjpegModule, libjpegPaths, nativeJpegPath } from './libjpeg.js';
 import { resizeSource, toSquarePixels } from './resize.js';
 import { decodeDicomFrames, isDicom, parseDicomFile } from '../dicom/pixels.js';
 
@@ -62,11 +63,20 @@ const port = workerData.port;
 const counter = new Int32Array(workerData.counter);
 const size = workerData.size;
 const want = workerData.channels; // 1 or 3; 0: each image keeps its own colour class
-// JPEG with 1 or 3 components: libjpeg-turbo in WebAssembly (datasets/image/libjpeg.ts; the module the
-// loading thread compiled), synchronously in this thread: the same samples as sharp's (both are
-// libjpeg-turbo) at a fraction of sharp's per-file cost.
+// JPEG with 1 or 3 components: libjpeg-turbo, synchronously in this thread: the native addon's decodeJpeg
+// when the loading thread found it (its path; an N-API addon loads in any thread), else WebAssembly
+// (datasets/image/libjpeg.ts; the module the loading thread compiled). Both give sharp's samples (all three
+// are libjpeg-turbo) at a fraction of sharp's per-file cost.
+let nativeJpeg = null;
+if (workerData.nativeJpeg) {
+  try {
+    nativeJpeg = require(workerData.nativeJpeg).decodeJpeg ?? null;
+  } catch {
+    nativeJpeg = null;
+  }
+}
 let jpegDecoder = null;
-if (workerData.libjpeg) {
+if (!nativeJpeg && workerData.libjpeg) {
   try {
     const m = { instantiateWasm(imports, receive) { const i = new WebAssembly.Instance(workerData.libjpeg.module, imports); receive(i); return i.exports; } };
     require(workerData.libjpeg.js)(m).catch(() => undefined);
@@ -75,8 +85,20 @@ if (workerData.libjpeg) {
     jpegDecoder = null;
   }
 }
-// The samples stay in the decoder's memory (no copy): they are resized before the next decode.
+const jpegOk = nativeJpeg !== null || jpegDecoder !== null;
+let nativeCount = 0;
+let wasmCount = 0;
+let nativeOut = new Uint8Array(0);
+// The wasm samples stay in the decoder's memory (no copy): they are resized before the next decode.
 function decodeJpeg(bytes) {
+  if (nativeJpeg) {
+    nativeCount++;
+    // Into one reused buffer (the samples are resized before the next decode); it grows to the largest file.
+    const r = nativeJpeg(bytes, nativeOut);
+    if (r.data.buffer.byteLength > nativeOut.length) nativeOut = new Uint8Array(r.data.buffer);
+    return { width: r.width, height: r.height, channels: r.components, bitDepth: 8, data: r.data, scale: 1 / 255 };
+  }
+  wasmCount++;
   jpegDecoder.getEncodedBuffer(bytes.length).set(bytes);
   jpegDecoder.decode();
   const fi = jpegDecoder.getFrameInfo();
@@ -109,7 +131,7 @@ function resized(img) {
 // loading thread decodes it, which gives the one-line error if the file is bad).
 port.on('message', async (batch) => {
   // sharp's decodes start at once, so libvips works on them in parallel on its own threads.
-  const viaSharp = batch.files.map((f) => (jpegDecoder && f.jpeg) || !workerData.sharpPath ? null : decodeSharp(f.bytes).catch(() => null));
+  const viaSharp = batch.files.map((f) => (jpegOk && f.jpeg) || !workerData.sharpPath ? null : decodeSharp(f.bytes).catch(() => null));
   const items = [];
   const transfer = [];
   for (let k = 0; k < batch.files.length; k++) {
@@ -117,7 +139,7 @@ port.on('message', async (batch) => {
     let img = null;
     try {
       if (viaSharp[k]) img = await viaSharp[k];
-      else if (jpegDecoder && batch.files[k].jpeg) {
+      else if (jpegOk && batch.files[k].jpeg) {
         let r;
         try {
           r = decodeJpeg(batch.files[k].bytes);
@@ -139,7 +161,9 @@ port.on('message', async (batch) => {
       transfer.push(px.buffer);
     } else items.push(null);
   }
-  port.postMessage({ id: batch.id, items }, transfer);
+  port.postMessage({ id: batch.id, items, native: nativeCount, wasm: wasmCount }, transfer);
+  nativeCount = 0;
+  wasmCount = 0;
   Atomics.add(counter, 0, 1);
   Atomics.notify(counter, 0);
 });
@@ -206,9 +230,11 @@ class DecodePool {
   ) {
     const path = withSharp ? sharpPath() : null;
     if (withSharp && path === null) throw new Error('internal error: DecodePool built with sharp, which does not load (check sharpAvailable first)');
-    const paths = libjpegPaths();
-    const module = libjpegModule();
-    this.data = { sharpPath: path, counter: this.counter.buffer, size, channels, libjpeg: paths && module ? { js: paths.js, module } : null };
+    // With the native decoder, the wasm module is neither compiled here nor instantiated in the workers.
+    const nativeJpeg = nativeJpegPath();
+    const paths = nativeJpeg ? null : libjpegPaths();
+    const module = nativeJpeg ? null : libjpegModule();
+    this.data = { sharpPath: path, counter: this.counter.buffer, size, channels, nativeJpeg, libjpeg: paths && module ? { js: paths.js, module } : null };
   }
 
   private start(): void {
@@ -256,8 +282,10 @@ class DecodePool {
       let any = false;
       for (const { port } of this.workers) {
         for (let m = receiveMessageOnPort(port); m; m = receiveMessageOnPort(port)) {
-          const reply = m.message as { id: number; items: WorkerItem[] };
+          const reply = m.message as { id: number; items: WorkerItem[]; native: number; wasm: number };
           this.replies.set(reply.id, reply.items);
+          jpegDecodeCounts.native += reply.native;
+          jpegDecodeCounts.wasm += reply.wasm;
           any = true;
         }
       }
@@ -313,7 +341,7 @@ const AHEAD_BYTES = 64 << 20;
  * keeps its own colour class; the caller checks they agree), handing each to `onImage` in file order with
  * its source description. `read(i)` is called once per file, in order (so it may hash the bytes); `where(i)`
  * names the file in error messages. The work runs in decoding worker threads (sharp when `sharpAvailable()`,
- * else libjpeg-turbo in wasm for JPEG only), while this thread reads, hashes and assembles; files no worker
+ * else libjpeg-turbo, native or wasm, for JPEG only), while this thread reads, hashes and assembles; files no worker
  * takes (DICOM, PNG without sharp) or declines are decoded here by the pure-JS decoders, whose DatasetError
  * messages are the same either way. The resize is resize.ts's in every thread. Returns the decoder used.
  */
@@ -333,7 +361,7 @@ export function decodeResizeEach(
     onImage(i, img, toSquarePixels(img.data, img.width, img.height, img.channels, img.scale, size, channels ?? img.channels));
   };
   const useSharp = workers > 0 && sharpAvailable();
-  if (!useSharp && (workers === 0 || libjpegModule() === null || libjpegPaths() === null)) {
+  if (!useSharp && (workers === 0 || (nativeJpegPath() === null && (libjpegModule() === null || libjpegPaths() === null)))) {
     for (let i = 0; i < n; i++) here(read(i), i);
     return 'js';
   }

@@ -1,6 +1,7 @@
 /**
  * Benchmark: dataset loading with the pure-JS decoders (the baseline: jpeg-js, pngjs; then the same path
- * with libjpeg-turbo in WebAssembly for JPEG, its decoder since 2026-12-05), with sharp, and
+ * with libjpeg-turbo for JPEG, its decoder since 2026-12-05: native through the addon when built with it,
+ * else WebAssembly), with sharp, and
  * from the decoded-pixel cache, on
  *   1. the HAM10000 subset (3000 × 224×224 RGB JPEG) at 64 px;
  *   2. a large folder: 500 2048×2048 16-bit grey PNGs, generated here in a temporary folder (smooth
@@ -21,6 +22,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Command } from 'commander';
 import sharp from 'sharp';
+import { nativeJpegPath } from '../../datasets/image/libjpeg.js';
 import { loadDataset } from '../../datasets/load.js';
 import { otherProcessAlive } from '../../src/core/fs.js';
 import { Rng } from '../../src/core/rng.js';
@@ -66,7 +68,7 @@ function repoRoot(): string {
 
 interface Row {
   data: string;
-  path: 'pure-JS, jpeg-js (baseline)' | 'pure-JS, libjpeg-turbo wasm' | 'sharp' | 'cache hit';
+  path: 'pure-JS, jpeg-js (baseline)' | 'pure-JS, libjpeg-turbo wasm' | 'pure-JS, libjpeg-turbo native' | 'sharp' | 'cache hit';
   images: number;
   seconds: number;
 }
@@ -90,7 +92,8 @@ function runAll(label: string, path: string, size: number, skipBaseline = false,
       process.env.MEDSYNTH_JPEG_DECODER = 'jpeg-js';
       rows.push(time(label, 'pure-JS, jpeg-js (baseline)', () => loadDataset({ path, size, cacheDir: null })));
       delete process.env.MEDSYNTH_JPEG_DECODER;
-      if (jpeg) rows.push(time(label, 'pure-JS, libjpeg-turbo wasm', () => loadDataset({ path, size, cacheDir: null })));
+      // The portable path's JPEG decoder: the addon's native libjpeg-turbo when built with it, else wasm.
+      if (jpeg) rows.push(time(label, `pure-JS, libjpeg-turbo ${nativeJpegPath() ? 'native' : 'wasm'}`, () => loadDataset({ path, size, cacheDir: null })));
     }
     delete process.env.MEDSYNTH_JPEG_DECODER;
     process.env.MEDSYNTH_DECODER = 'sharp';

@@ -27,12 +27,16 @@
  *
  * And src/core/gaussian.ts's seeded ziggurat loop (the DP-SGD noise), the same samples at about a quarter
  * of the JavaScript loop's time, offered through the hook in src/core/accelerators.ts.
+ *
+ * The addon's file is found by src/core/native-addon.ts, which datasets/image/libjpeg.ts uses too: when
+ * built where libjpeg-turbo's headers are, the addon also exports `decodeJpeg` (native/medsynth_jpeg.cc),
+ * the image loader's JPEG decoder, which this module does not use.
  */
-import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import * as tf from '@tensorflow/tfjs';
 import { backend_util, type KernelConfig, type KernelFunc, type TensorInfo } from '@tensorflow/tfjs';
 import { setConvPerExample, setNormalFill, type ConvPerExampleFn, type NormalFillFn } from '../core/accelerators.js';
+import { nativeAddonPath } from '../core/native-addon.js';
 import { splitParts } from './wasm-kernels.js';
 
 interface Addon {
@@ -79,16 +83,10 @@ let addonPath = '';
 export function loadNativeAddon(env = process.env): Addon | null {
   if (addon !== undefined) return addon;
   addon = null;
-  if (env.MEDSYNTH_NATIVE === '0') return addon;
-  const require = createRequire(import.meta.url);
-  // src/backend/ and dist/src/backend/ are two and three levels below the package root.
-  for (const rel of ['../../native/build/Release/medsynth_dnnl.node', '../../../native/build/Release/medsynth_dnnl.node']) {
-    const url = new URL(rel, import.meta.url);
-    if (existsSync(url)) {
-      addon = require(url.pathname) as Addon;
-      addonPath = url.pathname;
-      break;
-    }
+  const path = nativeAddonPath(env);
+  if (path !== null) {
+    addon = createRequire(import.meta.url)(path) as Addon;
+    addonPath = path;
   }
   return addon;
 }
