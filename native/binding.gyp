@@ -6,8 +6,9 @@
   "targets": [
     {
       "target_name": "medsynth_dnnl",
-      "sources": ["medsynth_dnnl.cc"],
-      "cflags_cc": ["-O2", "-std=c++17", "-fexceptions", "-fopenmp"],
+      "sources": ["medsynth_dnnl.cc", "medsynth_resize.cc"],
+      # -ffp-contract=off: resizeSquare must round every product and sum as JavaScript does (no fused multiply-add).
+      "cflags_cc": ["-O2", "-std=c++17", "-fexceptions", "-fopenmp", "-ffp-contract=off"],
       "ldflags": ["-fopenmp"],
       "cflags_cc!": ["-fno-exceptions"],
       "libraries": ["-ldnnl"],

@@ -29,6 +29,7 @@
 #include <utility>
 #include <vector>
 
+napi_value ResizeSquare(napi_env env, napi_callback_info info);  // medsynth_resize.cc
 #ifdef MEDSYNTH_JPEG
 napi_value DecodeJpeg(napi_env env, napi_callback_info info);  // medsynth_jpeg.cc
 #endif
@@ -1199,6 +1200,8 @@ napi_value Init(napi_env env, napi_value exports) {
       {"normBackward", nullptr, NormBackward, nullptr, nullptr, nullptr, napi_default, nullptr},
       // Seeded Gaussian noise.
       {"fillNormal", nullptr, FillNormal, nullptr, nullptr, nullptr, napi_default, nullptr},
+      // Crop, colour conversion and resize of decoded images, as datasets/image/resize.ts (medsynth_resize.cc).
+      {"resizeSquare", nullptr, ResizeSquare, nullptr, nullptr, nullptr, napi_default, nullptr},
 #ifdef MEDSYNTH_JPEG
       // JPEG decoding with the system's libjpeg-turbo (medsynth_jpeg.cc), only when it was built in.
       {"decodeJpeg", nullptr, DecodeJpeg, nullptr, nullptr, nullptr, napi_default, nullptr},

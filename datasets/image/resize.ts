@@ -15,6 +15,10 @@
  * 3. Channels: colour → grey uses ITU-R BT.601 luma, Y = 0.299 R + 0.587 G + 0.114 B (Rec. BT.601-7,
  *    Sec. 2.5.1), applied before resizing; grey → RGB replicates the grey value, after resizing. Since
  *    all steps are linear, the order changes only the rounding, not the result.
+ *
+ * The addon has the same steps in C++ (native/medsynth_resize.cc, `toSquareWith`), used by the decoding
+ * workers when it is built: every floating-point operation as here, in the same order, so the pixels are
+ * bit-identical (test/datasets/image/native-resize.test.ts). Change one, change the other.
  */
 import type { DecodedImage } from './decode.js';
 
@@ -153,6 +157,42 @@ export function toSquarePixels(
   return work === channels ? resized : greyToRgb(resized, size);
 }
 
+/**
+ * The addon's resizeSquare (native/medsynth_resize.cc): toSquarePixels in C++, the same operations in the
+ * same order and precision, so the same float32 pixels, bit for bit; it takes resampleKernel's kernel.
+ */
+export type NativeResize = (
+  src: Float32Array | Uint8Array | Uint16Array,
+  width: number,
+  height: number,
+  sc: 1 | 3,
+  scale: number,
+  size: number,
+  channels: 1 | 3,
+  start: Int32Array,
+  count: Int32Array,
+  weights: Float64Array,
+  weightOffset: Int32Array,
+) => Float32Array;
+
+/** toSquarePixels, by `native` when given (the decoding workers and the loading thread), else in JavaScript. */
+export function toSquareWith(
+  native: NativeResize | null,
+  src: Float32Array | Uint8Array | Uint16Array,
+  width: number,
+  height: number,
+  sc: 1 | 3,
+  scale: number,
+  size: number,
+  channels: 1 | 3,
+): Float32Array {
+  if (native === null) return toSquarePixels(src, width, height, sc, scale, size, channels);
+  if (!(Number.isInteger(size) && size > 0)) throw new Error(`internal error: bad target size ${size}`);
+  // The kernel is computed here, so its weights are the very doubles the JavaScript resize would use.
+  const k = resampleKernel(Math.min(width, height), size);
+  return native(src, width, height, sc, scale, size, channels, k.start, k.count, k.weights, k.weightOffset);
+}
+
 /** Grey → RGB by replication. */
 function greyToRgb(resized: Float32Array, size: number): Float32Array {
   const out = new Float32Array(size * size * 3);
@@ -284,10 +324,11 @@ function resizeRows(tmp: Float64Array, w: number, c: number, tw: number, th: num
  * This module's resize as JavaScript source, for the decoding worker threads (datasets/image/sharp.ts):
  * they run the very functions above, so a worker's pixels are bit-identical to this thread's and the
  * cache keys stay valid. The source is taken from the functions themselves (as compiled: tsc's output, or
- * the test runner's transform), never kept as a second copy; it defines `toSquarePixels` and what it calls.
+ * the test runner's transform), never kept as a second copy; it defines `toSquarePixels`, `toSquareWith`
+ * and what they call.
  */
 export function resizeSource(): string {
-  const fns = [resampleKernel, areaKernel, bilinearKernel, identityKernel, toSquarePixels, greyToRgb, resizeCrop, resize2d, resizeRows];
+  const fns = [resampleKernel, areaKernel, bilinearKernel, identityKernel, toSquarePixels, toSquareWith, greyToRgb, resizeCrop, resize2d, resizeRows];
   return [
     'const kernelCache = new Map();',
     `const LUMA_BT601 = ${JSON.stringify(LUMA_BT601)};`,

@@ -5,7 +5,10 @@
  * in file order. Decoders in a worker: JPEGs with 1 or 3 components by libjpeg-turbo (libjpeg.ts: the
  * native addon's decodeJpeg, loaded by path in the worker, when it is built with it and MEDSYNTH_NATIVE is
  * not 0; else the wasm build, about a third of sharp's per-file cost for small images), everything else by
- * `sharp` (libvips with libjpeg-turbo and libpng) when it is installed, loaded on first use.
+ * `sharp` (libvips with libjpeg-turbo and libpng) when it is installed, loaded on first use. The crop and
+ * resize: the addon's resizeSquare (native/medsynth_resize.cc, resize.ts's arithmetic in C++, bit-identical,
+ * in about a third of the time) when built and MEDSYNTH_NATIVE is not 0, in the workers and on the loading
+ * thread, else resize.ts's JavaScript.
  *
  * Why workers. `loadDataset` is synchronous (every command and stage calls it that way), while sharp only
  * has an async API, and one thread cannot use two cores. The loading thread posts batches of file bytes
@@ -30,7 +33,8 @@ import { MessageChannel, receiveMessageOnPort, Worker, type MessagePort } from '
 import { ConfigError } from '../../src/core/errors.js';
 import { decodeImageStored, detectFormat, jpegReadyForLibjpeg, type DecodedImage, type StoredImage } from './decode.js';
 import { jpegDecodeCounts, libjpegModule, libjpegPaths, nativeJpegPath } from './libjpeg.js';
-import { resizeSource, toSquarePixels } from './resize.js';
+import { resizeSource, toSquareWith, type NativeResize } from './resize.js';
+import { nativeAddonPath } from '../../src/core/native-addon.js';
 import { decodeDicomFrames, isDicom, parseDicomFile } from '../dicom/pixels.js';
 
 export type DecoderChoice = 'auto' | 'sharp' | 'js';
@@ -86,6 +90,17 @@ if (!nativeJpeg && workerData.libjpeg) {
   }
 }
 const jpegOk = nativeJpeg !== null || jpegDecoder !== null;
+// The crop and resize: the addon's resizeSquare (bit-identical to resize.ts's JavaScript) when the loading
+// thread found it, else the JavaScript above.
+let nativeResize = null;
+if (workerData.nativeResize) {
+  try {
+    nativeResize = require(workerData.nativeResize).resizeSquare ?? null;
+  } catch {
+    nativeResize = null;
+  }
+}
+let resizedNative = 0;
 let nativeCount = 0;
 let wasmCount = 0;
 let nativeOut = new Uint8Array(0);
@@ -125,7 +140,8 @@ async function decodeSharp(bytes) {
   return { width: info.width, height: info.height, channels: info.channels, bitDepth, data: samples, scale: 1 / (2 ** bitDepth - 1) };
 }
 function resized(img) {
-  return toSquarePixels(img.data, img.width, img.height, img.channels, img.scale, size, want || img.channels);
+  if (nativeResize) resizedNative++;
+  return toSquareWith(nativeResize, img.data, img.width, img.height, img.channels, img.scale, size, want || img.channels);
 }
 // One message is a batch of files; the reply lists them in order, each resized or declined (null: the
 // loading thread decodes it, which gives the one-line error if the file is bad).
@@ -161,13 +177,41 @@ port.on('message', async (batch) => {
       transfer.push(px.buffer);
     } else items.push(null);
   }
-  port.postMessage({ id: batch.id, items, native: nativeCount, wasm: wasmCount }, transfer);
+  port.postMessage({ id: batch.id, items, native: nativeCount, wasm: wasmCount, resized: resizedNative }, transfer);
   nativeCount = 0;
+  resizedNative = 0;
   wasmCount = 0;
   Atomics.add(counter, 0, 1);
   Atomics.notify(counter, 0);
 });
 `;
+
+const nativeResizes = new Map<string, NativeResize | null>();
+
+/** The addon's resizeSquare (native/medsynth_resize.cc), or null when it is not built or MEDSYNTH_NATIVE=0. */
+export function nativeResize(env: NodeJS.ProcessEnv = process.env): NativeResize | null {
+  const path = nativeAddonPath(env);
+  if (path === null) return null;
+  let fn = nativeResizes.get(path);
+  if (fn === undefined) {
+    try {
+      const addon = createRequire(import.meta.url)(path) as { resizeSquare?: NativeResize };
+      fn = typeof addon.resizeSquare === 'function' ? addon.resizeSquare : null;
+    } catch {
+      fn = null; // built for another Node or missing a library: the JavaScript resize stays
+    }
+    nativeResizes.set(path, fn);
+  }
+  return fn;
+}
+
+/** The addon's path when it has resizeSquare: decoding workers load it by this path themselves. */
+function nativeResizePath(env: NodeJS.ProcessEnv = process.env): string | null {
+  return nativeResize(env) ? nativeAddonPath(env) : null;
+}
+
+/** Images resized by the addon, in any thread (tests check that a load used it, not a silent fallback). */
+export const nativeResizeCount = { n: 0 };
 
 /** What the loader learns of a decoded image besides its resized pixels. */
 export interface ImageInfo {
@@ -234,7 +278,7 @@ class DecodePool {
     const nativeJpeg = nativeJpegPath();
     const paths = nativeJpeg ? null : libjpegPaths();
     const module = nativeJpeg ? null : libjpegModule();
-    this.data = { sharpPath: path, counter: this.counter.buffer, size, channels, nativeJpeg, libjpeg: paths && module ? { js: paths.js, module } : null };
+    this.data = { sharpPath: path, counter: this.counter.buffer, size, channels, nativeJpeg, nativeResize: nativeResizePath(), libjpeg: paths && module ? { js: paths.js, module } : null };
   }
 
   private start(): void {
@@ -282,10 +326,11 @@ class DecodePool {
       let any = false;
       for (const { port } of this.workers) {
         for (let m = receiveMessageOnPort(port); m; m = receiveMessageOnPort(port)) {
-          const reply = m.message as { id: number; items: WorkerItem[]; native: number; wasm: number };
+          const reply = m.message as { id: number; items: WorkerItem[]; native: number; wasm: number; resized: number };
           this.replies.set(reply.id, reply.items);
           jpegDecodeCounts.native += reply.native;
           jpegDecodeCounts.wasm += reply.wasm;
+          nativeResizeCount.n += reply.resized;
           any = true;
         }
       }
@@ -343,7 +388,8 @@ const AHEAD_BYTES = 64 << 20;
  * names the file in error messages. The work runs in decoding worker threads (sharp when `sharpAvailable()`,
  * else libjpeg-turbo, native or wasm, for JPEG only), while this thread reads, hashes and assembles; files no worker
  * takes (DICOM, PNG without sharp) or declines are decoded here by the pure-JS decoders, whose DatasetError
- * messages are the same either way. The resize is resize.ts's in every thread. Returns the decoder used.
+ * messages are the same either way. The resize is resize.ts's (or the addon's copy of it) in every thread.
+ * Returns the decoder used.
  */
 export function decodeResizeEach(
   n: number,
@@ -358,7 +404,9 @@ export function decodeResizeEach(
   const { workers = decodeWorkers() } = opts;
   const here = (bytes: Uint8Array, i: number): void => {
     const img: Pixels = isDicom(bytes) ? dicomFirstFrame(bytes, where(i)) : decodeImageStored(bytes, where(i));
-    onImage(i, img, toSquarePixels(img.data, img.width, img.height, img.channels, img.scale, size, channels ?? img.channels));
+    const native = nativeResize();
+    if (native) nativeResizeCount.n++;
+    onImage(i, img, toSquareWith(native, img.data, img.width, img.height, img.channels, img.scale, size, channels ?? img.channels));
   };
   const useSharp = workers > 0 && sharpAvailable();
   if (!useSharp && (workers === 0 || (nativeJpegPath() === null && (libjpegModule() === null || libjpegPaths() === null)))) {
