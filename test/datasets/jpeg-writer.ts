@@ -11,6 +11,7 @@
  * category 0–11 a 4-bit code, every AC run/size symbol an 8-bit code; canonical codes per Annex C). A
  * block outside the image repeats the image's last column and row.
  */
+import type { Rng } from '../../src/core/rng.js';
 
 /** Zig-zag order: index k of the coded sequence → row-major index in the 8×8 block (T.81 Figure A.6). */
 const ZIGZAG: number[] = (() => {
@@ -147,4 +148,16 @@ export function jpegFromPlanes(p: YccPlanes): Buffer {
     0xff, 0xd9,
   ];
   return Buffer.from(out);
+}
+
+/** A smooth pattern plus noise, one 8-bit plane of w × h (test images for the JPEG decoders). */
+export function testPlane(rng: Rng, w: number, h: number, phase: number, noise: number): Uint8Array {
+  const a = new Uint8Array(w * h);
+  for (let y = 0; y < h; y++) {
+    for (let x = 0; x < w; x++) {
+      const v = 128 + 90 * Math.sin((x + phase) / 7) * Math.cos((y - phase) / 9) + rng.range(-noise, noise);
+      a[y * w + x] = Math.max(0, Math.min(255, Math.round(v)));
+    }
+  }
+  return a;
 }

@@ -11,19 +11,7 @@ import { describe, expect, it } from 'vitest';
 import { decodeImage, JS_DECODER_VERSION, jsDecoderVersion } from '../../../datasets/image/decode.js';
 import { decodeJpegLibjpeg } from '../../../datasets/image/libjpeg.js';
 import { Rng } from '../../../src/core/rng.js';
-import { jpegFromPlanes } from '../jpeg-writer.js';
-
-/** A smooth pattern plus noise, one 8-bit plane. */
-function plane(rng: Rng, w: number, h: number, phase: number, noise: number): Uint8Array {
-  const a = new Uint8Array(w * h);
-  for (let y = 0; y < h; y++) {
-    for (let x = 0; x < w; x++) {
-      const v = 128 + 90 * Math.sin((x + phase) / 7) * Math.cos((y - phase) / 9) + rng.range(-noise, noise);
-      a[y * w + x] = Math.max(0, Math.min(255, Math.round(v)));
-    }
-  }
-  return a;
-}
+import { jpegFromPlanes, testPlane as plane } from '../jpeg-writer.js';
 
 function diffs(ref: Uint8Array, ours: Float32Array): { max: number; mean: number } {
   expect(ours.length).toBe(ref.length);

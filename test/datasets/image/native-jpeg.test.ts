@@ -15,20 +15,10 @@ import { liveDecodeWorkers } from '../../../datasets/image/sharp.js';
 import { DatasetError } from '../../../src/core/errors.js';
 import { Rng } from '../../../src/core/rng.js';
 import { cleanup, expectUserError, greyJpeg8x8, tempDir, writeTree } from '../helpers.js';
-import { jpegFromPlanes } from '../jpeg-writer.js';
+import { jpegFromPlanes, testPlane as plane } from '../jpeg-writer.js';
+import { withEnv } from '../../helpers/env.js';
 
 const built = nativeJpegPath() !== null;
-
-function plane(rng: Rng, w: number, h: number, phase: number, noise: number): Uint8Array {
-  const a = new Uint8Array(w * h);
-  for (let y = 0; y < h; y++) {
-    for (let x = 0; x < w; x++) {
-      const v = 128 + 90 * Math.sin((x + phase) / 7) * Math.cos((y - phase) / 9) + rng.range(-noise, noise);
-      a[y * w + x] = Math.max(0, Math.min(255, Math.round(v)));
-    }
-  }
-  return a;
-}
 
 function subsampled(seed: number, w: number, ht: number, h: 1 | 2, v: 1 | 2): Buffer {
   const rng = new Rng(seed);
@@ -79,22 +69,6 @@ function cutInScan(buf: Buffer): Buffer {
 
 function sameImage(a: LibjpegImage | null, b: LibjpegImage | null): boolean {
   return !!a && !!b && a.width === b.width && a.height === b.height && a.components === b.components && Buffer.from(a.data).equals(Buffer.from(b.data));
-}
-
-function withEnv<T>(vars: Record<string, string | undefined>, fn: () => T): T {
-  const saved = Object.fromEntries(Object.keys(vars).map((k) => [k, process.env[k]]));
-  const set = (v: Record<string, string | undefined>) => {
-    for (const [k, x] of Object.entries(v)) {
-      if (x === undefined) delete process.env[k];
-      else process.env[k] = x;
-    }
-  };
-  set(vars);
-  try {
-    return fn();
-  } finally {
-    set(saved);
-  }
 }
 
 describe.skipIf(!built)('native libjpeg-turbo decoder (skipped when the addon is not built with decodeJpeg: apt-get install libjpeg62-turbo-dev libdnnl-dev, then npm run build:native)', () => {

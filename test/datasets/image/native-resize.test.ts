@@ -13,6 +13,7 @@ import { toSquarePixels, toSquareWith, type NativeResize } from '../../../datase
 import { liveDecodeWorkers, nativeResize, nativeResizeCount } from '../../../datasets/image/sharp.js';
 import { Rng } from '../../../src/core/rng.js';
 import { cleanup, tempDir, writeTree } from '../helpers.js';
+import { withEnv } from '../../helpers/env.js';
 
 const addon = nativeResize();
 
@@ -24,22 +25,6 @@ function samples(kind: 'u8' | 'u16' | 'f32', n: number, rng: Rng): Uint8Array | 
   if (kind === 'u8') return Uint8Array.from({ length: n }, () => Math.floor(rng.range(0, 256)));
   if (kind === 'u16') return Uint16Array.from({ length: n }, () => Math.floor(rng.range(0, 65536)));
   return Float32Array.from({ length: n }, () => rng.range(0, 1));
-}
-
-function withEnv<T>(vars: Record<string, string | undefined>, fn: () => T): T {
-  const saved = Object.fromEntries(Object.keys(vars).map((k) => [k, process.env[k]]));
-  const set = (v: Record<string, string | undefined>) => {
-    for (const [k, x] of Object.entries(v)) {
-      if (x === undefined) delete process.env[k];
-      else process.env[k] = x;
-    }
-  };
-  set(vars);
-  try {
-    return fn();
-  } finally {
-    set(saved);
-  }
 }
 
 describe.skipIf(!addon)('native resize (skipped when the addon is not built: apt-get install libdnnl-dev, then npm run build:native)', () => {

@@ -17,6 +17,7 @@ import { decodeResizeEach, decoderChoice, decodeWorkers, liveDecodeWorkers, shar
 import { DatasetError } from '../../../src/core/errors.js';
 import { Rng } from '../../../src/core/rng.js';
 import { cleanup, expectUserError, jpegRgb, pngjsPng, SHARED_DATA, tempDir, writeTree } from '../helpers.js';
+import { withEnv } from '../../helpers/env.js';
 
 /** Loads `path` once with each decoder. */
 function loadBoth(path: string, size: number, extra: { channels?: 1 | 3; limit?: number } = {}) {
@@ -181,23 +182,6 @@ describe('sharp decoder', () => {
 /** True when two float32 arrays hold the same bits. */
 function sameBits(a: Float32Array, b: Float32Array): boolean {
   return Buffer.from(a.buffer, a.byteOffset, a.byteLength).equals(Buffer.from(b.buffer, b.byteOffset, b.byteLength));
-}
-
-/** Runs `fn` with the given environment variables set (undefined: unset), restoring them afterwards. */
-function withEnv<T>(vars: Record<string, string | undefined>, fn: () => T): T {
-  const saved = Object.fromEntries(Object.keys(vars).map((k) => [k, process.env[k]]));
-  const set = (v: Record<string, string | undefined>) => {
-    for (const [k, x] of Object.entries(v)) {
-      if (x === undefined) delete process.env[k];
-      else process.env[k] = x;
-    }
-  };
-  set(vars);
-  try {
-    return fn();
-  } finally {
-    set(saved);
-  }
 }
 
 describe('decoding workers (decode and resize off the loading thread)', () => {
