@@ -29,7 +29,7 @@ export async function startBackend(opts: CommonOptions): Promise<BackendInfo> {
 
 export function describeBackend(b: BackendInfo): string {
   const threads = b.threads ? `, ${b.threads} thread${b.threads > 1 ? 's' : ''}` : '';
-  const native = b.native ? ` + native ${b.native.library} ${b.native.version} conv/matmul kernels` : '';
+  const native = b.native ? ` + native ${b.native.library} ${b.native.version} kernels` : '';
   return `${b.name} (${b.package} ${b.version}${threads}${native})`;
 }
 
