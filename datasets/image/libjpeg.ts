@@ -18,7 +18,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { nativeAddonPath } from '../../src/core/native-addon.js';
+import { nativeAddonExport, nativeAddonPath } from '../../src/core/native-addon.js';
 
 interface FrameInfo {
   width: number;
@@ -113,7 +113,6 @@ function load(): JpegDecoder | null {
 const REJECTED = 'libjpeg-turbo could not decode it (corrupt or unsupported JPEG data)';
 
 type NativeDecode = (bytes: Uint8Array) => LibjpegImage;
-const natives = new Map<string, NativeDecode | null>();
 
 /**
  * The path of the native addon when it loads here and exports decodeJpeg (null otherwise, or with
@@ -125,17 +124,7 @@ export function nativeJpegPath(env: NodeJS.ProcessEnv = process.env): string | n
 }
 
 function nativeDecoder(path: string): NativeDecode | null {
-  let fn = natives.get(path);
-  if (fn === undefined) {
-    try {
-      const addon = createRequire(import.meta.url)(path) as { decodeJpeg?: NativeDecode };
-      fn = typeof addon.decodeJpeg === 'function' ? addon.decodeJpeg : null;
-    } catch {
-      fn = null; // built for another Node or missing a library: the wasm decoder stays
-    }
-    natives.set(path, fn);
-  }
-  return fn;
+  return nativeAddonExport<NativeDecode>(path, 'decodeJpeg'); // null: the wasm decoder stays
 }
 
 /** JPEG decodes by build, in this thread and (counted by sharp.ts) in the decoding workers: tests check which ran. */

@@ -34,7 +34,7 @@ import { ConfigError } from '../../src/core/errors.js';
 import { decodeImageStored, detectFormat, jpegReadyForLibjpeg, type DecodedImage, type StoredImage } from './decode.js';
 import { jpegDecodeCounts, libjpegModule, libjpegPaths, nativeJpegPath } from './libjpeg.js';
 import { resizeSource, toSquareWith, type NativeResize } from './resize.js';
-import { nativeAddonPath } from '../../src/core/native-addon.js';
+import { nativeAddonExport, nativeAddonPath } from '../../src/core/native-addon.js';
 import { decodeDicomFrames, isDicom, parseDicomFile } from '../dicom/pixels.js';
 
 export type DecoderChoice = 'auto' | 'sharp' | 'js';
@@ -186,23 +186,11 @@ port.on('message', async (batch) => {
 });
 `;
 
-const nativeResizes = new Map<string, NativeResize | null>();
-
 /** The addon's resizeSquare (native/medsynth_resize.cc), or null when it is not built or MEDSYNTH_NATIVE=0. */
 export function nativeResize(env: NodeJS.ProcessEnv = process.env): NativeResize | null {
   const path = nativeAddonPath(env);
   if (path === null) return null;
-  let fn = nativeResizes.get(path);
-  if (fn === undefined) {
-    try {
-      const addon = createRequire(import.meta.url)(path) as { resizeSquare?: NativeResize };
-      fn = typeof addon.resizeSquare === 'function' ? addon.resizeSquare : null;
-    } catch {
-      fn = null; // built for another Node or missing a library: the JavaScript resize stays
-    }
-    nativeResizes.set(path, fn);
-  }
-  return fn;
+  return nativeAddonExport<NativeResize>(path, 'resizeSquare'); // null: the JavaScript resize stays
 }
 
 /** The addon's path when it has resizeSquare: decoding workers load it by this path themselves. */

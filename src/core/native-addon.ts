@@ -1,9 +1,10 @@
 /**
  * Where the optional native addon (native/, built by scripts/build-native.mjs) is, for the two places that
- * load it: src/backend/native.ts (the oneDNN kernels) and datasets/image/native-jpeg.ts (its JPEG decoder,
- * also loaded by path inside the decoding worker threads, which see no hook set in the main thread).
+ * load it: src/backend/native.ts (the oneDNN kernels) and datasets/image (its JPEG decoder and resize, also
+ * loaded by path inside the decoding worker threads, which see no hook set in the main thread).
  */
 import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
 
 /** The built addon's file path, or null when it was not built or MEDSYNTH_NATIVE=0 turns it off. */
 export function nativeAddonPath(env: NodeJS.ProcessEnv = process.env): string | null {
@@ -14,4 +15,25 @@ export function nativeAddonPath(env: NodeJS.ProcessEnv = process.env): string | 
     if (existsSync(url)) return url.pathname;
   }
   return null;
+}
+
+const exportsByKey = new Map<string, unknown>();
+
+/**
+ * The function `name` of the addon at `path`, or null when it does not load here (built for another Node,
+ * a library missing) or was built without that function; the caller keeps its own path then. Cached.
+ */
+export function nativeAddonExport<F>(path: string, name: string): F | null {
+  const key = `${path}\n${name}`;
+  if (!exportsByKey.has(key)) {
+    let fn: unknown = null;
+    try {
+      const addon = createRequire(import.meta.url)(path) as Record<string, unknown>;
+      fn = typeof addon[name] === 'function' ? addon[name] : null;
+    } catch {
+      fn = null;
+    }
+    exportsByKey.set(key, fn);
+  }
+  return exportsByKey.get(key) as F | null;
 }
