@@ -5,7 +5,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { cellsOfConditionRows, enumerateCells, type DpMerf } from '../../models/dpmerf/index.js';
+import { cellsOfConditionRows, defaultPerCell, enumerateCells, type DpMerf } from '../../models/dpmerf/index.js';
 import { encodeConditions, type ConditionSpec } from '../../models/generator.js';
 import { generatorFactory } from '../../models/registry.js';
 import { rocAuc } from '../../eval/privacy/metrics.js';
@@ -29,6 +29,21 @@ describe('dpmerf cells', () => {
     ]);
     const rows = encodeConditions(SPEC, [1, 0, 1], [[0, 1, 1]]);
     expect(Array.from(cellsOfConditionRows(SPEC, rows, 3))).toEqual([2, 1, 3]);
+  });
+});
+
+describe('dpmerf fitting batch', () => {
+  it('generates about 256 images per step, at least 32 per cell, and records what it used', () => {
+    expect([1, 2, 4, 8, 9, 21].map(defaultPerCell)).toEqual([256, 128, 64, 32, 32, 32]);
+    for (const [config, expected] of [[{}, 64], [{ perCell: 8 }, 8]] as const) {
+      const g = generatorFactory('dpmerf')!.create({ frequencies: 64, ...config }, SPEC, { size: SIZE, channels: 1 }, 1);
+      try {
+        expect(g.config().perCell).toBe(expected);
+      } finally {
+        g.dispose();
+      }
+    }
+    expect(() => generatorFactory('dpmerf')!.create({ perCell: 1, mmd: 'unbiased' }, SPEC, { size: SIZE, channels: 1 }, 1)).toThrow(/perCell: 1 is too few/);
   });
 });
 
