@@ -33,10 +33,11 @@ describe('dpmerf cells', () => {
 });
 
 describe('dpmerf fitting batch', () => {
-  it('generates about 256 images per step, at least 32 per cell, and records what it used', () => {
-    expect([1, 2, 4, 8, 9, 21].map(defaultPerCell)).toEqual([256, 128, 64, 32, 32, 32]);
-    for (const [config, expected] of [[{}, 64], [{ perCell: 8 }, 8]] as const) {
-      const g = generatorFactory('dpmerf')!.create({ frequencies: 64, ...config }, SPEC, { size: SIZE, channels: 1 }, 1);
+  it('generates 256 images per step for one or two cells, else 32 per cell, and records what it used', () => {
+    expect([1, 2, 3, 4, 8, 21].map(defaultPerCell)).toEqual([256, 128, 32, 32, 32, 32]);
+    const twoCells: ConditionSpec = { labels: ['normal', 'pneumonia'], attributes: [] };
+    for (const [spec, config, expected] of [[twoCells, {}, 128], [SPEC, {}, 32], [SPEC, { perCell: 8 }, 8]] as const) {
+      const g = generatorFactory('dpmerf')!.create({ frequencies: 64, ...config }, spec, { size: SIZE, channels: 1 }, 1);
       try {
         expect(g.config().perCell).toBe(expected);
       } finally {
