@@ -573,10 +573,11 @@ export async function trainRun(outDir: string, requested: RunConfig, cb: RunCall
   if (auditCanaries && !cfg.dp) throw new ConfigError('--audit-canaries audits a DP-SGD run: add --dp and a budget (--target-epsilon)');
   if (cfg.model === AUTO_MODEL) {
     // The generator chosen by the measured results for this N and ε (src/train/select.ts): a function of
-    // the unit count and the budget, not of the images.
+    // the unit count, the budget and the condition cells, not of the images.
     if (!cfg.dp || isPlan(cfg.dp)) throw new ConfigError('--model auto picks a private generator: add --dp and a budget (--target-epsilon), or name a --model');
     const unit: PrivacyUnit = cfg.dp.unit ?? (p.ds.patientIds ? 'patient' : 'image');
-    const sel = selectPrivateGenerator({ units: trainUnits(p, unit).members.length, epsilon: cfg.dp.targetEpsilon ?? null, size: cfg.size, channels: p.ds.channels });
+    const cells = p.spec.attributes.reduce((acc, a) => acc * a.values.length, p.spec.labels.length);
+    const sel = selectPrivateGenerator({ units: trainUnits(p, unit).members.length, epsilon: cfg.dp.targetEpsilon ?? null, cells, size: cfg.size, channels: p.ds.channels });
     cfg.model = sel.model;
     cfg.generator = { ...sel.generator, ...cfg.generator };
     if (epochsDefaulted) cfg.epochs = sel.epochs;

@@ -10,6 +10,8 @@ export interface SelectionInput {
   units: number;
   /** Target ε (null when the user fixed σ instead). */
   epsilon: number | null;
+  /** Condition cells (class × group values of the condition vocabulary, which the run takes as given). */
+  cells: number;
   size: number;
   channels: 1 | 3;
 }
@@ -29,32 +31,45 @@ export interface Selection {
 const EVIDENCE = 'eval/results/private-generators.md';
 
 /**
- * DP-MERF's fitting length. The release's signal-to-noise ratio grows with N·ε (a cell's noisy mean
- * embedding has noise ∝ σ / n_c and σ ∝ 1/ε); at low N·ε, G fits the noise of the rare cells as texture
- * after ~500 steps (seen on the phantom: 730 patients, ε 8), so it stops at 400; at high N·ε it takes 1000.
+ * DP-MERF's fitting length in epochs of 100 steps, from the expected privacy units per condition cell,
+ * N / cells (both public: N is disclosed by the DP plan, the cells by the condition vocabulary). A cell's
+ * released mean embedding carries noise ∝ σ / n_c; the longer G fits, the more of that noise it paints
+ * into the small cells, and the more it exaggerates what separates them (the phantom's rare lesions become
+ * large blotches, which a classifier trained on them learns instead of the real ones). Stopping earlier
+ * trades plain accuracy and conditional accuracy for balanced accuracy (the rare classes' recall).
+ * Measured (eval/results/private-generators.md, 2026-12-05, fifth session; three training seeds each, the
+ * same seeds at each length):
+ *   - phantom, 711 patients / 4 cells (178 per cell), ε 8: TSTR balanced accuracy 66.8 / 75.9 / 70.4 /
+ *     69.1% at 100 / 200 / 300 / 400 steps (200 above 400 in every seed);
+ *   - HAM10000 subset, 2100 images / 21 cells (100 per cell), ε 8: 26.4% at 200 steps, 23.3% at 400;
+ *   - PneumoniaMNIST, 4708 images / 2 cells (2354 per cell): accuracy at ε 1 79.1% (200) and 80.1% (400);
+ *     at ε 10 78.5 / 79.9 / 78.4% at 200 / 400 / 1000 (400 above 1000 in every seed).
+ * The threshold lies between the measured points (178 and 2354 units per cell); it is not tuned finer.
  */
-export function fittingEpochs(units: number, epsilon: number | null): number {
-  return epsilon !== null && units * epsilon >= 20000 ? 10 : 4;
+export function fittingEpochs(units: number, cells: number): number {
+  return units / Math.max(cells, 1) < 1000 ? 2 : 4;
 }
 
 /**
  * The rule. Measured (eval/results/private-generators.md, three training seeds each):
- *   - phantom, 711 patients, ε 8: DP-MERF conditional accuracy 88%, synthetic-only balanced accuracy 68%
- *     (real 94%), 46% distinct nearest records, full mode coverage; the DP cVAE it replaces gave 48%
- *     balanced accuracy and 7 distinct nearest records of 303 samples (issue #18);
- *   - PneumoniaMNIST, 4708 images, ε 10: DP-MERF TSTR 78.3% against TRTR 80.8% in the same run (balanced
- *     0.98 of real); the DP-GAN's 81.7% against its own TRTR 84.9% (eval/results/dpgan.md) is the same
- *     share of real, at about 8x the training time, so the cheaper generator is chosen.
+ *   - phantom, 711 patients, ε 8: DP-MERF synthetic-only balanced accuracy 76% at 200 fitting steps (real
+ *     94%), 49% distinct nearest records, full mode coverage; the DP cVAE it replaces gave 48% balanced
+ *     accuracy and 7 distinct nearest records of 303 samples (issue #18);
+ *   - PneumoniaMNIST, 4708 images: DP-MERF TSTR 80.1% at ε 1 and 79.9% at ε 10 against TRTR 83.9% in the
+ *     same runs; the DP-GAN's 81.7% at ε 10 against its own TRTR 84.9% (eval/results/dpgan.md) is about
+ *     the same share of real, at about 8x the training time, so the cheaper generator is chosen.
  * DP-SGD generators spend their budget step by step and, at these N, learned nothing (cVAE) or needed
  * ε = 10 and N ≈ 4700 to match it (DP-GAN).
  */
 export function selectPrivateGenerator(inp: SelectionInput): Selection {
   const eps = inp.epsilon === null ? 'a fixed noise multiplier' : `epsilon ${inp.epsilon}`;
+  const epochs = fittingEpochs(inp.units, inp.cells);
+  const perCell = inp.units / Math.max(inp.cells, 1);
   return {
     model: 'dpmerf',
     generator: {},
-    epochs: fittingEpochs(inp.units, inp.epsilon),
-    reason: `dpmerf (DP-MERF: one private release of class x group kernel mean embeddings, then fitting at no further privacy cost) for ${inp.units} privacy units at ${eps}: of the private generators measured at 700-4700 units and epsilon 1-10, the only one that learned at every point, and the cheapest where the DP-GAN matched it`,
+    epochs,
+    reason: `dpmerf (DP-MERF: one private release of class x group kernel mean embeddings, then fitting at no further privacy cost) for ${inp.units} privacy units at ${eps}: of the private generators measured at 700-4700 units and epsilon 1-10, the only one that learned at every point, and the cheapest where the DP-GAN matched it; ${epochs} fitting epochs, as ${perCell.toFixed(0)} units per condition cell is ${perCell < 1000 ? 'under' : 'at least'} 1000`,
     evidence: EVIDENCE,
   };
 }

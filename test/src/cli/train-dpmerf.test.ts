@@ -76,7 +76,7 @@ describe('medsynth train --model dpmerf --dp', () => {
     expect(r.status, r.stderr).toBe(0);
     const run = readJson(join(out, 'run.json'));
     expect(run.model).toBe('dpmerf');
-    expect(run.epochs).toBe(4); // the rule's epochs, as --epochs was not given
+    expect(run.epochs).toBe(2); // the rule's epochs (under 1000 patients per class x sex cell), as --epochs was not given
     expect(run.generator.frequencies).toBe(128); // the user's options win over the rule's
     expect(run.selection.evidence).toBe('eval/results/private-generators.md');
     expect(r.stderr).toContain(`--model auto: ${run.selection.reason}`);
