@@ -23,6 +23,11 @@ export interface ConditionSpec {
   attributes: { name: string; values: string[] }[];
 }
 
+/** Number of condition cells: number of classes × Π number of values per attribute. */
+export function conditionCells(spec: ConditionSpec): number {
+  return spec.attributes.reduce((a, x) => a * x.values.length, spec.labels.length);
+}
+
 /** Width of a condition row: number of classes + Σ number of values per attribute. */
 export function conditionWidth(spec: ConditionSpec): number {
   return spec.labels.length + spec.attributes.reduce((a, x) => a + x.values.length, 0);

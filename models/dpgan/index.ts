@@ -54,7 +54,7 @@ import { BatchNorm, Conv2d, ConvTranspose2d, Dense, GroupNorm, disposeLayers, na
 import { FusedAdam } from '../../src/nn/optim.js';
 import { dpGradients } from '../../src/privacy/dp-sgd.js';
 import { afterGeneratorStep, initialSchedule, type DStepSchedule } from './schedule.js';
-import { conditionWidth, parseGeneratorConfig, encodeConditions, GeneratorCollapsedError, type ConditionSpec, type DpStepParams, type Generator, type GeneratorFactory, type PrivateBatch, type TrainBatch } from '../generator.js';
+import { conditionCells, conditionWidth, parseGeneratorConfig, encodeConditions, GeneratorCollapsedError, type ConditionSpec, type DpStepParams, type Generator, type GeneratorFactory, type PrivateBatch, type TrainBatch } from '../generator.js';
 
 /** G: first feature map side and channel widths of the upsampling stages; D: widths of its conv stages. */
 export const ARCH: Record<number, { side: number; g: number[]; d: number[] }> = {
@@ -314,7 +314,7 @@ export class Dpgan implements Generator {
 
   /** Number of condition cells (labels × every attribute's values). */
   private get cellCount(): number {
-    return this.spec.attributes.reduce((a, x) => a * x.values.length, this.spec.labels.length);
+    return conditionCells(this.spec);
   }
 
   /** Cell index of each condition row (mixed radix: label, then the attributes in order). Sync point. */

@@ -19,7 +19,7 @@ import * as tf from '@tensorflow/tfjs';
 import { loadDataset } from '../../datasets/load.js';
 import type { ImageDataset } from '../../datasets/dataset.js';
 import { assignSplits, DEFAULT_SPLIT_SEED, emptySplitWarnings, splitIndices, splitsCsv, type SplitAssignment } from '../../datasets/splits.js';
-import { encodeConditions, type ConditionSpec, type Generator } from '../../models/generator.js';
+import { conditionCells, encodeConditions, type ConditionSpec, type Generator } from '../../models/generator.js';
 import { generatorFactory } from '../../models/registry.js';
 import type { BackendInfo } from '../backend/index.js';
 import { ConfigError, DatasetError, PrivacyAssumptionError } from '../core/errors.js';
@@ -576,8 +576,7 @@ export async function trainRun(outDir: string, requested: RunConfig, cb: RunCall
     // the unit count, the budget and the condition cells, not of the images.
     if (!cfg.dp || isPlan(cfg.dp)) throw new ConfigError('--model auto picks a private generator: add --dp and a budget (--target-epsilon), or name a --model');
     const unit: PrivacyUnit = cfg.dp.unit ?? (p.ds.patientIds ? 'patient' : 'image');
-    const cells = p.spec.attributes.reduce((acc, a) => acc * a.values.length, p.spec.labels.length);
-    const sel = selectPrivateGenerator({ units: trainUnits(p, unit).members.length, epsilon: cfg.dp.targetEpsilon ?? null, cells, size: cfg.size, channels: p.ds.channels });
+    const sel = selectPrivateGenerator({ units: trainUnits(p, unit).members.length, epsilon: cfg.dp.targetEpsilon ?? null, cells: conditionCells(p.spec), size: cfg.size, channels: p.ds.channels });
     cfg.model = sel.model;
     cfg.generator = { ...sel.generator, ...cfg.generator };
     if (epochsDefaulted) cfg.epochs = sel.epochs;

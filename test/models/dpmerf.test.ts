@@ -6,7 +6,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { cellsOfConditionRows, defaultPerCell, enumerateCells, type DpMerf } from '../../models/dpmerf/index.js';
-import { encodeConditions, type ConditionSpec } from '../../models/generator.js';
+import { conditionCells, encodeConditions, type ConditionSpec } from '../../models/generator.js';
 import { generatorFactory } from '../../models/registry.js';
 import { rocAuc } from '../../eval/privacy/metrics.js';
 import { initBackend } from '../../src/backend/index.js';
@@ -29,6 +29,9 @@ describe('dpmerf cells', () => {
     ]);
     const rows = encodeConditions(SPEC, [1, 0, 1], [[0, 1, 1]]);
     expect(Array.from(cellsOfConditionRows(SPEC, rows, 3))).toEqual([2, 1, 3]);
+    // conditionCells counts the same cells without listing them: 2 labels × 3 values; 7 × 3 × 2 by hand.
+    expect(conditionCells({ labels: ['a', 'b'], attributes: [{ name: 's', values: ['f', 'm', 'u'] }] })).toBe(cells.length);
+    expect(conditionCells({ labels: Array.from({ length: 7 }, (_, i) => `c${i}`), attributes: [{ name: 's', values: ['f', 'm', 'u'] }, { name: 'site', values: ['x', 'y'] }] })).toBe(42);
   });
 });
 
