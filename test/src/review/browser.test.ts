@@ -36,8 +36,10 @@ describe('medsynth review in a browser', () => {
       await page.waitForSelector('body[data-ready="1"]');
       expect(await page.locator('section.cell').count()).toBe(4);
       expect(await page.locator('figure').count()).toBe(12);
-      const loaded = await page.locator('figure img').evaluateAll((els) => els.every((e) => (e as unknown as { complete: boolean; naturalWidth: number }).complete && (e as unknown as { naturalWidth: number }).naturalWidth === 64));
-      expect(loaded).toBe(true);
+      // data-ready means the grid is built; the images then load on their own, so wait for them (a busy
+      // 2-core machine can take a moment) rather than read them at once.
+      const loaded = () => page.locator('figure img').evaluateAll((els) => els.every((e) => (e as unknown as { complete: boolean; naturalWidth: number }).complete && (e as unknown as { naturalWidth: number }).naturalWidth === 64));
+      await expect.poll(loaded, { timeout: 15_000 }).toBe(true);
       // The n-th decision is in the log and painted (so the page has moved on to the next image).
       const saved = async (n: number) => {
         await expect.poll(() => readLog(join(dir, REVIEW_LOG)).entries.length, { timeout: 15_000 }).toBe(n);
