@@ -20,6 +20,10 @@
  * class × group proportions that sampling draws open conditions from (the run writes them to
  * conditions.json).
  *
+ * Sampling: each image is chosen among `resample` candidates from G by importance resampling towards the
+ * release (resample.ts: weights ⟨φ(x), μ̃_c⟩ / ⟨φ(x), m_c⟩, m_c the mean embedding of a fixed draw of
+ * REFERENCE_DRAW images of G for cell c); post-processing of the release, so it spends no privacy.
+ *
  * Generator: [z ++ condition] → Dense(side² · top) + ReLU → (nearest ×2, Conv k3) + ReLU per stage →
  * the last stage to the channels → sigmoid; widths from the cVAE's table.
  */
@@ -34,6 +38,7 @@ import { WIDTHS } from '../cvae/index.js';
 import { conditionWidth, parseGeneratorConfig, encodeConditions, type ConditionSpec, type Generator, type GeneratorFactory, type ReleaseData } from '../generator.js';
 import { poolFlatten, rffEmbed, rffFrequencies } from './features.js';
 import { meanEmbeddingLoss } from './mmd.js';
+import { importanceWeight, reservoirStep } from './resample.js';
 
 export const DpMerfConfigSchema = z
   .object({
@@ -60,6 +65,12 @@ export const DpMerfConfigSchema = z
     perCell: z.number().int().min(1).optional(),
     /** Estimate of the squared MMD G minimises (mmd.ts): `unbiased` (no reward for fewer distinct samples) or the plug-in `biased` one. */
     mmd: z.enum(['unbiased', 'biased']).default('biased'),
+    /**
+     * Candidates per sampled image for importance resampling towards the release (resample.ts); 1: off,
+     * each image is G's first draw. Sampling only: fitting and the release are unchanged. Default 8, as
+     * measured (eval/results/private-generators.md, 2026-12-05, sixth session).
+     */
+    resample: z.number().int().min(1).max(64).default(8),
     /** Cells whose noisy count is below this are not fitted (and not sampled from released proportions). */
     minCellCount: z.number().min(0).default(5),
     lr: z.number().positive().default(1e-3),
@@ -118,6 +129,9 @@ export function defaultPerCell(cells: number): number {
   return cells <= 2 ? Math.floor(256 / Math.max(cells, 1)) : 32;
 }
 
+/** Images per cell of G's own draw whose mean embedding m_c is the resampling ratio's denominator. */
+export const REFERENCE_DRAW = 512;
+
 let instanceCounter = 0;
 
 interface FitTargets {
@@ -147,7 +161,11 @@ export class DpMerf implements Generator {
   private readonly releaseNoise: tf.Variable;
   private readonly optimizer: FusedAdam;
   private readonly noise: Rng;
+  /** Seed of G's reference draw for resampling (a function of the model seed alone). */
+  private readonly referenceSeed: number;
   private targets: FitTargets | null = null;
+  /** Per cell: [released μ̃_c (count clamped to ≥ 1); G's reference mean m_c], each [cells, 2F]; null until sampled, dropped when G changes. */
+  private resampleMeans: { data: tf.Tensor2D; generated: tf.Tensor2D } | null = null;
 
   constructor(
     private readonly cfg: DpMerfConfig & { scales: number[]; perCell: number },
@@ -167,6 +185,7 @@ export class DpMerf implements Generator {
     const rng = new Rng(seed);
     const init = rng.derive('init');
     this.noise = rng.derive('latent');
+    this.referenceSeed = rng.derive('resample-reference').nextUint32();
     const condW = conditionWidth(spec);
     const top = widths[widths.length - 1]!;
     this.decIn = new Dense('generator/in', cfg.latent + condW, this.side * this.side * top, init);
@@ -327,6 +346,7 @@ export class DpMerf implements Generator {
 
   /** One fitting step against the released statistics; reads no data. */
   fitStep(step: number): Record<string, number> {
+    this.dropResampleMeans(); // G changes: its reference draw for resampling is drawn again when next sampled
     const t = this.fitTargets();
     const { cells } = t;
     const m = this.cfg.perCell;
@@ -365,21 +385,108 @@ export class DpMerf implements Generator {
   releaseAlignment(images: tf.Tensor4D, cond: tf.Tensor2D): tf.Tensor1D {
     const n = images.shape[0];
     const cellOf = cellsOfConditionRows(this.spec, cond.dataSync() as Float32Array, n); // sync point
-    const f2 = 2 * this.cfg.frequencies;
-    const counts = this.releasedCounts();
     return tf.tidy(() => {
-      const mu = tf.div(tf.slice(this.statistics, [0, 0], [this.cells.length, f2]), tf.tensor2d(counts.map((c) => this.a * Math.max(c, 1)), [this.cells.length, 1]));
-      const rows = tf.gather(mu, tf.tensor1d(cellOf, 'int32')); // [B, 2F]
+      const rows = tf.gather(this.releasedMeans(), tf.tensor1d(cellOf, 'int32')); // [B, 2F]
       return tf.sum(tf.mul(this.features(images), rows), 1) as tf.Tensor1D;
     });
+  }
+
+  /** μ̃_c [cells, 2F]: every cell's released mean embedding, its count clamped to ≥ 1. The caller owns the tensor. */
+  private releasedMeans(): tf.Tensor2D {
+    const f2 = 2 * this.cfg.frequencies;
+    const counts = this.releasedCounts();
+    return tf.tidy(() => tf.div(tf.slice(this.statistics, [0, 0], [this.cells.length, f2]), tf.tensor2d(counts.map((c) => this.a * Math.max(c, 1)), [this.cells.length, 1])) as tf.Tensor2D);
+  }
+
+  /** The resampling ratio's two embeddings per cell (kept until G changes): released μ̃_c and G's reference mean m_c. */
+  private resamplingMeans(): { data: tf.Tensor2D; generated: tf.Tensor2D } {
+    if (this.resampleMeans) return this.resampleMeans;
+    const condW = conditionWidth(this.spec);
+    const chunk = 256;
+    const rng = new Rng(this.referenceSeed);
+    const generated = tf.tidy(() =>
+      tf.stack(
+        this.cells.map((_, c) => {
+          let sum: tf.Tensor = tf.zeros([2 * this.cfg.frequencies]);
+          for (let s = 0; s < REFERENCE_DRAW; s += chunk) {
+            const m = Math.min(chunk, REFERENCE_DRAW - s);
+            const cond = tf.tile(tf.tensor2d(this.cellCond.subarray(c * condW, (c + 1) * condW), [1, condW]), [m, 1]) as tf.Tensor2D;
+            const zs = tf.randomNormal([m, this.cfg.latent], 0, 1, 'float32', rng.nextUint32()) as tf.Tensor2D;
+            sum = tf.add(sum, tf.sum(this.features(this.decode(zs, cond)), 0));
+          }
+          return tf.div(sum, REFERENCE_DRAW);
+        }),
+      ) as tf.Tensor2D,
+    );
+    // Kept: sample() is usually called inside the caller's tidy, which must not dispose the cache.
+    this.resampleMeans = { data: tf.keep(this.releasedMeans()), generated: tf.keep(generated) };
+    return this.resampleMeans;
+  }
+
+  private dropResampleMeans(): void {
+    if (this.resampleMeans) tf.dispose([this.resampleMeans.data, this.resampleMeans.generated]);
+    this.resampleMeans = null;
   }
 
   trainStep(): Record<string, number> {
     throw new Error('internal error: dpmerf trains by releaseStatistics + fitStep, never on batches');
   }
 
+  /**
+   * cond rows → images. With `resample` K > 1 and a release, each row's image is chosen among K draws of G
+   * for its cell by importance resampling towards the release (resample.ts); rows of cells below
+   * minCellCount (not fitted) weigh their candidates equally. Candidate k is drawn with the seed's
+   * sub-stream `candidate-k` (K = 1: G's draw with `seed` itself, as before resampling existed).
+   */
   sample(cond: tf.Tensor2D, seed: number): tf.Tensor4D {
-    return tf.tidy(() => this.decode(tf.randomNormal([cond.shape[0], this.cfg.latent], 0, 1, 'float32', seed) as tf.Tensor2D, cond));
+    const draw = (s: number) => tf.tidy(() => this.decode(tf.randomNormal([cond.shape[0], this.cfg.latent], 0, 1, 'float32', s) as tf.Tensor2D, cond));
+    const k = this.cfg.resample;
+    if (k === 1 || !this.isReleased()) return draw(seed);
+    const n = cond.shape[0];
+    const cellOf = cellsOfConditionRows(this.spec, cond.dataSync() as Float32Array, n); // sync point
+    const counts = this.releasedCounts();
+    const active = Array.from(cellOf, (c) => counts[c]! >= Math.max(this.cfg.minCellCount, 1));
+    const means = this.resamplingMeans();
+    const rng = new Rng(seed);
+    const pick = rng.derive('pick');
+    const totals = new Float64Array(n);
+    let kept: tf.Tensor4D | null = null;
+    try {
+      const index = tf.tensor1d(cellOf, 'int32');
+      try {
+        for (let j = 0; j < k; j++) {
+          const candidate = draw(rng.derive(`candidate-${j}`).nextUint32());
+          const [p, q] = tf.tidy(() => {
+            const phi = this.features(candidate);
+            return [tf.sum(tf.mul(phi, tf.gather(means.data, index)), 1), tf.sum(tf.mul(phi, tf.gather(means.generated, index)), 1)];
+          });
+          const pv = p.dataSync(); // sync point: the weights are chosen on the CPU
+          const qv = q.dataSync();
+          tf.dispose([p, q]);
+          // Row i of [kept; candidate]: i keeps the kept image, n + i takes the candidate's.
+          const rows = new Int32Array(n);
+          for (let i = 0; i < n; i++) {
+            const step = reservoirStep(totals[i]!, active[i] ? importanceWeight(pv[i]!, qv[i]!) : 1, pick.uniform());
+            totals[i] = step.total;
+            rows[i] = step.take ? n + i : i;
+          }
+          if (kept === null) {
+            kept = candidate; // candidate 1 is kept until a positive weight replaces it
+            continue;
+          }
+          const previous: tf.Tensor4D = kept;
+          kept = tf.tidy(() => tf.gather(tf.concat([previous, candidate], 0), tf.tensor1d(rows, 'int32')) as tf.Tensor4D); // (tf.where with a 1-D mask is ~200x slower on wasm)
+          tf.dispose([previous, candidate]);
+        }
+      } finally {
+        index.dispose();
+      }
+      const out = kept!;
+      kept = null;
+      return out;
+    } finally {
+      if (kept) kept.dispose();
+    }
   }
 
   weights(): Map<string, tf.Variable> {
@@ -400,6 +507,7 @@ export class DpMerf implements Generator {
   }
 
   private dropTargets(): void {
+    this.dropResampleMeans();
     if (this.targets) tf.dispose([this.targets.cellMu, this.targets.classMu, this.targets.mix, this.targets.cellW, this.targets.classW]);
     this.targets = null;
   }
@@ -417,6 +525,7 @@ export class DpMerf implements Generator {
         ...[...this.widths].reverse().map((_, i, rev) => `${this.cfg.upsample === 'resize' ? 'nearest x2, conv k3 s1' : 'convT k4 s2'} -> ${i + 1 < rev.length ? rev[i + 1] : this.channels} ch${i + 1 < rev.length ? ', relu' : ', sigmoid'}`),
       ],
       objective: 'per-cell squared MMD between generated and released mean embeddings (DP-MERF)',
+      sampling: this.cfg.resample > 1 ? `each image chosen among ${this.cfg.resample} draws of G by importance resampling, weights <phi(x), released cell mean> / <phi(x), mean of ${REFERENCE_DRAW} draws of G> (reads only the release)` : 'one draw of G per image',
       parameters: paramsOf(this.layers).reduce((a, v) => a + v.size, 0),
     };
   }

@@ -108,12 +108,19 @@ describe('PRDC properties', () => {
   it('gives the same values and radii in blocks as in one piece', async () => {
     const y = gaussian(170, 10, 16, 0.1, 1.2);
     const whole = await prdc(x, y, { blockElements: 1 << 24 });
+    // The four values are exact (prdc.ts recomputes near-ties in float64). The float32 k-th neighbour
+    // distances are equal up to rounding: the native oneDNN matmul picks its kernel by block shape on some
+    // CPUs (seen on an AMD EPYC), so a block's sums may round differently in the last bit (exact on wasm).
+    const close = (got: ArrayLike<number>, want: ArrayLike<number>) => {
+      expect(got.length).toBe(want.length);
+      for (let i = 0; i < want.length; i++) expect(Math.abs(got[i]! - want[i]!)).toBeLessThanOrEqual(1e-5 * Math.max(1, Math.abs(want[i]!)));
+    };
     for (const blockElements of [1, 300 * 7, 300 * 64 + 5]) expect(await prdc(x, y, { blockElements })).toEqual(whole);
     const p = uploadPoints(x, rowMean(x));
     try {
       const a = await kthNeighbourSquared(p, 5, { blockElements: 300 * 13 });
       const b = await kthNeighbourSquared(p, 5);
-      expect(Array.from(a)).toEqual(Array.from(b));
+      close(a, b);
     } finally {
       disposePoints(p);
     }

@@ -53,7 +53,9 @@ describe('nearest distances', () => {
     const full = await nearestDistances(q, r);
     const blocked = await nearestDistances(q, r, { blockElements: 50 });
     full.forEach((v, i) => expect(v).toBeCloseTo(want[i]!, 4));
-    expect(Array.from(blocked)).toEqual(Array.from(full));
+    // Equal up to float32 rounding: the native oneDNN matmul picks its kernel by block shape on some CPUs
+    // (seen on an AMD EPYC), so a block's sums may round differently in the last bit (exact on wasm).
+    blocked.forEach((v, i) => expect(Math.abs(v - full[i]!)).toBeLessThanOrEqual(1e-6 * Math.max(1, full[i]!)));
   });
 });
 
