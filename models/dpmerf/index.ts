@@ -20,9 +20,10 @@
  * class × group proportions that sampling draws open conditions from (the run writes them to
  * conditions.json).
  *
- * Sampling: each image is chosen among `resample` candidates from G by importance resampling towards the
- * release (resample.ts: weights ⟨φ(x), μ̃_c⟩ / ⟨φ(x), m_c⟩, m_c the mean embedding of a fixed draw of
- * REFERENCE_DRAW images of G for cell c); post-processing of the release, so it spends no privacy.
+ * Sampling: one draw of G per image, or with `resample` K > 1 the image is chosen among K draws by
+ * importance resampling towards the release (resample.ts: weights ⟨φ(x), μ̃_c⟩ / ⟨φ(x), m_c⟩, m_c the
+ * mean embedding of a fixed draw of REFERENCE_DRAW images of G for cell c); post-processing of the
+ * release, so it spends no privacy.
  *
  * Generator: [z ++ condition] → Dense(side² · top) + ReLU → (nearest ×2, Conv k3) + ReLU per stage →
  * the last stage to the channels → sigmoid; widths from the cVAE's table.
@@ -66,11 +67,12 @@ export const DpMerfConfigSchema = z
     /** Estimate of the squared MMD G minimises (mmd.ts): `unbiased` (no reward for fewer distinct samples) or the plug-in `biased` one. */
     mmd: z.enum(['unbiased', 'biased']).default('biased'),
     /**
-     * Candidates per sampled image for importance resampling towards the release (resample.ts); 1: off,
-     * each image is G's first draw. Sampling only: fitting and the release are unchanged. Default 8, as
-     * measured (eval/results/private-generators.md, 2026-12-05, sixth session).
+     * Candidates per sampled image for importance resampling towards the release (resample.ts); 1 (the
+     * default): off, each image is G's first draw. Sampling only: fitting and the release are unchanged.
+     * Not the default because 8 changed nothing measurable on the phantom or HAM10000 at 8× the sampling
+     * work (eval/results/private-generators.md, 2026-12-05, sixth session).
      */
-    resample: z.number().int().min(1).max(64).default(8),
+    resample: z.number().int().min(1).max(64).default(1),
     /** Cells whose noisy count is below this are not fitted (and not sampled from released proportions). */
     minCellCount: z.number().min(0).default(5),
     lr: z.number().positive().default(1e-3),
@@ -164,8 +166,8 @@ export class DpMerf implements Generator {
   /** Seed of G's reference draw for resampling (a function of the model seed alone). */
   private readonly referenceSeed: number;
   private targets: FitTargets | null = null;
-  /** Per cell: [released μ̃_c (count clamped to ≥ 1); G's reference mean m_c], each [cells, 2F]; null until sampled, dropped when G changes. */
-  private resampleMeans: { data: tf.Tensor2D; generated: tf.Tensor2D } | null = null;
+  /** Released μ̃_c of every cell [cells, 2F] (count clamped to ≥ 1) and G's reference mean m_c [2F] of each cell sampled so far; dropped when G changes. */
+  private resampleMeans: { data: tf.Tensor2D; generated: Map<number, tf.Tensor1D> } | null = null;
 
   constructor(
     private readonly cfg: DpMerfConfig & { scales: number[]; perCell: number },
@@ -398,33 +400,42 @@ export class DpMerf implements Generator {
     return tf.tidy(() => tf.div(tf.slice(this.statistics, [0, 0], [this.cells.length, f2]), tf.tensor2d(counts.map((c) => this.a * Math.max(c, 1)), [this.cells.length, 1])) as tf.Tensor2D);
   }
 
-  /** The resampling ratio's two embeddings per cell (kept until G changes): released μ̃_c and G's reference mean m_c. */
-  private resamplingMeans(): { data: tf.Tensor2D; generated: tf.Tensor2D } {
-    if (this.resampleMeans) return this.resampleMeans;
+  /**
+   * The resampling ratio's two embeddings for the cells in `cells`, [n, 2F] each, row i for cells[i]:
+   * released μ̃_c, and G's reference mean m_c over REFERENCE_DRAW images drawn with the cell's own
+   * sub-stream of the reference seed (so a cell's m_c does not depend on which other cells were sampled;
+   * each is drawn once per G and kept). The caller owns the returned tensors.
+   */
+  private resamplingMeans(cells: Int32Array): { data: tf.Tensor2D; generated: tf.Tensor2D } {
+    // Kept: sample() is usually called inside the caller's tidy, which must not dispose the cache.
+    this.resampleMeans ??= { data: tf.keep(this.releasedMeans()), generated: new Map() };
+    const cache = this.resampleMeans.generated;
     const condW = conditionWidth(this.spec);
     const chunk = 256;
-    const rng = new Rng(this.referenceSeed);
-    const generated = tf.tidy(() =>
-      tf.stack(
-        this.cells.map((_, c) => {
-          let sum: tf.Tensor = tf.zeros([2 * this.cfg.frequencies]);
-          for (let s = 0; s < REFERENCE_DRAW; s += chunk) {
-            const m = Math.min(chunk, REFERENCE_DRAW - s);
-            const cond = tf.tile(tf.tensor2d(this.cellCond.subarray(c * condW, (c + 1) * condW), [1, condW]), [m, 1]) as tf.Tensor2D;
-            const zs = tf.randomNormal([m, this.cfg.latent], 0, 1, 'float32', rng.nextUint32()) as tf.Tensor2D;
-            sum = tf.add(sum, tf.sum(this.features(this.decode(zs, cond)), 0));
-          }
-          return tf.div(sum, REFERENCE_DRAW);
-        }),
-      ) as tf.Tensor2D,
-    );
-    // Kept: sample() is usually called inside the caller's tidy, which must not dispose the cache.
-    this.resampleMeans = { data: tf.keep(this.releasedMeans()), generated: tf.keep(generated) };
-    return this.resampleMeans;
+    for (const c of new Set(cells)) {
+      if (cache.has(c)) continue;
+      const rng = new Rng(this.referenceSeed).derive(`cell-${c}`);
+      const mean = tf.tidy(() => {
+        let sum: tf.Tensor = tf.zeros([2 * this.cfg.frequencies]);
+        for (let s = 0; s < REFERENCE_DRAW; s += chunk) {
+          const m = Math.min(chunk, REFERENCE_DRAW - s);
+          const cond = tf.tile(tf.tensor2d(this.cellCond.subarray(c * condW, (c + 1) * condW), [1, condW]), [m, 1]) as tf.Tensor2D;
+          const zs = tf.randomNormal([m, this.cfg.latent], 0, 1, 'float32', rng.nextUint32()) as tf.Tensor2D;
+          sum = tf.add(sum, tf.sum(this.features(this.decode(zs, cond)), 0));
+        }
+        return tf.div(sum, REFERENCE_DRAW) as tf.Tensor1D;
+      });
+      cache.set(c, tf.keep(mean));
+    }
+    const data = this.resampleMeans.data;
+    return tf.tidy(() => {
+      const index = tf.tensor1d(cells, 'int32');
+      return { data: tf.gather(data, index) as tf.Tensor2D, generated: tf.stack(Array.from(cells, (c) => cache.get(c)!)) as tf.Tensor2D };
+    });
   }
 
   private dropResampleMeans(): void {
-    if (this.resampleMeans) tf.dispose([this.resampleMeans.data, this.resampleMeans.generated]);
+    if (this.resampleMeans) tf.dispose([this.resampleMeans.data, ...this.resampleMeans.generated.values()]);
     this.resampleMeans = null;
   }
 
@@ -446,19 +457,18 @@ export class DpMerf implements Generator {
     const cellOf = cellsOfConditionRows(this.spec, cond.dataSync() as Float32Array, n); // sync point
     const counts = this.releasedCounts();
     const active = Array.from(cellOf, (c) => counts[c]! >= Math.max(this.cfg.minCellCount, 1));
-    const means = this.resamplingMeans();
+    const means = this.resamplingMeans(cellOf); // [n, 2F] each, row i for row i's cell
     const rng = new Rng(seed);
     const pick = rng.derive('pick');
     const totals = new Float64Array(n);
     let kept: tf.Tensor4D | null = null;
     try {
-      const index = tf.tensor1d(cellOf, 'int32');
       try {
         for (let j = 0; j < k; j++) {
           const candidate = draw(rng.derive(`candidate-${j}`).nextUint32());
           const [p, q] = tf.tidy(() => {
             const phi = this.features(candidate);
-            return [tf.sum(tf.mul(phi, tf.gather(means.data, index)), 1), tf.sum(tf.mul(phi, tf.gather(means.generated, index)), 1)];
+            return [tf.sum(tf.mul(phi, means.data), 1), tf.sum(tf.mul(phi, means.generated), 1)];
           });
           const pv = p.dataSync(); // sync point: the weights are chosen on the CPU
           const qv = q.dataSync();
@@ -479,7 +489,7 @@ export class DpMerf implements Generator {
           tf.dispose([previous, candidate]);
         }
       } finally {
-        index.dispose();
+        tf.dispose([means.data, means.generated]);
       }
       const out = kept!;
       kept = null;
