@@ -463,38 +463,35 @@ export class DpMerf implements Generator {
     const totals = new Float64Array(n);
     let kept: tf.Tensor4D | null = null;
     try {
-      try {
-        for (let j = 0; j < k; j++) {
-          const candidate = draw(rng.derive(`candidate-${j}`).nextUint32());
-          const [p, q] = tf.tidy(() => {
-            const phi = this.features(candidate);
-            return [tf.sum(tf.mul(phi, means.data), 1), tf.sum(tf.mul(phi, means.generated), 1)];
-          });
-          const pv = p.dataSync(); // sync point: the weights are chosen on the CPU
-          const qv = q.dataSync();
-          tf.dispose([p, q]);
-          // Row i of [kept; candidate]: i keeps the kept image, n + i takes the candidate's.
-          const rows = new Int32Array(n);
-          for (let i = 0; i < n; i++) {
-            const step = reservoirStep(totals[i]!, active[i] ? importanceWeight(pv[i]!, qv[i]!) : 1, pick.uniform());
-            totals[i] = step.total;
-            rows[i] = step.take ? n + i : i;
-          }
-          if (kept === null) {
-            kept = candidate; // candidate 1 is kept until a positive weight replaces it
-            continue;
-          }
-          const previous: tf.Tensor4D = kept;
-          kept = tf.tidy(() => tf.gather(tf.concat([previous, candidate], 0), tf.tensor1d(rows, 'int32')) as tf.Tensor4D); // (tf.where with a 1-D mask is ~200x slower on wasm)
-          tf.dispose([previous, candidate]);
+      for (let j = 0; j < k; j++) {
+        const candidate = draw(rng.derive(`candidate-${j}`).nextUint32());
+        const [p, q] = tf.tidy(() => {
+          const phi = this.features(candidate);
+          return [tf.sum(tf.mul(phi, means.data), 1), tf.sum(tf.mul(phi, means.generated), 1)];
+        });
+        const pv = p.dataSync(); // sync point: the weights are chosen on the CPU
+        const qv = q.dataSync();
+        tf.dispose([p, q]);
+        // Row i of [kept; candidate]: i keeps the kept image, n + i takes the candidate's.
+        const rows = new Int32Array(n);
+        for (let i = 0; i < n; i++) {
+          const step = reservoirStep(totals[i]!, active[i] ? importanceWeight(pv[i]!, qv[i]!) : 1, pick.uniform());
+          totals[i] = step.total;
+          rows[i] = step.take ? n + i : i;
         }
-      } finally {
-        tf.dispose([means.data, means.generated]);
+        if (kept === null) {
+          kept = candidate; // candidate 1 is kept until a positive weight replaces it
+          continue;
+        }
+        const previous: tf.Tensor4D = kept;
+        kept = tf.tidy(() => tf.gather(tf.concat([previous, candidate], 0), tf.tensor1d(rows, 'int32')) as tf.Tensor4D); // (tf.where with a 1-D mask is ~200x slower on wasm)
+        tf.dispose([previous, candidate]);
       }
       const out = kept!;
       kept = null;
       return out;
     } finally {
+      tf.dispose([means.data, means.generated]);
       if (kept) kept.dispose();
     }
   }
