@@ -36,7 +36,7 @@ import { createRequire } from 'node:module';
 import * as tf from '@tensorflow/tfjs';
 import { backend_util, type KernelConfig, type KernelFunc, type TensorInfo } from '@tensorflow/tfjs';
 import { setConvPerExample, setNormalFill, type ConvPerExampleFn, type NormalFillFn } from '../core/accelerators.js';
-import { nativeAddonPath } from '../core/native-addon.js';
+import { nativeAddonPath, preferPassiveOpenMp } from '../core/native-addon.js';
 import { splitParts } from './wasm-kernels.js';
 
 interface Addon {
@@ -85,6 +85,7 @@ export function loadNativeAddon(env = process.env): Addon | null {
   addon = null;
   const path = nativeAddonPath(env);
   if (path !== null) {
+    preferPassiveOpenMp(env);
     addon = createRequire(import.meta.url)(path) as Addon;
     addonPath = path;
   }

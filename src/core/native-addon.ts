@@ -17,6 +17,21 @@ export function nativeAddonPath(env: NodeJS.ProcessEnv = process.env): string | 
   return null;
 }
 
+/**
+ * OpenMP's wait policy for the addon's parallel regions (oneDNN's convolutions and matmuls, the
+ * per-example kernels), set in `env` before the addon, and with it libgomp, is loaded: `passive` (a thread
+ * that waits at a barrier sleeps) unless the user set OMP_WAIT_POLICY. libgomp's default spins first, which
+ * costs nothing on an otherwise idle machine but, when two processes share the cores (a `train` beside an
+ * `evaluate`, test workers), makes each barrier wait for a spinning thread of the other process: a DP-GAN
+ * phantom run took 45 s instead of 28 s beside one busy process, and 18 s either way when alone
+ * (eval/results/throughput.md, 2026-12-06). The results are the same bits either way: only waiting changes.
+ * A GOMP_SPINCOUNT the user set still wins over the policy (libgomp reads it after). Returns the policy in force.
+ */
+export function preferPassiveOpenMp(env: NodeJS.ProcessEnv = process.env): string {
+  if (env.OMP_WAIT_POLICY === undefined || env.OMP_WAIT_POLICY === '') env.OMP_WAIT_POLICY = 'passive';
+  return env.OMP_WAIT_POLICY;
+}
+
 const exportsByKey = new Map<string, unknown>();
 
 /**
@@ -28,6 +43,7 @@ export function nativeAddonExport<F>(path: string, name: string): F | null {
   if (!exportsByKey.has(key)) {
     let fn: unknown = null;
     try {
+      preferPassiveOpenMp();
       const addon = createRequire(import.meta.url)(path) as Record<string, unknown>;
       fn = typeof addon[name] === 'function' ? addon[name] : null;
     } catch {
