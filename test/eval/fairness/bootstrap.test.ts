@@ -80,4 +80,26 @@ describe('fairness with a minimum group size', () => {
     const width = (x: { lo: number | null; hi: number | null }) => x.hi! - x.lo!;
     expect(width(many.ways[0]!.worstGroupAccuracy)).toBeLessThan(width(one.ways[0]!.worstGroupAccuracy) / 2);
   });
+
+  it('gives no interval when the replicates all lie past the estimate (a spread over small groups)', () => {
+    // Two groups with the same confusion over 5 classes (3 test images per class and group, 2 of them
+    // correct): every TPR and FPR is equal across groups, so the equalized-odds difference is exactly 0.
+    // A resampled group's rates move, and a spread can only grow, so nearly every replicate is > 0 and the
+    // 2.5% quantile lies above the estimate: a percentile "interval" that excludes the figure it is for.
+    const K = 5;
+    const group = Array.from({ length: K }, (_, t) => Array.from({ length: K }, (_, p) => (p === t ? 2 : p === (t + 1) % K ? 1 : 0)));
+    const c = [group, group];
+    const opts = { minGroup: 10, replicates: 400, seed: 5, positives: [...Array(K).keys()] };
+    const fb = fairnessBootstrap([{ key: 'a', seeds: [c] }], [], opts);
+    const eo = fb.ways[0]!.equalizedOddsDifference;
+    expect(eo.estimate).toBe(0);
+    expect(eo.lo).toBeNull();
+    expect(eo.hi).toBeNull();
+    // Worst-group accuracy of the same data is 2/3 in both groups; its interval holds the estimate and stays.
+    const w = fb.ways[0]!.worstGroupAccuracy;
+    expect(w.estimate).toBeCloseTo(2 / 3, 12);
+    expect(w.lo).not.toBeNull();
+    expect(w.lo!).toBeLessThanOrEqual(w.estimate!);
+    expect(w.hi!).toBeGreaterThanOrEqual(w.estimate!);
+  });
 });
