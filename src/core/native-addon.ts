@@ -23,7 +23,7 @@ export function nativeAddonPath(env: NodeJS.ProcessEnv = process.env): string | 
  * that waits at a barrier sleeps) unless the user set OMP_WAIT_POLICY. libgomp's default spins first, which
  * costs nothing on an otherwise idle machine but, when two processes share the cores (a `train` beside an
  * `evaluate`, test workers), makes each barrier wait for a spinning thread of the other process: a DP-GAN
- * phantom run took 45 s instead of 28 s beside one busy process, and 18 s either way when alone
+ * phantom run took 40–43 s instead of 27–28 s beside one busy process, and about 19 s either way alone
  * (eval/results/throughput.md, 2026-12-06). The results are the same bits either way: only waiting changes.
  * A GOMP_SPINCOUNT the user set still wins over the policy (libgomp reads it after). Returns the policy in force.
  */
