@@ -59,7 +59,7 @@ export function fittingEpochs(units: number, cells: number): number {
  *     same runs; the DP-GAN's 81.7% at ε 10 against its own TRTR 84.9% (eval/results/dpgan.md) is about
  *     the same share of real, at about 8x the training time, so the cheaper generator is chosen;
  *   - the DP-GAN at the demo's point (phantom, 711 patients, ε 8; 2026-12-06, the same benchmark): TSTR
- *     balanced accuracy 51% over three training seeds (660 D steps; 51% with 3300, one seed): it does
+ *     balanced accuracy 51% over three training seeds (660 D steps; 50% with 3300): it does
  *     not learn the condition there.
  * DP-SGD generators spend their budget step by step and, at these N, learned nothing (cVAE) or needed
  * ε = 10 and N ≈ 4700 to match it (DP-GAN).
