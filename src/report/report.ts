@@ -152,7 +152,7 @@ export function fairnessVerdict(ev: EvaluationParts): Verdict {
   const conf = Math.round(100 * Number(fb.confidence ?? 0.95));
   const text = `worst-group accuracy ${ci3(a?.worstGroupAccuracy)} → ${ci3(c?.worstGroupAccuracy)} (change ${ci3(w, true)}); equalized-odds difference ${ci3(a?.equalizedOddsDifference)} → ${ci3(c?.equalizedOddsDifference)} (change ${ci3(e, true)}); ${conf}% bootstrap intervals${excl}`;
   const [wi, ei] = [ends(w), ends(e)];
-  if (!wi && !ei) return notInformative('no interval (too few test images per group)', text);
+  if (!wi && !ei) return notInformative('no interval (groups too small for the bootstrap to bracket the figure: eval/fairness/bootstrap.ts)', text);
   const worse = (wi !== null && wi.hi < 0) || (ei !== null && ei.lo > 0);
   const better = (wi !== null && wi.lo > 0) || (ei !== null && ei.hi < 0);
   if (worse) return { level: 'poor', text: `worse with augmentation: ${text}` };
