@@ -1,4 +1,5 @@
 #!/usr/bin/env node
-import { handleError, main } from './main.js';
+import { handleError, main, tolerateClosedPipes } from './main.js';
 
+tolerateClosedPipes();
 main(process.argv).catch(handleError);

@@ -68,6 +68,22 @@ export async function main(argv: string[]): Promise<void> {
   }
 }
 
+/**
+ * A reader that stops reading (`medsynth evaluate --help | head -3`) closes the pipe, and the next write
+ * to it fails with EPIPE, which Node raises as an unhandled 'error' event: a stack trace and exit 1, and a
+ * command that was writing files would stop half-way. A command's files are what it is for, so it goes on
+ * without its console output: writes to a closed stdout or stderr are dropped (Node then reports them as
+ * ERR_STREAM_DESTROYED, dropped too). Any other stream error is still raised.
+ */
+export function tolerateClosedPipes(streams: NodeJS.WriteStream[] = [process.stdout, process.stderr]): void {
+  for (const stream of streams) {
+    stream.on('error', (err: NodeJS.ErrnoException) => {
+      if (err.code === 'EPIPE' || err.code === 'ERR_STREAM_DESTROYED') return;
+      throw err;
+    });
+  }
+}
+
 /** Prints user errors on one line without a stack (exit 2); anything else is a bug (stack, exit 1). */
 export function handleError(err: unknown): void {
   if (err instanceof UserError) {
