@@ -165,6 +165,36 @@ export function compareWays(c: UtilityWayResult, other: UtilityWayResult, whenWo
   return { deltaBalancedAccuracy: d.mean, ci: d.lo !== null && d.hi !== null ? { lo: d.lo, hi: d.hi } : null, verdict, perSeed: d.values };
 }
 
+/**
+ * Classes a way's training set does not teach: classes with real test images whose recall is 0 with every
+ * classifier seed of `way`, while the `reference` way (the real train split) recalls some of them (mean
+ * recall over its seeds > 0). Returned with that reference recall, in class order. For (b), synthetic only,
+ * this names a class whose samples may pass pooled learned-at-all tests (src/evaluate/learned.ts) and still
+ * teach a classifier nothing about it, e.g. a rare class a GAN collapsed to one pattern that lies nearest to
+ * that class's real images. No threshold: a recall of exactly 0 in every seed, and above 0 from real data.
+ * Empty when either way has no reports.
+ */
+export function untaughtClasses(way: UtilityWayResult, reference: UtilityWayResult): { class: number; referenceRecall: number }[] {
+  if (!way.reports.length || !reference.reports.length) return [];
+  const classes = Math.max(...way.reports.map((r) => r.recall.length));
+  const out: { class: number; referenceRecall: number }[] = [];
+  for (let c = 0; c < classes; c++) {
+    const recalls = way.reports.map((r) => r.recall[c] ?? null);
+    if (recalls.some((x) => x === null) || recalls.some((x) => x! > 0)) continue;
+    const ref = reference.reports.map((r) => r.recall[c] ?? null).filter((x): x is number => x !== null);
+    const refMean = ref.length ? ref.reduce((a, b) => a + b, 0) / ref.length : 0;
+    if (refMean > 0) out.push({ class: c, referenceRecall: refMean });
+  }
+  return out;
+}
+
+/** The sentence evaluate and report print under the learned-at-all tests for untaughtClasses' result (named). */
+export function untaughtSentence(untaught: readonly { name: string; realRecall: number }[]): string {
+  const list = untaught.map((u) => `${u.name} (a classifier trained on real images: recall ${u.realRecall.toFixed(3)})`).join(', ');
+  const these = untaught.length > 1 ? 'these classes' : 'this class';
+  return `These tests pool the classes: no classifier trained on the samples alone found any real test image of ${list}, with any classifier seed. The samples do not teach ${these}.`;
+}
+
 const isGathered = (t: TrainingSet): t is GatheredImages => 'sources' in t;
 
 /** Trains and tests one classifier per way and seed, ways in order (a), (b), (c), (d). */

@@ -45,7 +45,7 @@ import { rarestClass } from '../../eval/fairness/metrics.js';
 import { computeFeatures, extractorLabel, type ExtractorInfo, type ExtractorSpec } from '../../eval/features/index.js';
 import { fidelity as fidelityOf } from '../../eval/fidelity/index.js';
 import { gatherRows } from '../../eval/utility/gather.js';
-import { utilityTable, type LabelledImages, type UtilityResult } from '../../eval/utility/index.js';
+import { untaughtClasses, utilityTable, type LabelledImages, type UtilityResult } from '../../eval/utility/index.js';
 import { defaultGroupBy } from '../data/inspect.js';
 import { ConfigError, DatasetError, UserError } from '../core/errors.js';
 import { StageTracker, type ProgressCallback } from '../core/progress.js';
@@ -561,7 +561,9 @@ export async function evaluate(req: EvaluateRequest, deps: { fidelity?: Fidelity
   const pooled = (f: Features) => intraClassDistances(f, new Int32Array(f.n), 1, { seed: seeds.pairwise, maxPerClass: MAX_PAIRWISE })[0]!;
   const allReal = pooled(trainFeat);
   const allSyn = pooled(feats.synthetic);
-  const learned = await learnedEvidence({
+  const wayOf = (key: string) => utility.ways.find((w) => w.key === key)!;
+  const untaught = untaughtClasses(wayOf('b'), wayOf('a')).map((u) => ({ name: real.labelNames[u.class]!, realRecall: u.referenceRecall }));
+  const evidence = await learnedEvidence({
     space: `${feats.info.name} features`,
     train: trainFeat,
     trainLabels,
@@ -573,6 +575,7 @@ export async function evaluate(req: EvaluateRequest, deps: { fidelity?: Fidelity
     modes,
     seed: seeds.learned,
   });
+  const learned: LearnedEvidence = { ...evidence, untaught };
   const diversitySeconds = seconds(t0);
 
   // --- Fairness: minimum group size and bootstrap intervals over the test images. ---

@@ -55,6 +55,13 @@ export interface LearnedEvidence {
   learned: boolean;
   /** One line per failed test. */
   reasons: string[];
+  /**
+   * The tests above pool the classes. Classes the samples do not teach (eval/utility untaughtClasses): a
+   * classifier trained on the samples alone (way (b)) finds none of their real test images with any
+   * classifier seed, while one trained on real images does (`realRecall`, its mean recall). Not part of the
+   * gate: utility's own verdict reads the same classifiers. Set by evaluate after the utility step.
+   */
+  untaught?: { name: string; realRecall: number }[];
 }
 
 /** Balanced share of rows whose nearest train record has their own class (null: no class present). */

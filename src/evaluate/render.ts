@@ -3,7 +3,7 @@ import { fmt, formatTable } from '../core/table.js';
 import type { BootInterval } from '../../eval/fairness/bootstrap.js';
 import type { FairnessReport } from '../../eval/fairness/metrics.js';
 import { KID_DISPLAY_SCALE, KID_READING } from '../../eval/fidelity/kid.js';
-import { RATE, type WayComparison } from '../../eval/utility/index.js';
+import { RATE, untaughtSentence, type WayComparison } from '../../eval/utility/index.js';
 import { seedStat, type SeedStat } from '../../eval/utility/intervals.js';
 import type { EvaluateResult, FidelityComparison } from './evaluate.js';
 
@@ -90,6 +90,7 @@ function learnedSection(r: EvaluateResult): string[] {
       ['conditional accuracy (1-NN)', fmt(ca?.synthetic ?? null), fmt(ca?.reference ?? null), ca?.margin != null ? `${fmt(ca.margin, 2)} of margin` : '-', `>= ${t.conditionalMargin} of margin over chance ${ca ? fmt(ca.chance, 2) : '-'}`],
     ]),
     l.learned ? '  learned: yes (every test passes)' : `  learned: NO - ${l.reasons.join('; ')}`,
+    ...(l.untaught?.length ? [`  ${untaughtSentence(l.untaught)}`] : []),
   ];
 }
 

@@ -113,6 +113,8 @@ const LearnedSchema = z.looseObject({
   conditional: z.boolean().nullable(),
   learned: z.boolean(),
   reasons: z.array(z.string()),
+  /** Absent in evaluations written before 2026-12-06. */
+  untaught: z.array(z.looseObject({ name: z.string(), realRecall: z.number() })).optional(),
 });
 
 const IndicesSchema = z.looseObject({ gini: shown, shannon: shown, pielou: shown, emptyCells: z.number() });

@@ -4,6 +4,7 @@
  * utility, diversity, review (with --review), samples, training, provenance) so tests and readers can find it.
  */
 import { KID_DISPLAY_SCALE, KID_READING } from '../../eval/fidelity/kid.js';
+import { untaughtSentence } from '../../eval/utility/index.js';
 import { canaryFinding } from './canary.js';
 import type { ReportData, Verdict } from './data.js';
 import type { AttackMetrics, BootInterval, CellCounts, ClassifierReport, FidelityComparison, ModeOccupancy, Parts, SeedStat, UtilitySummary, UtilityWay, WayComparison } from './inputs.js';
@@ -341,6 +342,7 @@ export function sections(d: ReportData): Section[] {
         },
       });
       dv.paragraphs.push(l.learned ? 'The samples pass every learned-at-all test.' : `<b>The model did not learn the data:</b> ${(l.reasons ?? []).map(esc).join('; ')}.`);
+      if (l.untaught?.length) dv.paragraphs.push(`<b>${esc(untaughtSentence(l.untaught.map((u) => ({ name: String(u.name), realRecall: Number(u.realRecall) }))))}</b>`);
     }
     const intra = ev!.diversity?.intraClass;
     if (intra) dv.tables.push({ caption: 'Intra-class diversity: mean pairwise feature distance', table: { header: ['class', 'real', 'synthetic', 'ratio'], rows: [...intra.perClass!.map((c) => [String(c.name), f(c.real), f(c.synthetic), f(c.ratio)]), ['all', f(intra.all!.real), f(intra.all!.synthetic), f(intra.all!.ratio)]] } });

@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { FairnessReport } from '../../../eval/fairness/metrics.js';
 import { gatherRows } from '../../../eval/utility/gather.js';
-import { compareWays, utilityTable, type LabelledImages, type UtilityInput, type UtilityWayResult } from '../../../eval/utility/index.js';
+import { compareWays, untaughtClasses, untaughtSentence, utilityTable, type LabelledImages, type UtilityInput, type UtilityWayResult } from '../../../eval/utility/index.js';
 import { initBackend } from '../../../src/backend/index.js';
 import { toyConditionalImages } from '../../helpers/toy-images.js';
 
@@ -129,5 +129,60 @@ describe('compareWays', () => {
     expect(worse.perSeed.map((x) => Number(x!.toFixed(9)))).toEqual([-0.03, -0.02, -0.02]);
     expect(worse.ci!.hi).toBeGreaterThan(worse.deltaBalancedAccuracy);
     expect(compareWays(way([]), d, 'oversampling is better here')).toBeNull();
+  });
+});
+
+describe('untaughtClasses', () => {
+  /** A way whose classifier seeds recalled these per-class shares (null: no real test image of the class). */
+  const way = (key: string, recalls: (number | null)[][]): UtilityWayResult => ({
+    key: key as UtilityWayResult['key'],
+    label: '',
+    trainImages: 1,
+    trainPerClass: [],
+    report: null,
+    reports: recalls.map((recall) => ({ recall }) as FairnessReport),
+    summary: null,
+    skipped: null,
+  });
+  const real = way('a', [
+    [0.99, 0.88, 0.5, null],
+    [1, 0.88, 0.25, null],
+    [0.98, 0.88, 0, null],
+  ]);
+
+  it('names a class that no seed trained on the samples recalls, with the real-trained mean recall', () => {
+    // The non-private GAN of eval/results/private-generators.md (eighth session): disease recall 0 in all three seeds.
+    const b = way('b', [
+      [1, 0, 0, null],
+      [1, 0, 0.1, null],
+      [1, 0, 0, null],
+    ]);
+    const u = untaughtClasses(b, real);
+    expect(u).toHaveLength(1);
+    expect(u[0]!.class).toBe(1);
+    expect(u[0]!.referenceRecall).toBeCloseTo(0.88, 12);
+  });
+
+  it('says nothing when one seed found one real image, when real data does not teach the class either, or with no test images', () => {
+    const oneHit = way('b', [
+      [1, 0, 0.5, null],
+      [1, 0.04, 0.5, null],
+      [1, 0, 0.5, null],
+    ]);
+    expect(untaughtClasses(oneHit, real)).toEqual([]);
+    const realBlind = way('a', [
+      [1, 0, 0.5, null],
+      [1, 0, 0.5, null],
+    ]);
+    expect(untaughtClasses(way('b', [[1, 0, 0, 0]]), realBlind)).toEqual([{ class: 2, referenceRecall: 0.5 }]);
+    expect(untaughtClasses(way('b', []), real)).toEqual([]);
+  });
+
+  it('writes one sentence naming each class and its real-trained recall', () => {
+    const s = untaughtSentence([{ name: 'disease', realRecall: 0.88 }]);
+    expect(s).toMatch(/pool the classes/);
+    expect(s).toMatch(/disease \(a classifier trained on real images: recall 0\.880\)/);
+    expect(s).toMatch(/do not teach this class/);
+    expect(untaughtSentence([{ name: 'df', realRecall: 0.2 }, { name: 'vasc', realRecall: 0.5 }])).toMatch(/df .*, vasc .*these classes/);
   });
 });
