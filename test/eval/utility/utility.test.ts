@@ -134,11 +134,11 @@ describe('compareWays', () => {
 
 describe('untaughtClasses', () => {
   /** A way whose classifier seeds recalled these per-class shares (null: no real test image of the class). */
-  const way = (key: string, recalls: (number | null)[][]): UtilityWayResult => ({
+  const way = (key: string, recalls: (number | null)[][], trainPerClass = [10, 10, 10, 10]): UtilityWayResult => ({
     key: key as UtilityWayResult['key'],
     label: '',
     trainImages: 1,
-    trainPerClass: [],
+    trainPerClass,
     report: null,
     reports: recalls.map((recall) => ({ recall }) as FairnessReport),
     summary: null,
@@ -176,6 +176,10 @@ describe('untaughtClasses', () => {
     ]);
     expect(untaughtClasses(way('b', [[1, 0, 0, 0]]), realBlind)).toEqual([{ class: 2, referenceRecall: 0.5 }]);
     expect(untaughtClasses(way('b', []), real)).toEqual([]);
+    // A class the samples hold no image of (a balance folder tops up the rare classes only) is not theirs to teach.
+    const topUps = way('b', [[0, 0.5, 0.5, null]], [0, 10, 10, 0]);
+    expect(untaughtClasses(topUps, real)).toEqual([]);
+    expect(untaughtClasses(way('b', [[0, 0.5, 0.5, null]], [3, 10, 10, 0]), real)).toEqual([{ class: 0, referenceRecall: (0.99 + 1 + 0.98) / 3 }]);
   });
 
   it('writes one sentence naming each class and its real-trained recall', () => {
