@@ -4,7 +4,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { sections } from '../../../src/report/render.js';
-import { THRESHOLDS, evaluationVerdicts, type ReportData } from '../../../src/report/report.js';
+import { reportDataFor } from '../../helpers/report-data.js';
 
 const indices = { gini: 0.5, shannon: 0.8, pielou: 0.6, emptyCells: 0 };
 
@@ -29,24 +29,8 @@ function evaluation(untaught?: { name: string; realRecall: number }[]): Record<s
   };
 }
 
-function data(ev: Record<string, unknown>): ReportData {
-  return {
-    title: 't',
-    generatedBy: 'test',
-    run: { name: 'r', kind: 'dpgan', seed: 1, steps: 1, seconds: 1 },
-    privacy: { differentialPrivacy: false },
-    curves: [],
-    modelCard: { dataset: { preprocessing: {} }, splits: { sizes: {} }, conditioning: [], training: { config: {} }, environment: { versions: {} } },
-    runConfig: {},
-    evaluation: ev,
-    audit: null,
-    verdicts: { privacy: { level: 'unknown', text: '' }, ...evaluationVerdicts(ev) },
-    samples: { cells: [], perRow: 1, seed: 1, png: '', realPng: null },
-    thresholds: THRESHOLDS,
-  };
-}
 
-const diversity = (ev: Record<string, unknown>) => sections(data(ev)).find((s) => s.id === 'diversity')!.paragraphs.join('\n');
+const diversity = (ev: Record<string, unknown>) => sections(reportDataFor(ev, 'dpgan')).find((s) => s.id === 'diversity')!.paragraphs.join('\n');
 
 describe('report: learned-at-all paragraph', () => {
   it('names a class the samples do not teach beside the pooled tests that passed', () => {

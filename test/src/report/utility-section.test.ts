@@ -4,7 +4,8 @@
  */
 import { describe, expect, it } from 'vitest';
 import { renderMarkdown, sections } from '../../../src/report/render.js';
-import { THRESHOLDS, evaluationVerdicts, type ReportData } from '../../../src/report/report.js';
+import { evaluationVerdicts } from '../../../src/report/report.js';
+import { reportDataFor } from '../../helpers/report-data.js';
 
 const stat = (mean: number, lo: number, hi: number) => ({ mean, lo, hi, sd: 0.01, n: 3, values: [mean, mean, mean] });
 const report = (ba: number) => ({ accuracy: ba, balancedAccuracy: ba, recall: [ba, ba], worstGroupAccuracy: ba - 0.1, demographicParityDifference: 0.05, equalizedOddsDifference: 0.1, groupAccuracy: [{ group: 0, n: 10, accuracy: ba }] });
@@ -35,24 +36,8 @@ function evaluation(cMinusD: number): Record<string, unknown> {
   };
 }
 
-function data(ev: Record<string, unknown>): ReportData {
-  return {
-    title: 't',
-    generatedBy: 'test',
-    run: { name: 'r', kind: 'cvae', seed: 1, steps: 1, seconds: 1 },
-    privacy: { differentialPrivacy: false },
-    curves: [],
-    modelCard: { dataset: { preprocessing: {} }, splits: { sizes: {} }, conditioning: [], training: { config: {} }, environment: { versions: {} } },
-    runConfig: {},
-    evaluation: ev,
-    audit: null,
-    verdicts: { privacy: { level: 'unknown', text: '' }, ...evaluationVerdicts(ev) },
-    samples: { cells: [], perRow: 1, seed: 1, png: '', realPng: null },
-    thresholds: THRESHOLDS,
-  };
-}
 
-const utility = (ev: Record<string, unknown>) => sections(data(ev)).find((s) => s.id === 'utility')!;
+const utility = (ev: Record<string, unknown>) => sections(reportDataFor(ev)).find((s) => s.id === 'utility')!;
 
 describe('report: utility section', () => {
   it('shows the four ways with mean [CI] and (c) against (d), and says plainly when oversampling is better', () => {
@@ -68,7 +53,7 @@ describe('report: utility section', () => {
     expect(text).toMatch(/mean \[95% Student-t interval\] over 3 classifier seeds/);
     expect(text).toMatch(/each of its 40 synthetic rows replaced by a real training image of the same class x sex cell/);
     expect(text).toMatch(/2 rows whose cell has no real training image are left out/);
-    expect(renderMarkdown(data(evaluation(-0.023)))).toMatch(/\| \(c\) vs \(d\) oversampling \| -2\.3 \| \[-3\.3, -1\.3\] \| oversampling is better here \|/);
+    expect(renderMarkdown(reportDataFor(evaluation(-0.023)))).toMatch(/\| \(c\) vs \(d\) oversampling \| -2\.3 \| \[-3\.3, -1\.3\] \| oversampling is better here \|/);
   });
 
   it('does not say it when augmentation is within 1 point or better', () => {
