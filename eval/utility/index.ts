@@ -168,12 +168,13 @@ export function compareWays(c: UtilityWayResult, other: UtilityWayResult, whenWo
 /**
  * Classes a way's training set does not teach: classes it holds images of, and real test images of, whose
  * recall is 0 with every classifier seed of `way`, while the `reference` way (the real train split)
- * recalls some of them (mean recall over its seeds > 0). A class with no training images in `way` (e.g. the
- * common class a balance folder does not top up) is not named: nothing of it was there to teach. Returned with that reference recall, in class order. For (b), synthetic only,
- * this names a class whose samples may pass pooled learned-at-all tests (src/evaluate/learned.ts) and still
- * teach a classifier nothing about it, e.g. a rare class a GAN collapsed to one pattern that lies nearest to
- * that class's real images. No threshold: a recall of exactly 0 in every seed, and above 0 from real data.
- * Empty when either way has no reports.
+ * recalls some of them (mean recall over its seeds > 0). Returned with that reference recall, in class
+ * order. A class with no training images in `way` (e.g. the common class a balance folder does not top up)
+ * is not named: nothing of it was there to teach. For (b), synthetic only, this names a class whose samples
+ * may pass pooled learned-at-all tests (src/evaluate/learned.ts) and still teach a classifier nothing
+ * about it, e.g. a rare class a GAN collapsed to one pattern that lies nearest to that class's real
+ * images. No threshold: a recall of exactly 0 in every seed, and above 0 from real data. Empty when either
+ * way has no reports.
  */
 export function untaughtClasses(way: UtilityWayResult, reference: UtilityWayResult): { class: number; referenceRecall: number }[] {
   if (!way.reports.length || !reference.reports.length) return [];
