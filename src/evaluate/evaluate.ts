@@ -36,6 +36,7 @@
 import { createHash } from 'node:crypto';
 import { resolve } from 'node:path';
 import { imageLength, type Attribute, type ImageDataset, type SplitName } from '../../datasets/dataset.js';
+import { MISSING } from '../../datasets/attributes.js';
 import { loadDataset } from '../../datasets/load.js';
 import { assignSplits } from '../../datasets/splits.js';
 import { diversityIndices, type DiversityIndices } from '../../eval/diversity/indices.js';
@@ -252,7 +253,10 @@ function realLabels(ds: ImageDataset, real: ImageDataset, option: string, path: 
 
 /**
  * Group code per image (index into the product of the real attributes' values), or null when `ds` lacks
- * one of the attributes. A value the real data does not have is an error (different --bins, usually).
+ * one of the attributes, or leaves it empty (MISSING) on some row while the real data has no such value:
+ * the synthetic rows of a model not conditioned on the attribute (`train --condition label`, then
+ * `balance`) carry none, so they cannot be placed in a group and the set is read without groups, as
+ * without the column. Any other value the real data does not have is an error (different --bins, usually).
  */
 function groupCodes(ds: ImageDataset, attrs: Attribute[], option: string, path: string): Int32Array | null {
   const own = attrs.map((a) => ds.attributes.find((x) => x.name === a.name));
@@ -266,6 +270,7 @@ function groupCodes(ds: ImageDataset, attrs: Attribute[], option: string, path: 
       const code = maps[k]![own[k]!.codes[i]!]!;
       if (code < 0) {
         const value = own[k]!.values[own[k]!.codes[i]!];
+        if (value === MISSING) return null;
         throw new DatasetError(
           `${option} ${path}: ${attrs[k]!.name}='${value}' is not a value of the real data (${attrs[k]!.values.join(', ')}); load the real data with the --bins the model was trained with`,
         );
@@ -538,11 +543,11 @@ export async function evaluate(req: EvaluateRequest, deps: { fidelity?: Fidelity
   const notes: string[] = [];
   const realTrainCells = cellCounts(trainLabels, trainGroups, K, groups.length);
   const synCells = synGroup || !attrs.length ? cellCounts(synLabels, synGroup, K, groups.length) : null;
-  if (!synCells) notes.push(`synthetic: no ${groupBy.join('/')} column, so no class x group cells`);
+  if (!synCells) notes.push(`synthetic: no ${groupBy.join('/')} value on some or all rows (no such column, or a model not conditioned on it), so no class x group cells`);
   let augCells: CellCounts | null = null;
   if (augmented) {
     if (augGroup || !attrs.length) augCells = cellCounts(augLabels!, augGroup, K, groups.length);
-    else notes.push(`augmented: no ${groupBy.join('/')} column, so no class x group cells`);
+    else notes.push(`augmented: no ${groupBy.join('/')} value on some or all rows (no such column, or synthetic rows of a model not conditioned on it), so no class x group cells`);
   } else if (!synCells) {
     notes.push('augmented (real train + synthetic): no class x group cells without the synthetic group column');
   } else {

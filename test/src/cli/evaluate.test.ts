@@ -23,8 +23,11 @@ let first: Record<string, any>;
 
 const FAST = ['--features', 'pixel-pca', '--classifier-steps', '10'];
 
-/** A manifest in `dir` listing real rows (by reference into the phantom) and, optionally, the samples. */
-function augmentedFolder(dir: string, keep: (split: string) => boolean, withSynthetic: boolean): void {
+/**
+ * A manifest in `dir` listing real rows (by reference into the phantom) and, optionally, the samples; with
+ * `syntheticSex` false their sex is left empty, as balance writes the rows of a model not conditioned on it.
+ */
+function augmentedFolder(dir: string, keep: (split: string) => boolean, withSynthetic: boolean, syntheticSex = true): void {
   const split = new Map(readFileSync(join(work, 'run', 'splits.csv'), 'utf8').trim().split('\n').slice(1).map((l) => l.split(',') as [string, string]));
   const real = readFileSync(join(data, 'manifest.csv'), 'utf8').trim().split('\n').slice(1).map((l) => l.split(','));
   const lines = ['path,label,label_name,sex,synthetic'];
@@ -32,7 +35,7 @@ function augmentedFolder(dir: string, keep: (split: string) => boolean, withSynt
   if (withSynthetic) {
     for (const row of readFileSync(join(samples, 'manifest.csv'), 'utf8').trim().split('\n').slice(1)) {
       const [path, label, name, sex] = row.split(',');
-      lines.push(`../samples/${path},${label},${name},${sex},1`);
+      lines.push(`../samples/${path},${label},${name},${syntheticSex ? sex : ''},1`);
     }
   }
   mkdirSync(dir, { recursive: true });
@@ -204,6 +207,22 @@ describe('medsynth evaluate', () => {
     expect(d.worstGroupAccuracy.hi).toBeGreaterThanOrEqual(d.worstGroupAccuracy.estimate);
     // The same synthetic rows as the sample folder: the same fidelity numbers.
     expect(j.fidelity.rows[0].synthetic.values.fid).toBeCloseTo(first.fidelity.rows[0].synthetic.values.fid, 6);
+  });
+
+  it('reads a balance folder whose synthetic rows have no sex (a model conditioned on the class only) without groups', () => {
+    // Before: "sex='missing' is not a value of the real data", exit 2, for train --condition label then balance.
+    const bal = join(work, 'balanced-label-only');
+    augmentedFolder(bal, (s) => s === 'train', true, false);
+    const r = runCli(['evaluate', '--real', data, '--synthetic', bal, '--augmented', bal, ...FAST, '--classifier-seeds', '1', '--json']);
+    expect(r.status, r.stderr).toBe(0);
+    const j = JSON.parse(r.stdout);
+    expect(j.datasets.synthetic.n).toBe(60);
+    expect(j.diversity.cells.synthetic).toBeNull();
+    expect(j.diversity.cells.augmented).toBeNull();
+    expect(j.diversity.cells.notes.join(' ')).toMatch(/synthetic: no sex value on some or all rows/);
+    // (d) replaces the synthetic rows by real duplicates of their class, as they carry no group to match.
+    expect(j.utility.oversampling.matchedOn).toBe('class');
+    expect(j.utility.ways[3].trainImages).toBe(227);
   });
 
   it('refuses an augmented set holding test images, an unknown class, and a bad extractor, writing nothing', () => {
