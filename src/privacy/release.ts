@@ -16,6 +16,12 @@
  * With v_i of norm ≤ C for every image (DP-MERF's features have norm exactly 1), a unit of one image is
  * never clipped; a patient's images are clipped together, so a patient with m images in one cell weighs at
  * most as much as one image.
+ *
+ * Levels: an image may contribute to one cell of each of several disjoint sets of cells (say its class ×
+ * group cell and its class), with weight w_l in level l:
+ *   V_u = Σ_{i ∈ u} Σ_l w_l · v_i ⊗ e_{c_l(i)},
+ * clipped and noised as above, so the sensitivity is still C and the ε is the same. With Σ_l w_l² = 1
+ * an image's vector keeps its norm, so a unit of one image is still never clipped.
  */
 import { assert } from '../core/errors.js';
 import { Rng } from '../core/rng.js';
@@ -24,8 +30,8 @@ export interface ReleaseInput {
   /** Per-image vectors, row-major [n, dim]. */
   vectors: Float32Array;
   dim: number;
-  /** Cell of each image, in [0, cells). */
-  cellOf: Int32Array;
+  /** Per level: the cell of each image, in [0, cells), and the weight of its vector there (one level of weight 1: each image in one cell). */
+  levels: { cellOf: Int32Array; weight: number }[];
   cells: number;
   /** Unit of each image, in [0, units); null: every image is its own unit. */
   unitOf: Int32Array | null;
@@ -42,7 +48,9 @@ export interface ReleaseParams {
 /** S̃ as above, row-major [cells, dim], and the share of units whose vector was clipped. */
 export function releaseClippedSum(input: ReleaseInput, p: ReleaseParams): { sum: Float32Array; clippedShare: number } {
   const { dim, cells } = input;
-  const n = input.cellOf.length;
+  assert(input.levels.length > 0, () => 'a release needs at least one level of cells');
+  const n = input.levels[0]!.cellOf.length;
+  assert(input.levels.every((l) => l.cellOf.length === n), () => 'every level must give a cell for every image');
   assert(input.vectors.length === n * dim, () => `vectors hold ${input.vectors.length} values, expected ${n} x ${dim}`);
   assert(p.clipNorm > 0 && p.noiseMultiplier >= 0, () => 'clip norm must be > 0 and noise multiplier >= 0');
   const unitOf = input.unitOf ?? Int32Array.from({ length: n }, (_, i) => i);
@@ -56,11 +64,13 @@ export function releaseClippedSum(input: ReleaseInput, p: ReleaseParams): { sum:
     if (members.length === 0) continue;
     const blocks = new Map<number, Float64Array>();
     for (const i of members) {
-      const c = input.cellOf[i]!;
-      assert(c >= 0 && c < cells, () => `cell ${c} out of range`);
-      let b = blocks.get(c);
-      if (!b) blocks.set(c, (b = new Float64Array(dim)));
-      for (let j = 0; j < dim; j++) b[j] += input.vectors[i * dim + j]!;
+      for (const level of input.levels) {
+        const c = level.cellOf[i]!;
+        assert(c >= 0 && c < cells, () => `cell ${c} out of range`);
+        let b = blocks.get(c);
+        if (!b) blocks.set(c, (b = new Float64Array(dim)));
+        for (let j = 0; j < dim; j++) b[j] += level.weight * input.vectors[i * dim + j]!;
+      }
     }
     let sq = 0;
     for (const b of blocks.values()) for (let j = 0; j < dim; j++) sq += b[j]! * b[j]!;

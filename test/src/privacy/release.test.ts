@@ -20,7 +20,7 @@ describe('one Gaussian release: the clipped sum', () => {
   const input = {
     vectors: Float32Array.from([3, 0, 0, 4, 0.6, 0.8]),
     dim: 2,
-    cellOf: Int32Array.from([0, 1, 0]),
+    levels: [{ cellOf: Int32Array.from([0, 1, 0]), weight: 1 }],
     cells: 2,
     unitOf: Int32Array.from([0, 0, 1]),
   };
@@ -38,9 +38,33 @@ describe('one Gaussian release: the clipped sum', () => {
     expect(r.clippedShare).toBeCloseTo(2 / 3, 12);
   });
 
+  it('adds each image to one cell per level with its weight, and clips a unit over all levels', () => {
+    // Hand calculation. dim 2; cells 0, 1 (level 1, weight β = 0.8) and 2 (level 2, e.g. their class, weight α = 0.6).
+    //   image 0: (0.6, 0.8) in cells 0 and 2; image 1: (1, 0) in cells 1 and 2; α² + β² = 1.
+    // Image units (norm sqrt(0.64 + 0.36) = 1 each, not clipped):
+    //   cell 0: 0.8 (0.6, 0.8) = (0.48, 0.64); cell 1: (0.8, 0); cell 2: 0.6 (1.6, 0.8) = (0.96, 0.48).
+    const two = {
+      vectors: Float32Array.from([0.6, 0.8, 1, 0]),
+      dim: 2,
+      levels: [
+        { cellOf: Int32Array.from([0, 1]), weight: 0.8 },
+        { cellOf: Int32Array.from([2, 2]), weight: 0.6 },
+      ],
+      cells: 3,
+      unitOf: null,
+    };
+    const images = releaseClippedSum(two, { clipNorm: 1, noiseMultiplier: 0, seed: 1 });
+    [0.48, 0.64, 0.8, 0, 0.96, 0.48].forEach((x, k) => expect(images.sum[k]).toBeCloseTo(x, 6));
+    expect(images.clippedShare).toBe(0);
+    // One patient with both images: the block vector above has norm sqrt(2.432) = 1.55949, so every entry is divided by it.
+    const patient = releaseClippedSum({ ...two, unitOf: Int32Array.from([0, 0]) }, { clipNorm: 1, noiseMultiplier: 0, seed: 1 });
+    [0.48, 0.64, 0.8, 0, 0.96, 0.48].forEach((x, k) => expect(patient.sum[k]).toBeCloseTo(x / Math.sqrt(2.432), 6));
+    expect(patient.clippedShare).toBe(1);
+  });
+
   it('adds N(0, (σC)²) noise: mean 0 and std σC within sampling error, same seed same bytes', () => {
     const dim = 20000;
-    const zero = { vectors: new Float32Array(dim), dim, cellOf: Int32Array.from([0]), cells: 1, unitOf: null };
+    const zero = { vectors: new Float32Array(dim), dim, levels: [{ cellOf: Int32Array.from([0]), weight: 1 }], cells: 1, unitOf: null };
     const r = releaseClippedSum(zero, { clipNorm: 0.5, noiseMultiplier: 3, seed: 11 });
     const n = r.sum.length;
     const mean = r.sum.reduce((a, b) => a + b, 0) / n;
