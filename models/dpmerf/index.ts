@@ -12,6 +12,11 @@
  * sum (first 2F entries, × a) and its noisy count (last entry, × b):
  *   ñ_c = S̃_c[2F] / b,     μ̃_c = S̃_c[0:2F] / (a · ñ_c)   (the cell's mean embedding)
  * and a class's embedding is the sum of its cells' blocks (post-processing): μ̃_k = Σ_{c∈k} S̃_c / (a Σ ñ_c).
+ * Two-level release (`classShare` α² > 0, with a group condition): v_i also goes, × α, to a block of its
+ * class, and × β = sqrt(1 − α²) to its cell's, so ||v_i|| stays 1 and ε is unchanged; the cell sums are
+ * then the consistent (least-squares) estimates of hierarchy.ts, and a class's sum has noise variance
+ * σ² / (α² + β² / K) instead of K σ² (K cells per class), at the price of σ² / β² (less the class block's
+ * correction) instead of σ² in each cell.
  * Fitting: for every cell with ñ_c ≥ `minCellCount`, G draws `perCell` images from z ~ N(0, I); the loss
  * is the squared MMD estimate in feature space per cell and per class (the class's generated mean mixes
  * its cells in proportion to ñ_c), each term weighted by its signal share (fitTargets):
@@ -38,6 +43,7 @@ import { releaseClippedSum, type ReleaseParams } from '../../src/privacy/release
 import { WIDTHS } from '../cvae/index.js';
 import { conditionWidth, parseGeneratorConfig, encodeConditions, type ConditionSpec, type Generator, type GeneratorFactory, type ReleaseData } from '../generator.js';
 import { poolFlatten, rffEmbed, rffFrequencies } from './features.js';
+import { consistentCellSums, consistentSumVariance } from './hierarchy.js';
 import { meanEmbeddingLoss } from './mmd.js';
 import { importanceWeight, reservoirStep } from './resample.js';
 
@@ -73,6 +79,12 @@ export const DpMerfConfigSchema = z
      * work (eval/results/private-generators.md, 2026-12-05, sixth session).
      */
     resample: z.number().int().min(1).max(64).default(1),
+    /**
+     * α²: the share of each image's unit norm released in a block of its class beside its class × group
+     * cell (hierarchy.ts); 0: the cells alone. Needs a group condition (with the class alone the cells are
+     * the classes).
+     */
+    classShare: z.number().min(0).lt(1).default(0),
     /** Cells whose noisy count is below this are not fitted (and not sampled from released proportions). */
     minCellCount: z.number().min(0).default(5),
     lr: z.number().positive().default(1e-3),
@@ -156,7 +168,7 @@ export class DpMerf implements Generator {
   private readonly scales: { side: number; omega: tf.Tensor2D; weight: number }[];
   private readonly cells: { label: number; codes: number[] }[];
   private readonly cellCond: Float32Array;
-  /** S̃ [cells, 2F + 1] (zeros until released) and whether it was released (1) — saved with the weights. */
+  /** S̃ [cells (+ classes, two-level), 2F + 1] (zeros until released) and whether it was released (1) — saved with the weights. */
   private readonly statistics: tf.Variable;
   private readonly released: tf.Variable;
   /** σ of the release (0: exact), saved with it: the fitting weights depend on it. */
@@ -181,6 +193,7 @@ export class DpMerf implements Generator {
     const bad = cfg.scales.find((side) => imageSize % side !== 0);
     if (bad !== undefined) throw new ConfigError(`dpmerf option scales: ${bad} does not divide the image size ${imageSize}; use divisors of ${imageSize} (e.g. ${imageSize / 4}, ${imageSize / 2})`);
     if (cfg.frequencies < 16 * cfg.scales.length) throw new ConfigError(`dpmerf option frequencies: ${cfg.frequencies} is too few for ${cfg.scales.length} scales (at least 16 each)`);
+    if (cfg.classShare > 0 && spec.attributes.length === 0) throw new ConfigError(`dpmerf option classShare: ${cfg.classShare} needs a group condition (e.g. --condition label,sex); with the class alone the cells are the classes, so set it to 0`);
     if (cfg.mmd === 'unbiased' && cfg.perCell < 2) throw new ConfigError(`dpmerf option perCell: ${cfg.perCell} is too few for the unbiased MMD estimate (at least 2), or set mmd to "biased"`);
     this.widths = widths;
     this.side = imageSize / 2 ** widths.length;
@@ -209,7 +222,8 @@ export class DpMerf implements Generator {
       spec.attributes.map((_, k) => this.cells.map((c) => c.codes[k]!)),
     );
     const id = instanceCounter++;
-    this.statistics = tf.variable(tf.zeros([this.cells.length, 2 * cfg.frequencies + 1]), false, `dpmerf/statistics_${id}`);
+    const blocks = this.cells.length + (cfg.classShare > 0 ? spec.labels.length : 0);
+    this.statistics = tf.variable(tf.zeros([blocks, 2 * cfg.frequencies + 1]), false, `dpmerf/statistics_${id}`);
     this.released = tf.variable(tf.scalar(0), false, `dpmerf/released_${id}`);
     this.releaseNoise = tf.variable(tf.scalar(0), false, `dpmerf/noise_${id}`);
     this.optimizer = new FusedAdam({ learningRate: cfg.lr });
@@ -248,7 +262,8 @@ export class DpMerf implements Generator {
 
   /**
    * The one access to the data: computes every image's [a·φ(x), b] in chunks and releases the clipped,
-   * noised per-cell sum (clip norm 1: the vectors have norm 1). Returns the clipped share of units.
+   * noised per-cell sum (clip norm 1: the vectors have norm 1), two-level with `classShare` > 0. Returns
+   * the clipped share of units.
    */
   releaseStatistics(data: ReleaseData, p: ReleaseParams): Record<string, number> {
     if (this.isReleased()) throw new Error('internal error: dpmerf statistics released twice');
@@ -276,9 +291,12 @@ export class DpMerf implements Generator {
         vectors.set(part.dataSync(), offset); // sync point: the release is computed on the CPU
         offset += part.size;
       }
-      const r = releaseClippedSum({ vectors, dim, cellOf, cells: this.cells.length, unitOf: data.unitOf }, p);
+      const share = this.cfg.classShare;
+      const levels = share > 0 ? [{ cellOf, weight: Math.sqrt(1 - share) }, { cellOf: Int32Array.from(cellOf, (c) => this.cells.length + this.cells[c]!.label), weight: Math.sqrt(share) }] : [{ cellOf, weight: 1 }];
+      const blocks = this.statistics.shape[0];
+      const r = releaseClippedSum({ vectors, dim, levels, cells: blocks, unitOf: data.unitOf }, p);
       tf.tidy(() => {
-        this.statistics.assign(tf.tensor2d(r.sum, [this.cells.length, dim]));
+        this.statistics.assign(tf.tensor2d(r.sum, [blocks, dim]));
         this.released.assign(tf.scalar(1));
         this.releaseNoise.assign(tf.scalar(p.noiseMultiplier));
       });
@@ -288,11 +306,21 @@ export class DpMerf implements Generator {
     }
   }
 
+  /**
+   * Every cell's released sum of [a·φ(x), b], [cells, 2F + 1] row-major: the cells' blocks, or with a
+   * two-level release their consistent estimates (hierarchy.ts). Post-processing of the release.
+   */
+  private cellSums(): Float32Array | Float64Array {
+    const s = this.statistics.dataSync() as Float32Array; // sync point
+    if (this.cfg.classShare === 0) return s;
+    return consistentCellSums(s, 2 * this.cfg.frequencies + 1, this.cells.map((c) => c.label), this.spec.labels.length, this.cfg.classShare);
+  }
+
   /** ñ_c: the released (noisy) count of every cell, post-processing of the release. */
   releasedCounts(): number[] {
     const k = this.cells.length;
     const w = 2 * this.cfg.frequencies + 1;
-    const s = this.statistics.dataSync(); // sync point
+    const s = this.cellSums();
     return Array.from({ length: k }, (_, c) => s[c * w + w - 1]! / this.cfg.countWeight);
   }
 
@@ -304,9 +332,11 @@ export class DpMerf implements Generator {
   /**
    * The fitting targets: the active cells (ñ_c ≥ minCellCount), their noisy mean embeddings μ̃_c, and the
    * same for each class (the sum of its active cells' blocks: post-processing). Each term is weighted by
-   * its signal share w = ñ² / (ñ² + τ²), τ² = σ² · 2F / a² being the expected squared norm of the noise
-   * in a block's feature sum measured in counts (a cell of few units is mostly noise and weighs little;
-   * its class, pooled over groups, weighs more). Exact releases (σ = 0) weigh every term 1.
+   * its signal share w = ñ² / (ñ² + v τ²), τ² = σ² · 2F / a² being the expected squared norm of the noise
+   * in a block's feature sum measured in counts, and v the term's noise variance in blocks (a cell: 1; a
+   * class: its active cells' count; two-level: hierarchy.ts consistentSumVariance). A cell of few units
+   * is mostly noise and weighs little; its class, pooled over groups, weighs more. Exact releases (σ = 0)
+   * weigh every term 1.
    */
   private fitTargets(): FitTargets {
     if (this.targets) return this.targets;
@@ -320,18 +350,23 @@ export class DpMerf implements Generator {
     const f2 = 2 * this.cfg.frequencies;
     const sigma = this.releaseNoise.dataSync()[0]!; // sync point
     const tau2 = (sigma * sigma * f2) / (this.a * this.a);
-    const share = (n: number, blocks: number) => (n * n) / (n * n + blocks * tau2);
+    const share = (n: number, variance: number) => (n * n) / (n * n + variance * tau2);
     const labels = [...new Set(cells.map((c) => this.cells[c]!.label))].sort((x, y) => x - y);
     const classOf = cells.map((c) => labels.indexOf(this.cells[c]!.label));
     const classCount = labels.map((_, k) => cells.reduce((acc, c, j) => acc + (classOf[j] === k ? counts[c]! : 0), 0));
     const classBlocks = labels.map((_, k) => classOf.filter((x) => x === k).length);
-    const cellWeights = cells.map((c) => share(counts[c]!, 1));
-    const classWeights = labels.map((_, k) => share(classCount[k]!, classBlocks[k]!));
+    const cellsOfLabel = (label: number) => this.cells.filter((c) => c.label === label).length;
+    const variance = (label: number, m: number) => consistentSumVariance(this.cfg.classShare, cellsOfLabel(label), m);
+    const cellWeights = cells.map((c) => share(counts[c]!, variance(this.cells[c]!.label, 1)));
+    const classWeights = labels.map((label, k) => share(classCount[k]!, variance(label, classBlocks[k]!)));
     const total = cellWeights.reduce((a, b) => a + b, 0) + classWeights.reduce((a, b) => a + b, 0);
     // mix[k][j]: the share of active cell j in class k's generated mean (its noisy count share).
     const mix = labels.map((_, k) => cells.map((c, j) => (classOf[j] === k ? counts[c]! / classCount[k]! : 0)));
+    const sums = this.cellSums();
+    const rowsData = new Float32Array(cells.length * f2);
+    cells.forEach((c, j) => rowsData.set(sums.subarray(c * (f2 + 1), c * (f2 + 1) + f2), j * f2));
     const targets = tf.tidy(() => {
-      const rows = tf.slice(tf.gather(this.statistics, tf.tensor1d(cells, 'int32')), [0, 0], [cells.length, f2]); // [K', 2F]
+      const rows = tf.tensor2d(rowsData, [cells.length, f2]); // [K', 2F]
       const mixT = tf.tensor2d(mix.flat(), [labels.length, cells.length]);
       const membership = tf.tensor2d(labels.flatMap((_, k) => classOf.map((x) => (x === k ? 1 : 0))), [labels.length, cells.length]);
       return {
@@ -397,7 +432,10 @@ export class DpMerf implements Generator {
   private releasedMeans(): tf.Tensor2D {
     const f2 = 2 * this.cfg.frequencies;
     const counts = this.releasedCounts();
-    return tf.tidy(() => tf.div(tf.slice(this.statistics, [0, 0], [this.cells.length, f2]), tf.tensor2d(counts.map((c) => this.a * Math.max(c, 1)), [this.cells.length, 1])) as tf.Tensor2D);
+    const sums = this.cellSums();
+    const rows = new Float32Array(this.cells.length * f2);
+    for (let c = 0; c < this.cells.length; c++) rows.set(sums.subarray(c * (f2 + 1), c * (f2 + 1) + f2), c * f2);
+    return tf.tidy(() => tf.div(tf.tensor2d(rows, [this.cells.length, f2]), tf.tensor2d(counts.map((c) => this.a * Math.max(c, 1)), [this.cells.length, 1])) as tf.Tensor2D);
   }
 
   /**
@@ -524,7 +562,9 @@ export class DpMerf implements Generator {
     return {
       release: [
         `features: ${this.cfg.frequencies} random Fourier frequencies (cos, sin) of a Gaussian-kernel mixture, bandwidths ${this.cfg.bandwidths.join(', ')} (per-pixel RMS), on images average-pooled to ${this.cfg.scales.map((x) => `${x}x${x}`).join(' and ')}`,
-        `released once: per-cell sums of [${this.a.toFixed(4)}·phi(x), ${this.cfg.countWeight}] over ${this.cells.length} class x group cells, each unit clipped to norm 1, plus Gaussian noise`,
+        this.cfg.classShare > 0
+          ? `released once: sums of [${this.a.toFixed(4)}·phi(x), ${this.cfg.countWeight}] per class x group cell (x ${Math.sqrt(1 - this.cfg.classShare).toFixed(4)}, ${this.cells.length} cells) and per class (x ${Math.sqrt(this.cfg.classShare).toFixed(4)}, ${this.spec.labels.length} classes), each unit clipped to norm 1, plus Gaussian noise; cells reconciled with their class by least squares`
+          : `released once: per-cell sums of [${this.a.toFixed(4)}·phi(x), ${this.cfg.countWeight}] over ${this.cells.length} class x group cells, each unit clipped to norm 1, plus Gaussian noise`,
       ],
       generator: [
         `input z(${this.cfg.latent}) ++ condition(${conditionWidth(this.spec)})`,
