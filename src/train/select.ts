@@ -56,8 +56,10 @@ export function fittingEpochs(units: number, cells: number): number {
  *     94%), 49% distinct nearest records, full mode coverage; the DP cVAE it replaces gave 48% balanced
  *     accuracy and 7 distinct nearest records of 303 samples (issue #18);
  *   - PneumoniaMNIST, 4708 images: DP-MERF TSTR 80.1% at ε 1 and 79.9% at ε 10 against TRTR 83.9% in the
- *     same runs; the DP-GAN's 81.7% at ε 10 against its own TRTR 84.9% (eval/results/dpgan.md) is about
- *     the same share of real, at about 8x the training time, so the cheaper generator is chosen;
+ *     same runs. At ε 10, in the same benchmark and session (2026-12-06, ninth session): DP-MERF 80.1%,
+ *     the DP-GAN 80.6% (three training seeds each; TRTR 84.2%). The DP-GAN's samples follow their class
+ *     better (conditional accuracy 96% against 86%), but cover 0.67 of the real modes against 0.95, at
+ *     about 3x the training time; at equal accuracy the more diverse, cheaper generator is chosen;
  *   - the DP-GAN at the demo's point (phantom, 711 patients, ε 8; 2026-12-06, the same benchmark): TSTR
  *     balanced accuracy 51% over three training seeds (660 D steps; 50% with 3300): it does
  *     not learn the condition there.
