@@ -65,7 +65,13 @@ export function fittingEpochs(units: number, cells: number): number {
  *     not learn the condition there.
  * DP-SGD generators spend their budget step by step and, at these N, learned nothing (cVAE) or needed
  * ε = 10 and N ≈ 4700 to match it (DP-GAN).
+ * Below SMALL_UNITS the reason carries a caution: on the phantom with 301 patients (57 diseased training
+ * images) at ε 8, DP-MERF did not learn the rare class (balanced accuracy 56%, against 86% without noise;
+ * 2026-12-06, ninth session), and no other private generator here learned at 711.
  */
+/** The smallest number of privacy units at which the chosen generator was measured to learn a rare class (the demo's 711 patients). */
+export const SMALL_UNITS = 700;
+
 export function selectPrivateGenerator(inp: SelectionInput): Selection {
   const eps = inp.epsilon === null ? 'a fixed noise multiplier' : `epsilon ${inp.epsilon}`;
   const epochs = fittingEpochs(inp.units, inp.cells);
@@ -74,7 +80,7 @@ export function selectPrivateGenerator(inp: SelectionInput): Selection {
     model: 'dpmerf',
     generator: {},
     epochs,
-    reason: `dpmerf (DP-MERF: one private release of class x group kernel mean embeddings, then fitting at no further privacy cost) for ${inp.units} privacy units at ${eps}: of the private generators measured at 700-4700 units and epsilon 1-10, the only one that learned at every point, and the cheapest where the DP-GAN matched it; ${epochs} fitting epochs, as ${perCell.toFixed(0)} units per condition cell is ${perCell < 1000 ? 'under' : 'at least'} 1000`,
+    reason: `dpmerf (DP-MERF: one private release of class x group kernel mean embeddings, then fitting at no further privacy cost) for ${inp.units} privacy units at ${eps}: of the private generators measured at 300-4700 units and epsilon 1-10, the only one that learned from 700 units, and the cheapest where the DP-GAN matched it; ${epochs} fitting epochs, as ${perCell.toFixed(0)} units per condition cell is ${perCell < 1000 ? 'under' : 'at least'} 1000${inp.units < SMALL_UNITS ? `; caution: below ${SMALL_UNITS} units no private generator was measured to learn a rare class (at 301 patients and epsilon 8 DP-MERF did not), so read evaluate's per-class recall before using the samples` : ''}`,
     evidence: EVIDENCE,
   };
 }

@@ -28,4 +28,12 @@ describe('fittingEpochs', () => {
       expect(large.reason).toMatch(/; 4 fitting epochs, as 2354 units per condition cell is at least 1000$/);
     }
   });
+
+  it('cautions below 700 units, where the rare class was measured not to be learned, and not from 700', () => {
+    const tiny = selectPrivateGenerator({ units: 301, epsilon: 8, cells: 4, size: 32, channels: 1 });
+    expect(tiny.model).toBe('dpmerf');
+    expect(tiny.reason).toMatch(/; caution: below 700 units no private generator was measured to learn a rare class \(at 301 patients and epsilon 8 DP-MERF did not\)/);
+    expect(selectPrivateGenerator({ units: 699, epsilon: 8, cells: 4, size: 32, channels: 1 }).reason).toMatch(/caution/);
+    expect(selectPrivateGenerator({ units: 700, epsilon: 8, cells: 4, size: 32, channels: 1 }).reason).not.toMatch(/caution/);
+  });
 });
