@@ -316,12 +316,23 @@ export class DpMerf implements Generator {
     return consistentCellSums(s, 2 * this.cfg.frequencies + 1, this.cells.map((c) => c.label), this.spec.labels.length, this.cfg.classShare);
   }
 
+  /** ñ_c of every cell from its row of `sums` (cellSums): the last entry over b. */
+  private countsOf(sums: Float32Array | Float64Array): number[] {
+    const w = 2 * this.cfg.frequencies + 1;
+    return this.cells.map((_, c) => sums[c * w + w - 1]! / this.cfg.countWeight);
+  }
+
+  /** The first 2F entries (a × the feature sum) of the rows of `sums` for `cells`, [cells.length, 2F] row-major. */
+  private featureRows(sums: Float32Array | Float64Array, cells: ArrayLike<number>): Float32Array {
+    const f2 = 2 * this.cfg.frequencies;
+    const out = new Float32Array(cells.length * f2);
+    for (let j = 0; j < cells.length; j++) out.set(sums.subarray(cells[j]! * (f2 + 1), cells[j]! * (f2 + 1) + f2), j * f2);
+    return out;
+  }
+
   /** ñ_c: the released (noisy) count of every cell, post-processing of the release. */
   releasedCounts(): number[] {
-    const k = this.cells.length;
-    const w = 2 * this.cfg.frequencies + 1;
-    const s = this.cellSums();
-    return Array.from({ length: k }, (_, c) => s[c * w + w - 1]! / this.cfg.countWeight);
+    return this.countsOf(this.cellSums());
   }
 
   /** The released counts per cell, as conditions.json lists condition counts (rounded, ≥ 0). */
@@ -341,7 +352,8 @@ export class DpMerf implements Generator {
   private fitTargets(): FitTargets {
     if (this.targets) return this.targets;
     if (!this.isReleased()) throw new Error('internal error: dpmerf fitted before its statistics were released');
-    const counts = this.releasedCounts();
+    const sums = this.cellSums();
+    const counts = this.countsOf(sums);
     const minCount = Math.max(this.cfg.minCellCount, 1);
     const cells = counts.map((n, c) => (n >= minCount ? c : -1)).filter((c) => c >= 0);
     if (cells.length === 0) {
@@ -362,9 +374,7 @@ export class DpMerf implements Generator {
     const total = cellWeights.reduce((a, b) => a + b, 0) + classWeights.reduce((a, b) => a + b, 0);
     // mix[k][j]: the share of active cell j in class k's generated mean (its noisy count share).
     const mix = labels.map((_, k) => cells.map((c, j) => (classOf[j] === k ? counts[c]! / classCount[k]! : 0)));
-    const sums = this.cellSums();
-    const rowsData = new Float32Array(cells.length * f2);
-    cells.forEach((c, j) => rowsData.set(sums.subarray(c * (f2 + 1), c * (f2 + 1) + f2), j * f2));
+    const rowsData = this.featureRows(sums, cells);
     const targets = tf.tidy(() => {
       const rows = tf.tensor2d(rowsData, [cells.length, f2]); // [K', 2F]
       const mixT = tf.tensor2d(mix.flat(), [labels.length, cells.length]);
@@ -431,10 +441,9 @@ export class DpMerf implements Generator {
   /** μ̃_c [cells, 2F]: every cell's released mean embedding, its count clamped to ≥ 1. The caller owns the tensor. */
   private releasedMeans(): tf.Tensor2D {
     const f2 = 2 * this.cfg.frequencies;
-    const counts = this.releasedCounts();
     const sums = this.cellSums();
-    const rows = new Float32Array(this.cells.length * f2);
-    for (let c = 0; c < this.cells.length; c++) rows.set(sums.subarray(c * (f2 + 1), c * (f2 + 1) + f2), c * f2);
+    const counts = this.countsOf(sums);
+    const rows = this.featureRows(sums, this.cells.map((_, c) => c));
     return tf.tidy(() => tf.div(tf.tensor2d(rows, [this.cells.length, f2]), tf.tensor2d(counts.map((c) => this.a * Math.max(c, 1)), [this.cells.length, 1])) as tf.Tensor2D);
   }
 
