@@ -44,3 +44,21 @@ export function poolFlatten(images: tf.Tensor4D, pooledSize: number): tf.Tensor2
     return tf.reshape(pooled, [b, pooledSize * pooledSize * c]) as tf.Tensor2D;
   });
 }
+
+/**
+ * The mean over positions of the random Fourier features of an image's p × p patches, [B, 2F]:
+ *   ψ(x) = (1/P) Σ_{positions t} φ(patch_t(x)),   φ as rffEmbed on the flattened patch (p·p·C values),
+ * the feature map of the convolutional (patch-averaged) kernel k_P(x, y) = (1/P²) Σ_{t,t'} k(x_t, y_{t'}),
+ * a sum of positive-definite kernels and so itself one: its mean embedding is that of the distribution of
+ * patches. ||ψ(x)|| ≤ (1/P) Σ_t ||φ(x_t)|| = 1 (triangle inequality), so a release of it keeps its
+ * sensitivity. A lesion of a few pixels moves a whole-image kernel little (its share of ||x − y|| is
+ * small) but a patch that holds it a lot. Ω is [p, p, C, F] (the flattened patch order of rffFrequencies
+ * with d = p·p·C). The caller owns the tensor.
+ */
+export function patchRffEmbed(images: tf.Tensor4D, omega: tf.Tensor4D, stride: number): tf.Tensor2D {
+  return tf.tidy(() => {
+    const proj = tf.conv2d(images, omega, stride, 'valid'); // [B, H', W', F]
+    const f = omega.shape[3];
+    return tf.mul(tf.concat([tf.mean(tf.cos(proj), [1, 2]), tf.mean(tf.sin(proj), [1, 2])], 1), Math.sqrt(1 / f)) as tf.Tensor2D;
+  });
+}

@@ -51,6 +51,35 @@ describe('dpmerf fitting batch', () => {
   });
 });
 
+describe('dpmerf patch block', () => {
+  it('appends the patch-averaged features with weight sqrt(F_p / F), keeps each image within norm 1, and draws them again from the seed', () => {
+    // F = 64, share 0.25: 16 patch frequencies, 48 for the two pooled scales (exact unit norm × sqrt(48/64)).
+    const make = () => generatorFactory('dpmerf')!.create({ frequencies: 64, patch: { size: 7, stride: 3, share: 0.25 } }, SPEC, { size: SIZE, channels: 1 }, 1) as DpMerf;
+    const g = make();
+    const h = make();
+    const images = tf.tidy(() => tf.add(tf.mul(toyConditionalImages(6, SIZE, 3).images(), 0.5), 0.2) as tf.Tensor4D);
+    try {
+      const [fg, fh] = tf.tidy(() => [g.features(images).arraySync(), h.features(images).arraySync()]);
+      expect(fg).toEqual(fh);
+      for (const row of fg!) {
+        expect(row.length).toBe(128);
+        const sq = (a: number[]) => a.reduce((acc, v) => acc + v * v, 0);
+        expect(sq(row.slice(0, 96))).toBeCloseTo(48 / 64, 4);
+        const patch = sq(row.slice(96));
+        expect(patch).toBeLessThanOrEqual(16 / 64 + 1e-5);
+        expect(patch).toBeGreaterThan(0.01); // not vacuous: the block carries features
+      }
+      expect(String(g.architecture().release)).toMatch(/16 of them\) averaged over the 7x7 patches at stride 3/);
+    } finally {
+      images.dispose();
+      g.dispose();
+      h.dispose();
+    }
+    expect(() => generatorFactory('dpmerf')!.create({ patch: { size: 40 } }, SPEC, { size: SIZE, channels: 1 }, 1)).toThrow(/patch.size: 40 is larger than the 28 px images/);
+    expect(() => generatorFactory('dpmerf')!.create({ frequencies: 64, patch: { size: 4, share: 0.1 } }, SPEC, { size: SIZE, channels: 1 }, 1)).toThrow(/patch.share: 0.1 of 64 frequencies is 6, fewer than 16/);
+  });
+});
+
 describe('dpmerf release', () => {
   // Distinct images (uniform noise on the toy classes' layout), so that each member is recognisable.
   const data = toyConditionalImages(80, SIZE, 3);
