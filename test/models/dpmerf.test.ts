@@ -75,6 +75,26 @@ describe('dpmerf patch block', () => {
       g.dispose();
       h.dispose();
     }
+  });
+
+  it('fits with the patch block without leaking tensors per step', () => {
+    const g = generatorFactory('dpmerf')!.create({ frequencies: 64, perCell: 4, patch: { size: 7, stride: 3, share: 0.25 } }, SPEC, { size: SIZE, channels: 1 }, 1) as DpMerf;
+    const data = toyConditionalImages(16, SIZE, 3);
+    const images = data.images();
+    const cond = tf.tensor2d(encodeConditions(SPEC, Array.from(data.labels), [Array.from(data.sex)]), [16, 4]);
+    try {
+      g.releaseStatistics({ images, cond, unitOf: null }, { clipNorm: 1, noiseMultiplier: 0, seed: 9 });
+      g.fitStep(0); // burn-in: the fitting targets and the optimiser slots appear on the first step
+      const before = tf.memory().numTensors;
+      for (let step = 1; step < 4; step++) expect(Number.isFinite(g.fitStep(step).loss!)).toBe(true);
+      expect(tf.memory().numTensors).toBe(before);
+    } finally {
+      tf.dispose([images, cond]);
+      g.dispose();
+    }
+  });
+
+  it('rejects a patch larger than the image or with fewer than 16 frequencies, in one line', () => {
     expect(() => generatorFactory('dpmerf')!.create({ patch: { size: 40 } }, SPEC, { size: SIZE, channels: 1 }, 1)).toThrow(/patch.size: 40 is larger than the 28 px images/);
     expect(() => generatorFactory('dpmerf')!.create({ frequencies: 64, patch: { size: 4, share: 0.1 } }, SPEC, { size: SIZE, channels: 1 }, 1)).toThrow(/patch.share: 0.1 of 64 frequencies is 6, fewer than 16/);
   });
