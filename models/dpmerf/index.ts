@@ -5,9 +5,10 @@
  * Roth 2014, Prop. 2.1).
  *
  * Release (src/privacy/release.ts): image i in cell c(i) (the joint class × group condition) contributes
- *   v_i = [a · φ(x_i), b] ⊗ e_{c(i)},   a² + b² = 1,  so ||v_i|| = 1,
+ *   v_i = [a · φ(x_i), b] ⊗ e_{c(i)},   a² + b² = 1,  so ||v_i|| ≤ 1,
  * with φ the random Fourier features of features.ts at each of the pooled `scales`, concatenated with
- * weights sqrt(F_s / F) (so ||φ|| = 1), and b = `countWeight`; a unit's vectors are summed and clipped to
+ * weights sqrt(F_s / F) (so ||φ|| = 1; with the optional `patch` block, whose features are a mean over
+ * positions, ||φ|| ≤ 1), and b = `countWeight`; a unit's vectors are summed and clipped to
  * norm 1, and S̃ = Σ_u v̄_u + N(0, σ² I) is released once. Each cell's block of S̃ holds its noisy feature
  * sum (first 2F entries, × a) and its noisy count (last entry, × b):
  *   ñ_c = S̃_c[2F] / b,     μ̃_c = S̃_c[0:2F] / (a · ñ_c)   (the cell's mean embedding)
@@ -71,7 +72,7 @@ export const DpMerfConfigSchema = z
      * 2026-12-06, tenth session).
      */
     patch: z
-      .object({ size: z.number().int().min(2).max(64), stride: z.number().int().min(1).default(2), share: z.number().gt(0).lt(1).default(0.5) })
+      .object({ size: z.number().int().min(2).max(64), stride: z.number().int().min(1).default(4), share: z.number().gt(0).lt(1).default(0.2) })
       .strict()
       .optional(),
     /** Generator ×2 upsampling: nearest-neighbour then conv k3 (`resize`, no checkerboard) or ConvTranspose k4 s2. */
@@ -289,7 +290,7 @@ export class DpMerf implements Generator {
 
   /**
    * The one access to the data: computes every image's [a·φ(x), b] in chunks and releases the clipped,
-   * noised per-cell sum (clip norm 1: the vectors have norm 1), two-level with `classShare` > 0. Returns
+   * noised per-cell sum (clip norm 1: the vectors have norm at most 1), two-level with `classShare` > 0. Returns
    * the clipped share of units.
    */
   releaseStatistics(data: ReleaseData, p: ReleaseParams): Record<string, number> {
