@@ -67,9 +67,10 @@ export const DpMerfConfigSchema = z
      * positions of the features of each `size` × `size` patch, at `stride`), taking `share` of the F
      * frequencies and of each image's unit norm. Off by default: without noise it lifted the demo's
      * synthetic-only balanced accuracy (80.0% and 80.3% against 77.1%, one seed each), but at ε = 8 the
-     * release's noise took that back (75.8% against 77.5% over three seeds; PneumoniaMNIST at ε = 10:
-     * 77.6% against 78.9% over two), at 2–10× the fitting time (eval/results/private-generators.md,
-     * 2026-12-06, tenth session).
+     * release's noise took that back (75.8% against 77.5% over three seeds; PneumoniaMNIST at ε = 10,
+     * 7 × 7 patches at stride 3, share 0.5: 77.6% against 78.9% over two; HAM10000 at ε = 8: 26.3%
+     * against 28.3% over three, with more lesion-like samples), at 2–10× the fitting time
+     * (eval/results/private-generators.md, 2026-12-06, tenth session).
      */
     patch: z
       .object({ size: z.number().int().min(2).max(64), stride: z.number().int().min(1).default(4), share: z.number().gt(0).lt(1).default(0.2) })
