@@ -22,7 +22,8 @@
  *   delta >  0.01   "augmentation better"
  *   |delta| <= 0.01 "within 1 point"
  *   delta < -0.01   "oversampling is better here" (against (d)) / "real only is better here" (against (a))
- * The verdict reads the mean; the interval beside it says how sure that is.
+ * The verdict reads the mean; the interval beside it says how sure that is, and where it includes 0
+ * evaluate and report say so beside the verdict (intervalIncludesZero).
  *
  * Input: images NHWC float32 in [0, 1], as plain arrays or gathered by index (eval/utility/gather.ts; a
  * gathered way is copied only while its classifier trains); labels in the real dataset's class indices;
@@ -148,6 +149,19 @@ export function summarise(reports: readonly FairnessReport[], classes: number): 
     recall: Array.from({ length: classes }, (_, c) => seedStat(reports.map((r) => r.recall[c] ?? null), { range: RATE })),
     worstGroupAccuracy: seedStat(reports.map((r) => r.worstGroupAccuracy), { range: RATE }),
   };
+}
+
+/**
+ * Whether a comparison's 95% interval includes 0, i.e. its classifier seeds do not tell the difference
+ * apart from seed-to-seed variation. False without an interval (one seed): nothing to read it from.
+ */
+export function intervalIncludesZero(c: { ci?: { lo?: number; hi?: number } | null }): boolean {
+  return !!c.ci && typeof c.ci.lo === 'number' && typeof c.ci.hi === 'number' && c.ci.lo <= 0 && c.ci.hi >= 0;
+}
+
+/** The caveat evaluate and report print beside a verdict whose interval includes 0. */
+export function indistinctSentence(seeds: number): string {
+  return `the interval includes 0: over ${seeds} classifier seeds the difference is not told apart from seed-to-seed variation`;
 }
 
 /** (c) against `other` by paired balanced accuracy; null when either way has no reports. */

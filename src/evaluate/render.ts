@@ -3,7 +3,7 @@ import { fmt, formatTable } from '../core/table.js';
 import type { BootInterval } from '../../eval/fairness/bootstrap.js';
 import type { FairnessReport } from '../../eval/fairness/metrics.js';
 import { KID_DISPLAY_SCALE, KID_READING } from '../../eval/fidelity/kid.js';
-import { RATE, untaughtSentence, type WayComparison } from '../../eval/utility/index.js';
+import { indistinctSentence, intervalIncludesZero, RATE, untaughtSentence, type WayComparison } from '../../eval/utility/index.js';
 import { seedStat, type SeedStat } from '../../eval/utility/intervals.js';
 import type { EvaluateResult, FidelityComparison } from './evaluate.js';
 
@@ -103,10 +103,12 @@ function seedCell(st: SeedStat): string {
 const points = (x: number) => `${x >= 0 ? '+' : ''}${(x * 100).toFixed(1)}`;
 
 /** One line per comparison of (c): delta in balanced accuracy, its interval and the verdict. */
-function comparisonLine(name: string, c: WayComparison | null): string {
+/** One comparison of (c) with another way; the verdict reads the mean, and the caveat follows when the interval includes 0. */
+export function comparisonLine(name: string, c: WayComparison | null, seeds: number): string {
   if (!c) return `  (c) vs ${name}: not compared (a way was skipped)`;
   const ci = c.ci ? ` [${points(c.ci.lo)}, ${points(c.ci.hi)}]` : '';
-  return `  (c) vs ${name}: balanced accuracy ${points(c.deltaBalancedAccuracy)} points${ci} -> ${c.verdict}`;
+  const caveat = intervalIncludesZero(c) ? ` (${indistinctSentence(seeds)})` : '';
+  return `  (c) vs ${name}: balanced accuracy ${points(c.deltaBalancedAccuracy)} points${ci} -> ${c.verdict}${caveat}`;
 }
 
 function utilitySection(r: EvaluateResult): string[] {
@@ -146,13 +148,17 @@ function utilitySection(r: EvaluateResult): string[] {
   const dLine = o
     ? [`  (d) = (c) with its ${o.replaced} synthetic rows replaced by real train images of the same ${o.matchedOn} cell, drawn with replacement (seed ${o.seed}; ${o.filled} filled, ${o.leftOut} left out)`, ...o.notes.map((n) => `  note: (d) ${n}`)]
     : [];
-  const plainly = u.augmentedVsOversampling?.verdict === 'oversampling is better here' ? ['  oversampling is better here: duplicating real images beat the synthetic ones on balanced accuracy'] : [];
+  const vsD = u.augmentedVsOversampling;
+  const plainly =
+    vsD?.verdict === 'oversampling is better here'
+      ? [`  oversampling is better here: duplicating real images beat the synthetic ones on balanced accuracy${intervalIncludesZero(vsD) ? `, on the mean over ${seeds} classifier seeds (${indistinctSentence(seeds)})` : ''}`]
+      : [];
   return [
     `Utility & fairness on the real test split (${u.testImages} images; cnn classifier, ${u.classifier.steps} steps; ${over}; ${positive}; (c) = ${u.augmentedSource})`,
     formatTable(header, rows),
     ...dLine,
-    comparisonLine('(d) oversampling', u.augmentedVsOversampling),
-    comparisonLine('(a) real only', u.augmentedVsReal),
+    comparisonLine('(d) oversampling', u.augmentedVsOversampling, seeds),
+    comparisonLine('(a) real only', u.augmentedVsReal, seeds),
     ...plainly,
     ...skipped,
     ...fairnessLines(r),

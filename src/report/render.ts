@@ -4,7 +4,7 @@
  * utility, diversity, review (with --review), samples, training, provenance) so tests and readers can find it.
  */
 import { KID_DISPLAY_SCALE, KID_READING } from '../../eval/fidelity/kid.js';
-import { untaughtSentence } from '../../eval/utility/index.js';
+import { indistinctSentence, intervalIncludesZero, untaughtSentence } from '../../eval/utility/index.js';
 import { canaryFinding } from './canary.js';
 import type { ReportData, Verdict } from './data.js';
 import type { AttackMetrics, BootInterval, CellCounts, ClassifierReport, FidelityComparison, ModeOccupancy, Parts, SeedStat, UtilitySummary, UtilityWay, WayComparison } from './inputs.js';
@@ -279,7 +279,8 @@ export function sections(d: ReportData): Section[] {
         caption: 'Augmentation (c) against oversampling (d) and real only (a): balanced accuracy of (c) minus the other, in points, paired over classifier seeds',
         table: { header: ['comparison', 'Δ balanced accuracy', '95% CI', 'verdict'], rows: [cmpRow('(c) vs (d) oversampling', vsD), cmpRow('(c) vs (a) real only', vsA)] },
       });
-      const noise = (c: Parts<WayComparison>) => (c.ci && c.ci.lo! <= 0 && c.ci.hi! >= 0 ? ` The interval includes 0: over ${seeds} classifier seeds the difference is not told apart from seed-to-seed variation.` : '');
+      const capitalise = (t: string) => t.charAt(0).toUpperCase() + t.slice(1);
+      const noise = (c: Parts<WayComparison>) => (intervalIncludesZero(c) ? ` ${capitalise(indistinctSentence(seeds))}.` : '');
       if (vsD?.verdict === 'oversampling is better here') {
         u.paragraphs.push(`<b>Oversampling is better here:</b> duplicating real training images gave a balanced accuracy ${pts(-vsD.deltaBalancedAccuracy!).replace('+', '')} points above the synthetic augmentation (more than 1 point); use oversampling rather than these synthetic images for this task.${noise(vsD)}`);
       } else if (vsD?.verdict) {
