@@ -212,6 +212,27 @@ export function untaughtSentence(untaught: readonly { name: string; realRecall: 
   return `These tests pool the classes: no classifier trained on the samples alone found any real test image of ${list}, with any classifier seed. The samples do not teach ${these}.`;
 }
 
+/**
+ * Classes the real test split holds images of and a training set holds none of, in class order: a
+ * classifier trained on that set alone never predicts them, so its (b) figures measure the set's class
+ * coverage, not the generator (e.g. a balance folder's synthetic rows, which top up the rare classes
+ * only). Empty when the counts are missing (an evaluation written before they were recorded).
+ */
+export function absentClasses(trainPerClass: readonly number[] | undefined, testPerClass: readonly number[] | undefined): number[] {
+  if (!trainPerClass || !testPerClass) return [];
+  const out: number[] = [];
+  testPerClass.forEach((n, c) => {
+    if (n > 0 && !((trainPerClass[c] ?? 0) > 0)) out.push(c);
+  });
+  return out;
+}
+
+/** The sentence evaluate and report print when the synthetic set lacks classes (absentClasses, named, with their test images). */
+export function absentSentence(absent: readonly { name: string; testImages: number }[], classes: number, testImages: number): string {
+  const list = absent.map((a) => `${a.name} (${a.testImages} of the ${testImages} test images)`).join(', ');
+  return `the synthetic set holds no images of ${list}: ${classes - absent.length} of ${classes} classes, so synthetic-only accuracy, the overall FID and the diversity figures measure its class mix, not the generator; give --synthetic samples of every class (medsynth sample)`;
+}
+
 const isGathered = (t: TrainingSet): t is GatheredImages => 'sources' in t;
 
 /** Trains and tests one classifier per way and seed, ways in order (a), (b), (c), (d). */

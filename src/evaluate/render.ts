@@ -3,7 +3,7 @@ import { fmt, formatTable } from '../core/table.js';
 import type { BootInterval } from '../../eval/fairness/bootstrap.js';
 import type { FairnessReport } from '../../eval/fairness/metrics.js';
 import { KID_DISPLAY_SCALE, KID_READING } from '../../eval/fidelity/kid.js';
-import { indistinctSentence, intervalIncludesZero, RATE, untaughtSentence, type WayComparison } from '../../eval/utility/index.js';
+import { absentClasses, absentSentence, indistinctSentence, intervalIncludesZero, RATE, untaughtSentence, type WayComparison } from '../../eval/utility/index.js';
 import { seedStat, type SeedStat } from '../../eval/utility/intervals.js';
 import type { EvaluateResult, FidelityComparison } from './evaluate.js';
 
@@ -200,6 +200,16 @@ function diversitySection(r: EvaluateResult): string[] {
   ];
 }
 
+/** The note under the header when the synthetic set lacks classes of the real test split (absentClasses); none otherwise. */
+export function absentNote(r: Pick<EvaluateResult, 'classes' | 'utility'>): string[] {
+  const b = r.utility.ways.find((w) => w.key === 'b');
+  const test = r.utility.testPerClass;
+  const absent = absentClasses(b?.trainPerClass, test);
+  if (!absent.length) return [];
+  const named = absent.map((c) => ({ name: r.classes[c] ?? String(c), testImages: test[c]! }));
+  return [`note: ${absentSentence(named, test.length, r.utility.testImages)}`];
+}
+
 export function formatEvaluation(r: EvaluateResult): string {
   const s = r.splits.sizes;
   return [
@@ -208,6 +218,7 @@ export function formatEvaluation(r: EvaluateResult): string {
     ...(r.datasets.augmented ? [`augmented ${r.datasets.augmented.path} (${r.datasets.augmented.n} images)`] : []),
     `images    ${r.image.size}x${r.image.size} (from ${r.image.sizeFrom}), ${r.image.channels} channel${r.image.channels > 1 ? 's' : ''}; features ${r.features.name}: ${r.features.preprocessing}`,
     `seed      ${r.seeds.evaluation} (sub-seeds in --json)`,
+    ...absentNote(r),
     '',
     ...fidelitySection(r),
     '',

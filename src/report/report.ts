@@ -27,6 +27,7 @@
 import { basename, isAbsolute, join, relative, resolve } from 'node:path';
 import { mean } from 'simple-statistics';
 import { imageLength } from '../../datasets/dataset.js';
+import { absentClasses, absentSentence } from '../../eval/utility/index.js';
 import { writeDirAtomic, writeFileAtomic } from '../core/fs.js';
 import { Rng } from '../core/rng.js';
 import { packageVersion } from '../core/version.js';
@@ -165,16 +166,20 @@ export function fairnessVerdict(ev: EvaluationParts): Verdict {
 
 /** Fidelity, utility, fairness and diversity verdicts from `medsynth evaluate`'s JSON (thresholds: THRESHOLDS). */
 export function evaluationVerdicts(ev: EvaluationParts | null): { fidelity: Verdict; utility: Verdict; fairness: Verdict; diversity: Verdict } {
-  const gated = evaluationVerdictsUngated(ev);
-  const gate = learnedGate(ev);
-  const diversity = diversityVerdict(ev);
-  if (!gate || gate.learned) return { ...gated, diversity };
+  const ungated = evaluationVerdictsUngated(ev);
   const measured = (v: Verdict) => (v.level === 'unknown' ? '' : v.text);
+  const absent = ev ? absentReason(ev) : null;
+  const gated = absent ? { ...ungated, fidelity: notInformative(absent, measured(ungated.fidelity)), utility: notInformative(absent, measured(ungated.utility)) } : ungated;
+  const gate = learnedGate(ev);
+  const diversity = absent ? notInformative(absent, measured(diversityVerdict(ev))) : diversityVerdict(ev);
+  if (!gate || gate.learned) return { ...gated, diversity };
   const collapsed = `the model did not learn the data (${gate.why})`;
-  const unconditional = `the samples do not follow their class (${gate.why})`;
+  // learned.ts's reason for a failed conditional test already opens with that phrase.
+  const unconditional = /^the samples do not follow their class/.test(gate.why) ? gate.why : `the samples do not follow their class (${gate.why})`;
+  // With classes absent, fidelity and utility already say why they are not informative.
   return {
-    fidelity: gate.collapsed ? notInformative(collapsed, measured(gated.fidelity)) : gated.fidelity,
-    utility: notInformative(gate.collapsed ? collapsed : unconditional, measured(gated.utility)),
+    fidelity: gate.collapsed && !absent ? notInformative(collapsed, measured(gated.fidelity)) : gated.fidelity,
+    utility: absent ? gated.utility : notInformative(gate.collapsed ? collapsed : unconditional, measured(gated.utility)),
     fairness: notInformative(gate.collapsed ? collapsed : unconditional, measured(gated.fairness)),
     diversity,
   };
@@ -210,6 +215,20 @@ function evaluationVerdictsUngated(ev: EvaluationParts | null): { fidelity: Verd
     utility = { level, text: `synthetic-only training reaches balanced accuracy ${b.toFixed(3)} vs ${a.toFixed(3)} on real data (gap ${(gap * 100).toFixed(1)} points)` };
   }
   return { fidelity, utility, fairness: fairnessVerdict(ev) };
+}
+
+/**
+ * Why the synthetic set's figures measure its class mix rather than the generator, when it holds no
+ * images of some classes of the real test split (eval/utility absentClasses; e.g. a balance folder's
+ * top-ups passed as --synthetic); null otherwise, and for an evaluation without the class counts.
+ */
+function absentReason(ev: EvaluationParts): string | null {
+  const counts = (x: unknown) => (Array.isArray(x) && x.every((v) => typeof v === 'number') ? (x as number[]) : undefined);
+  const testPerClass = counts(ev.utility?.testPerClass);
+  const absent = absentClasses(counts(ev.utility?.ways?.find((x) => x.key === 'b')?.trainPerClass), testPerClass);
+  if (!absent.length || !testPerClass) return null;
+  const named = absent.map((c) => ({ name: ev.classes?.[c] ?? String(c), testImages: testPerClass[c]! }));
+  return absentSentence(named, testPerClass.length, num(ev.utility?.testImages) ?? testPerClass.reduce((x, y) => x + y, 0));
 }
 
 const ABSOLUTE_IN_TEXT = /(^|[\s(=:'"`])(\/(?:[\w.@+-]+\/)*[\w.@+-]+)/g;

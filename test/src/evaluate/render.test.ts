@@ -5,8 +5,8 @@
  * (c) − (d) = −3.2 points with the interval [−16.0, +9.7] over 3 seeds (eval/results/private-generators.md).
  */
 import { describe, expect, it } from 'vitest';
-import { intervalIncludesZero, type WayComparison } from '../../../eval/utility/index.js';
-import { comparisonLine } from '../../../src/evaluate/render.js';
+import { absentClasses, intervalIncludesZero, type UtilityResult, type WayComparison } from '../../../eval/utility/index.js';
+import { absentNote, comparisonLine } from '../../../src/evaluate/render.js';
 
 const cmp = (delta: number, ci: { lo: number; hi: number } | null, verdict: WayComparison['verdict']): WayComparison => ({
   deltaBalancedAccuracy: delta,
@@ -43,5 +43,22 @@ describe('comparisonLine', () => {
 
   it('says when a way was skipped', () => {
     expect(comparisonLine('(d) oversampling', null, 3)).toBe('  (c) vs (d) oversampling: not compared (a way was skipped)');
+  });
+});
+
+describe('absentClasses and absentNote', () => {
+  it('names the classes with test images and no training images, in class order', () => {
+    expect(absentClasses([2280, 0], [234, 390])).toEqual([1]);
+    expect(absentClasses([0, 5, 0, 3], [10, 0, 7, 2])).toEqual([0, 2]); // class 1 has no test images: not absent
+    expect(absentClasses([1, 1], [234, 390])).toEqual([]);
+    expect(absentClasses(undefined, [234, 390])).toEqual([]);
+  });
+
+  it('prints one note under the header when the synthetic set lacks a class, and none otherwise', () => {
+    const utility = (b: number[]) => ({ testImages: 624, testPerClass: [234, 390], ways: [{ key: 'a', trainPerClass: [1214, 3494] }, { key: 'b', trainPerClass: b }] }) as unknown as UtilityResult;
+    expect(absentNote({ classes: ['normal', 'pneumonia'], utility: utility([2280, 0]) })).toEqual([
+      'note: the synthetic set holds no images of pneumonia (390 of the 624 test images): 1 of 2 classes, so synthetic-only accuracy, the overall FID and the diversity figures measure its class mix, not the generator; give --synthetic samples of every class (medsynth sample)',
+    ]);
+    expect(absentNote({ classes: ['normal', 'pneumonia'], utility: utility([300, 324]) })).toEqual([]);
   });
 });

@@ -136,6 +136,60 @@ describe('report verdicts need evidence that the model learned', () => {
   });
 });
 
+describe('samples that do not follow their class', () => {
+  it('are "not informative" for utility and fairness, with the learned-at-all reason said once', () => {
+    const l = { ...learned(200, 0.95), conditional: false, learned: false, reasons: ['the samples do not follow their class: nearest-record class agreement 0.14 against 0.35 for real held-out images'] };
+    const v = evaluationVerdicts(evaluation(l));
+    for (const k of ['utility', 'fairness'] as const) {
+      expect(v[k].level, k).toBe('not informative');
+      expect(v[k].text.match(/do not follow their class/g), k).toHaveLength(1);
+    }
+    expect(v.fidelity.level).toBe('poor'); // not collapsed: fidelity keeps its verdict
+  });
+});
+
+describe('a synthetic set without some classes', () => {
+  // A balance folder's synthetic rows top up the rare class only; passed as --synthetic, a classifier
+  // trained on them alone never predicts the other class (balanced accuracy 0.500 by construction), and
+  // the overall FID and mode coverage compare another class mix (PneumoniaMNIST, eleventh session).
+  const topUps = (bPerClass: number[]) => {
+    const ev = evaluation(learned(200, 0.95));
+    ev.utility.testPerClass = [234, 390];
+    ev.utility.testImages = 624;
+    ev.utility.ways = ev.utility.ways.map((w: Record<string, any>) => ({ ...w, trainPerClass: w.key === 'b' ? bPerClass : [1214, 3494] }));
+    ev.utility.ways[1].reports[0].balancedAccuracy = 0.5;
+    return ev;
+  };
+
+  it('gives no fidelity, utility or diversity verdict, names the absent class and keeps the measured figure', () => {
+    const v = evaluationVerdicts(topUps([2280, 0]));
+    for (const k of ['fidelity', 'utility', 'diversity'] as const) {
+      expect(v[k].level, k).toBe('not informative');
+      expect(v[k].text, k).toMatch(/^not informative: the synthetic set holds no images of disease \(390 of the 624 test images\): 1 of 2 classes/);
+    }
+    expect(v.utility.text).toMatch(/give --synthetic samples of every class \(medsynth sample\) \(measured: synthetic-only training reaches balanced accuracy 0\.500 vs 0\.930/);
+    expect(v.fidelity.text).toMatch(/\(measured: far: FID 350\.000 vs 1\.000/);
+    // Fairness compares (c) with (a), which the synthetic set's class mix does not decide.
+    expect(v.fairness.level).not.toBe('unknown');
+    expect(v.fairness.text).not.toMatch(/holds no images/);
+  });
+
+  it('keeps the verdicts when every class with test images has synthetic images, or the counts are missing', () => {
+    expect(evaluationVerdicts(topUps([150, 150])).utility.level).toBe('poor');
+    expect(evaluationVerdicts(topUps([150, 150])).fidelity.level).toBe('poor');
+    expect(evaluationVerdicts(evaluation(learned(200, 0.95))).utility.level).toBe('good');
+  });
+
+  it('says it once when the learned-at-all gate fails too', () => {
+    const ev = topUps([2280, 0]);
+    ev.learned = learned(7, 0.11);
+    const v = evaluationVerdicts(ev);
+    expect(v.utility.text.match(/not informative/g)).toHaveLength(1);
+    expect(v.fidelity.text.match(/not informative/g)).toHaveLength(1);
+    expect(v.fairness.text).toMatch(/did not learn the data/);
+  });
+});
+
 describe('fairness verdict', () => {
   const level = (fb: ReturnType<typeof fairness>) => evaluationVerdicts(evaluation(learned(200, 0.95), fb)).fairness;
 
