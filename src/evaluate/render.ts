@@ -102,8 +102,7 @@ function seedCell(st: SeedStat): string {
 
 const points = (x: number) => `${x >= 0 ? '+' : ''}${(x * 100).toFixed(1)}`;
 
-/** One line per comparison of (c): delta in balanced accuracy, its interval and the verdict. */
-/** One comparison of (c) with another way; the verdict reads the mean, and the caveat follows when the interval includes 0. */
+/** One line per comparison of (c): delta in balanced accuracy, its interval and the verdict (which reads the mean), then the caveat when the interval includes 0. */
 export function comparisonLine(name: string, c: WayComparison | null, seeds: number): string {
   if (!c) return `  (c) vs ${name}: not compared (a way was skipped)`;
   const ci = c.ci ? ` [${points(c.ci.lo)}, ${points(c.ci.hi)}]` : '';
