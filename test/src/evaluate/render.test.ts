@@ -5,7 +5,8 @@
  * (c) − (d) = −3.2 points with the interval [−16.0, +9.7] over 3 seeds (eval/results/private-generators.md).
  */
 import { describe, expect, it } from 'vitest';
-import { absentClasses, intervalIncludesZero, type UtilityResult, type WayComparison } from '../../../eval/utility/index.js';
+import { absentClasses, intervalIncludesZero, type WayComparison } from '../../../eval/utility/index.js';
+import type { EvaluateResult } from '../../../src/evaluate/evaluate.js';
 import { absentNote, comparisonLine } from '../../../src/evaluate/render.js';
 
 const cmp = (delta: number, ci: { lo: number; hi: number } | null, verdict: WayComparison['verdict']): WayComparison => ({
@@ -55,7 +56,7 @@ describe('absentClasses and absentNote', () => {
   });
 
   it('prints one note under the header when the synthetic set lacks a class, and none otherwise', () => {
-    const utility = (b: number[]) => ({ testImages: 624, testPerClass: [234, 390], ways: [{ key: 'a', trainPerClass: [1214, 3494] }, { key: 'b', trainPerClass: b }] }) as unknown as UtilityResult;
+    const utility = (b: number[]) => ({ testImages: 624, testPerClass: [234, 390], ways: [{ key: 'a', trainPerClass: [1214, 3494] }, { key: 'b', trainPerClass: b }] }) as unknown as EvaluateResult['utility'];
     expect(absentNote({ classes: ['normal', 'pneumonia'], utility: utility([2280, 0]) })).toEqual([
       'note: the synthetic set holds no images of pneumonia (390 of the 624 test images): 1 of 2 classes, so synthetic-only accuracy, the overall FID and the diversity figures measure its class mix, not the generator; give --synthetic samples of every class (medsynth sample)',
     ]);
